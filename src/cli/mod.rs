@@ -1,0 +1,54 @@
+//! The `hashsweep` command line: clap definitions and wiring, no hashing logic.
+
+mod bench;
+mod devices;
+mod hash;
+pub mod output;
+pub mod walk;
+
+use clap::{Parser, Subcommand};
+
+pub use bench::{BenchArgs, synthetic as bench_frame};
+pub use hash::HashArgs;
+
+/// Exit code when some inputs failed but the run completed.
+pub const EXIT_SOME_FAILED: i32 = 1;
+/// Exit code for a fatal error (bad arguments, no output, no requested backend).
+pub const EXIT_FATAL: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hashsweep",
+    version,
+    about = "Perceptual hashing (PDQ, pHash) in bulk on the GPU or CPU"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Hash image files and directories, one row per file.
+    Hash(HashArgs),
+    /// List GPU adapters with their backend, type and limits.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure hashing throughput.
+    Bench {
+        #[command(subcommand)]
+        what: BenchArgs,
+    },
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Hash(args) => hash::run(args),
+        Command::Devices { json } => devices::run(json),
+        Command::Bench { what } => bench::run(what),
+    }
+}

@@ -1,0 +1,194 @@
+//! Bytes -> frames: format detection by content, decoding with the `image` crate, bounded
+//! memory, and the optional pre-resize of the reference command-line hasher.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use thiserror::Error;
+
+use crate::frame::Frame;
+
+/// Default refusal threshold: 2^28 pixels (16384 x 16384), about 800 MB as RGB8. Larger
+/// images are almost always decompression bombs in evidence sets.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 28;
+
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error("read failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("empty file")]
+    Empty,
+    #[error("unrecognised image format")]
+    UnknownFormat,
+    #[error("image is {width}x{height}, over the limit of {limit} pixels")]
+    TooLarge { width: u32, height: u32, limit: u64 },
+    #[error("decode failed: {0}")]
+    Decode(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Refuse images with more pixels than this before allocating them.
+    pub max_pixels: u64,
+    /// Emulate the reference `pdq-photo-hasher`: an image with a side over `n` is first
+    /// resized to exactly `n x n` by nearest neighbour (aspect ratio not kept).
+    pub pre_resize: Option<u32>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            pre_resize: None,
+        }
+    }
+}
+
+/// A decoded file: the frame to hash and the image's own size before any pre-resize.
+#[derive(Debug)]
+pub struct Decoded {
+    pub frame: Frame,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Inputs are only ever opened for reading.
+pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    let bytes = std::fs::read(path)?;
+    decode_bytes(&bytes, opts)
+}
+
+pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    // A decoder bug on hostile input must not take the run down: it becomes this file's error.
+    std::panic::catch_unwind(|| decode_inner(bytes, opts))
+        .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))
+}
+
+fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(DecodeError::Io)?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| DecodeError::Decode(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > opts.max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: opts.max_pixels,
+        });
+    }
+    reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(DecodeError::Io)?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| DecodeError::Decode(e.to_string()))?;
+    // Alpha is dropped and grey widened, as Pillow's convert("RGB") does; 16-bit samples
+    // are scaled to 8 bits.
+    let rgb = img.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let bad = |e: crate::frame::FrameSizeError| DecodeError::Decode(e.to_string());
+    let mut frame = Frame::new(w, h, rgb.into_raw()).map_err(bad)?;
+    if let Some(clipped) = pillow_clipped_grey(&img) {
+        frame = frame.with_phash_rgb(clipped).map_err(bad)?;
+    }
+    let frame = match opts.pre_resize {
+        Some(n) if w > n || h > n => nearest(&frame, n, n),
+        _ => frame,
+    };
+    Ok(Decoded {
+        frame,
+        width: w,
+        height: h,
+    })
+}
+
+/// Pillow opens 16-bit grey as mode I;16 or I, and its conversion to L clips samples at
+/// 255 instead of scaling them: `imagehash` hashes those clipped pixels.
+fn pillow_clipped_grey(img: &image::DynamicImage) -> Option<Vec<u8>> {
+    let clip = |v: u16| v.min(255) as u8;
+    let grey: Vec<u8> = match img {
+        image::DynamicImage::ImageLuma16(g) => g.pixels().map(|p| clip(p.0[0])).collect(),
+        image::DynamicImage::ImageLumaA16(g) => g.pixels().map(|p| clip(p.0[0])).collect(),
+        _ => return None,
+    };
+    Some(grey.iter().flat_map(|&v| [v, v, v]).collect())
+}
+
+/// Nearest-neighbour resize as CImg samples it: output `x` reads input `floor(x * W / w)`.
+/// Both pixel sets of the frame are resized, so pHash too sees the squeezed image.
+pub fn nearest(f: &Frame, out_w: u32, out_h: u32) -> Frame {
+    let (w, h) = (f.width() as usize, f.height() as usize);
+    let src =
+        |o: usize, n_out: u32, n_in: usize| ((o as f64 * n_in as f64) / f64::from(n_out)) as usize;
+    let cols: Vec<usize> = (0..out_w as usize).map(|x| src(x, out_w, w)).collect();
+    let resample = |pixels: &[u8]| {
+        let mut rgb = Vec::with_capacity(out_w as usize * out_h as usize * 3);
+        for y in 0..out_h as usize {
+            let row = &pixels[src(y, out_h, h) * w * 3..];
+            for &c in &cols {
+                rgb.extend_from_slice(&row[c * 3..c * 3 + 3]);
+            }
+        }
+        rgb
+    };
+    let out = Frame::new(out_w, out_h, resample(f.rgb())).expect("sizes computed above");
+    match f.phash_rgb() {
+        Some(alt) => out.with_phash_rgb(resample(alt)).expect("same size"),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_garbage_bytes_are_errors_not_panics() {
+        let o = DecodeOptions::default();
+        assert!(matches!(decode_bytes(&[], &o), Err(DecodeError::Empty)));
+        assert!(matches!(
+            decode_bytes(b"hello world, not an image", &o),
+            Err(DecodeError::UnknownFormat)
+        ));
+        // A PNG signature followed by junk.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(&[0xff; 64]);
+        assert!(decode_bytes(&png, &o).is_err());
+    }
+
+    #[test]
+    fn pixel_limit_refuses_before_decoding() {
+        let img = image::RgbImage::new(100, 100);
+        let mut bytes = vec![];
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let o = DecodeOptions {
+            max_pixels: 9999,
+            ..Default::default()
+        };
+        assert!(matches!(
+            decode_bytes(&bytes, &o),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn nearest_samples_floor_of_scaled_index() {
+        let rgb: Vec<u8> = (0..10u8).flat_map(|v| [v, v, v]).collect();
+        let f = Frame::new(10, 1, rgb).unwrap();
+        let r = nearest(&f, 4, 1);
+        let firsts: Vec<u8> = r.rgb().chunks(3).map(|p| p[0]).collect();
+        assert_eq!(firsts, [0, 2, 5, 7]); // floor(x * 10 / 4)
+    }
+}

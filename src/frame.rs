@@ -1,0 +1,92 @@
+//! A decoded image as every backend receives it.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+#[error(
+    "frame buffer holds {got} bytes, {width}x{height} RGB8 needs {expected} (and at least one pixel)"
+)]
+pub struct FrameSizeError {
+    pub width: u32,
+    pub height: u32,
+    pub expected: usize,
+    pub got: usize,
+}
+
+/// Row-major RGB8 pixels. Grey and alpha images are widened to RGB before they get here, the
+/// way Pillow's `convert("RGB")` does, because that is the form the reference hashes were
+/// computed from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frame {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+    /// What `imagehash` sees when it differs from `rgb`: Pillow's `convert("L")` clips
+    /// 16-bit grey samples to 255 where PDQ's reference scales them to 8 bits.
+    phash_rgb: Option<Vec<u8>>,
+}
+
+impl Frame {
+    pub fn new(width: u32, height: u32, rgb: Vec<u8>) -> Result<Frame, FrameSizeError> {
+        let expected = width as usize * height as usize * 3;
+        if rgb.len() != expected || expected == 0 {
+            return Err(FrameSizeError {
+                width,
+                height,
+                expected,
+                got: rgb.len(),
+            });
+        }
+        Ok(Frame {
+            width,
+            height,
+            rgb,
+            phash_rgb: None,
+        })
+    }
+
+    /// Give the pHash stages their own pixels (same size as `rgb`).
+    pub fn with_phash_rgb(mut self, alt: Vec<u8>) -> Result<Frame, FrameSizeError> {
+        if alt.len() != self.rgb.len() {
+            return Err(FrameSizeError {
+                width: self.width,
+                height: self.height,
+                expected: self.rgb.len(),
+                got: alt.len(),
+            });
+        }
+        self.phash_rgb = Some(alt);
+        Ok(self)
+    }
+
+    pub fn phash_rgb(&self) -> Option<&[u8]> {
+        self.phash_rgb.as_deref()
+    }
+
+    /// The pixels pHash is computed from.
+    pub fn phash_source(&self) -> &[u8] {
+        self.phash_rgb().unwrap_or(&self.rgb)
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+
+    pub fn rgb(&self) -> &[u8] {
+        &self.rgb
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Frame({}x{})", self.width, self.height)
+    }
+}

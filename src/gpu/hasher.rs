@@ -1,0 +1,307 @@
+//! The batched GPU hasher: pipelines and buffers created once, reused for every batch;
+//! one submission per batch; only the hashes come back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::batch::{self, BatchLimits, FrameInfo};
+use super::context::{GpuContext, GpuError};
+use super::stage::{self, Algo, Dispatch, PIPELINE, Role};
+use crate::cpu::{pdq, phash};
+use crate::engine::{Algorithms, FrameHashes};
+use crate::frame::Frame;
+use crate::hash::{Pdq256, PdqHashes, Phash64, Quality};
+
+/// u32 words per frame in the output record: quality, 8 hashes x 8 words, 2 pHash words.
+const OUT_WORDS: usize = 67;
+const PHASH_WORD: usize = 65;
+/// Upper bound on pixels per batch whatever the adapter allows, so host staging stays
+/// bounded (about 0.5 GB of device planes at this size).
+const MAX_BATCH_PIXELS: usize = 48 << 20;
+/// Frames per batch, below every adapter's workgroups-per-dimension limit (65535).
+const MAX_BATCH_FRAMES: usize = 4096;
+/// Workgroups along x for strided stages; more only adds idle groups on small frames.
+const MAX_GRID_X: u32 = 1024;
+
+struct Slot {
+    buffer: wgpu::Buffer,
+    size: u64,
+}
+
+pub struct GpuHasher {
+    ctx: GpuContext,
+    pipelines: Vec<wgpu::ComputePipeline>,
+    slots: Mutex<HashMap<Role, Slot>>,
+    limits: Mutex<BatchLimits>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuHasher {
+    pub fn new(ctx: GpuContext) -> Result<GpuHasher, GpuError> {
+        let error = Arc::new(Mutex::new(None));
+        let sink = error.clone();
+        // Errors are turned into values per batch instead of wgpu's default panic.
+        ctx.device
+            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                sink.lock().unwrap().get_or_insert(e.to_string());
+            }));
+        let pipelines = build_pipelines(&ctx.device);
+        let limits = batch_limits(&ctx.limits);
+        let hasher = GpuHasher {
+            ctx,
+            pipelines,
+            slots: Mutex::new(HashMap::new()),
+            limits: Mutex::new(limits),
+            error,
+        };
+        hasher.write_constants();
+        hasher.take_error()?;
+        Ok(hasher)
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    pub fn batch_limits(&self) -> BatchLimits {
+        *self.limits.lock().unwrap()
+    }
+
+    /// Narrow the batch limits (never widen them past the adapter's): tests use this to force
+    /// batch splitting and the CPU fallback on small inputs.
+    pub fn set_batch_limits(&self, l: BatchLimits) {
+        let max = batch_limits(&self.ctx.limits);
+        *self.limits.lock().unwrap() = BatchLimits {
+            frames: l.frames.min(max.frames),
+            pixels: l.pixels.min(max.pixels),
+            elements: l.elements.min(max.elements),
+        };
+    }
+
+    fn take_error(&self) -> Result<(), GpuError> {
+        match self.error.lock().unwrap().take() {
+            Some(e) => Err(GpuError::Runtime(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The DCT matrix, dihedral table and pHash basis: the CPU's own values.
+    fn write_constants(&self) {
+        let mut consts: Vec<u32> = pdq::dct_matrix().iter().map(|v| v.to_bits()).collect();
+        consts.extend(pdq::dihedral_table().iter().flatten());
+        self.upload(Role::PdqConsts, bytemuck::cast_slice(&consts));
+        let mut ph: Vec<u32> = phash::angle_fold().to_vec();
+        ph.extend(phash::fold_cosines().iter().map(|&c| (c as f32).to_bits()));
+        ph.resize(256 + 36, 0);
+        self.upload(Role::PhashConsts, bytemuck::cast_slice(&ph));
+    }
+
+    /// Hash frames; batches are planned from the adapter's limits. A frame too large for
+    /// any batch is hashed on the CPU path (same results) rather than failing.
+    pub fn hash(&self, frames: &[&Frame], algos: Algorithms) -> Result<Vec<FrameHashes>, GpuError> {
+        let (batches, oversized) = batch::plan(frames, &self.batch_limits());
+        let mut out = vec![FrameHashes::default(); frames.len()];
+        for b in batches {
+            let group: Vec<&Frame> = b.iter().map(|&i| frames[i]).collect();
+            for (i, h) in b.into_iter().zip(self.hash_batch(&group, algos)?) {
+                out[i] = h;
+            }
+        }
+        for i in oversized {
+            out[i] = crate::engine::hash_cpu(frames[i], algos);
+        }
+        Ok(out)
+    }
+
+    fn hash_batch(
+        &self,
+        frames: &[&Frame],
+        algos: Algorithms,
+    ) -> Result<Vec<FrameHashes>, GpuError> {
+        let packed = batch::pack(frames, algos.phash);
+        let n = frames.len();
+        let out_bytes = (n * OUT_WORDS * 4) as u64;
+        self.upload(Role::Frames, bytemuck::cast_slice(&packed.infos));
+        self.upload(Role::Rgb, &packed.rgb);
+        if algos.phash {
+            self.upload(Role::Taps, bytemuck::cast_slice(&packed.taps));
+        }
+        self.reserve(Role::Luma, packed.pixels as u64 * 4);
+        self.reserve(Role::Tmp, packed.pixels as u64 * 4);
+        self.reserve(Role::Down, n as u64 * 4096 * 4);
+        self.reserve(Role::Mid, packed.mid as u64 * 4);
+        self.reserve(Role::Small, n as u64 * 1024 * 4);
+        self.reserve(Role::Out, out_bytes);
+        let readback = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: out_bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let slots = self.slots.lock().unwrap();
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for (stage, pipeline) in PIPELINE.iter().zip(&self.pipelines) {
+                let wanted = match stage.algo {
+                    Algo::Pdq => algos.pdq,
+                    Algo::Phash => algos.phash,
+                };
+                if !wanted {
+                    continue;
+                }
+                let entries: Vec<wgpu::BindGroupEntry> = stage
+                    .bindings
+                    .iter()
+                    .map(|&(binding, role)| wgpu::BindGroupEntry {
+                        binding,
+                        resource: slots[&role].buffer.as_entire_binding(),
+                    })
+                    .collect();
+                let group = self
+                    .ctx
+                    .device
+                    .create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(stage.name),
+                        layout: &pipeline.get_bind_group_layout(0),
+                        entries: &entries,
+                    });
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                let (x, y) = grid(stage.dispatch, &packed.infos);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+            drop(pass);
+            enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, &readback, 0, out_bytes);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let words = self.read(&readback)?;
+        self.take_error()?;
+        Ok(frames
+            .iter()
+            .zip(words.chunks_exact(OUT_WORDS))
+            .map(|(f, w)| decode_record(f, w, algos))
+            .collect())
+    }
+
+    fn read(&self, readback: &wgpu::Buffer) -> Result<Vec<u32>, GpuError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Runtime(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Runtime(e.to_string()))?
+            .map_err(|e| GpuError::Runtime(e.to_string()))?;
+        let view = readback
+            .get_mapped_range(..)
+            .map_err(|e| GpuError::Runtime(e.to_string()))?;
+        let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
+        drop(view);
+        readback.unmap();
+        Ok(words)
+    }
+
+    /// Make the role's buffer at least `bytes` long, growing it geometrically.
+    fn reserve(&self, role: Role, bytes: u64) -> u64 {
+        let bytes = bytes.max(16).next_multiple_of(4);
+        let mut slots = self.slots.lock().unwrap();
+        if slots.get(&role).is_none_or(|s| s.size < bytes) {
+            let old = slots.get(&role).map_or(0, |s| s.size);
+            let l = &self.ctx.limits;
+            let cap = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+            let size = (old.saturating_mul(3) / 2).clamp(bytes, cap.max(bytes));
+            let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("{role:?}")),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            slots.insert(role, Slot { buffer, size });
+        }
+        bytes
+    }
+
+    fn upload(&self, role: Role, data: &[u8]) {
+        self.reserve(role, data.len() as u64);
+        if data.is_empty() {
+            return;
+        }
+        let slots = self.slots.lock().unwrap();
+        self.ctx.queue.write_buffer(&slots[&role].buffer, 0, data);
+    }
+}
+
+fn build_pipelines(device: &wgpu::Device) -> Vec<wgpu::ComputePipeline> {
+    let mut modules: HashMap<&str, wgpu::ShaderModule> = HashMap::new();
+    PIPELINE
+        .iter()
+        .map(|s| {
+            let module = modules.entry(s.name).or_insert_with(|| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(s.name),
+                    source: wgpu::ShaderSource::Wgsl(stage::full_source(s).into()),
+                })
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(s.entry),
+                layout: None,
+                module,
+                entry_point: Some(s.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })
+        .collect()
+}
+
+/// Batch sizes the adapter can take: each plane must fit one storage binding and one buffer.
+pub fn batch_limits(l: &wgpu::Limits) -> BatchLimits {
+    let binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+    let elements = (binding / 4) as usize;
+    BatchLimits {
+        frames: MAX_BATCH_FRAMES.min(l.max_compute_workgroups_per_dimension as usize),
+        pixels: elements.min(MAX_BATCH_PIXELS),
+        elements,
+    }
+}
+
+fn grid(d: Dispatch, infos: &[FrameInfo]) -> (u32, u32) {
+    let n = infos.len() as u32;
+    match d {
+        Dispatch::Strided { lanes, items } => {
+            let most = infos.iter().map(items).max().unwrap_or(0);
+            (most.div_ceil(lanes).clamp(1, MAX_GRID_X), n)
+        }
+        Dispatch::Rows64 => (64, n),
+        Dispatch::PerFrame => (n, 1),
+    }
+}
+
+fn decode_record(f: &Frame, w: &[u32], algos: Algorithms) -> FrameHashes {
+    let tiny = (f.width() as usize) < pdq::MIN_HASHABLE_DIM
+        || (f.height() as usize) < pdq::MIN_HASHABLE_DIM;
+    let pdq = algos.pdq.then(|| {
+        if tiny {
+            return PdqHashes::default();
+        }
+        let mut hashes = [Pdq256::default(); 8];
+        for (v, h) in hashes.iter_mut().enumerate() {
+            *h = Pdq256::from_u32_words(&w[1 + v * 8..9 + v * 8]);
+        }
+        PdqHashes {
+            quality: Quality(w[0] as u8),
+            hashes,
+        }
+    });
+    let phash = algos
+        .phash
+        .then(|| Phash64((u64::from(w[PHASH_WORD]) << 32) | u64::from(w[PHASH_WORD + 1])));
+    FrameHashes { pdq, phash }
+}

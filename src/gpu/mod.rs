@@ -1,0 +1,9 @@
+//! The GPU backend: WGSL stages in `shaders/`, one per CPU stage in `src/cpu/`.
+
+pub mod batch;
+pub mod context;
+pub mod hasher;
+pub mod stage;
+
+pub use context::{AdapterKind, AdapterSummary, GpuContext, GpuError};
+pub use hasher::GpuHasher;

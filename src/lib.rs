@@ -1,0 +1,15 @@
+//! hashsweep: perceptual hashing (PDQ, pHash) of images in bulk, on the GPU or the CPU.
+//!
+//! Data flows one way: path -> bytes ([`decode`]) -> [`Frame`] -> hashes ([`engine`], which
+//! drives either [`cpu`] or [`gpu`]) -> records ([`cli`]).
+
+pub mod cli;
+pub mod cpu;
+pub mod decode;
+pub mod engine;
+pub mod frame;
+pub mod gpu;
+pub mod hash;
+
+pub use engine::{Algorithms, BackendChoice, Engine, FrameHashes};
+pub use frame::Frame;

@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: locating `../shared/testdata`, reading the golden
+//! buffers, and the CI rule that a missing prerequisite fails instead of skipping.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use hashsweep::Frame;
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// `../shared/testdata`, or `None` after a loud notice. Under `CI=true` a missing directory
+/// fails the test instead.
+pub fn testdata() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(!in_ci(), "CI=true but ../shared/testdata is missing");
+    eprintln!("NOTICE: ../shared/testdata not found; this test checked nothing");
+    None
+}
+
+/// Rows of a CSV file with a header, as maps from column name to cell.
+pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// A golden input buffer: raw `.rgb` or lossless `.png`.
+pub fn golden_frame(dir: &Path, name: &str, width: u32, height: u32) -> Frame {
+    let raw = dir.join(format!("golden/{name}.rgb"));
+    let rgb = if raw.exists() {
+        std::fs::read(raw).unwrap()
+    } else {
+        let img = image::open(dir.join(format!("golden/{name}.png"))).unwrap();
+        img.to_rgb8().into_raw()
+    };
+    Frame::new(width, height, rgb).unwrap()
+}
+
+/// Little-endian f32 intermediates (`*.down64.f32` and so on), if present.
+pub fn read_f32(path: &Path) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+    )
+}
+
+/// One row of `pdq/reference.csv` with the file decoded by our decoder.
+pub struct RefFile {
+    pub row: std::collections::HashMap<String, String>,
+    pub decoded: Result<hashsweep::decode::Decoded, hashsweep::decode::DecodeError>,
+}
+
+pub fn reference_files(dir: &Path, opts: &hashsweep::decode::DecodeOptions) -> Vec<RefFile> {
+    read_csv(&dir.join("pdq/reference.csv"))
+        .into_iter()
+        .map(|row| {
+            let decoded = hashsweep::decode::decode_file(&dir.join("pdq").join(&row["path"]), opts);
+            RefFile { row, decoded }
+        })
+        .collect()
+}
+
+/// Mean and maximum of a list of distances.
+pub fn mean_max(d: &[u32]) -> (f64, u32) {
+    let mean = d.iter().map(|&x| f64::from(x)).sum::<f64>() / d.len().max(1) as f64;
+    (mean, d.iter().copied().max().unwrap_or(0))
+}
+
+/// The GPU engine on any adapter (lavapipe in CI). Without one: a loud notice and `None`,
+/// or a failure under `CI=true`, where the GPU tests must really run.
+pub fn gpu_engine() -> Option<hashsweep::Engine> {
+    match hashsweep::Engine::open(hashsweep::BackendChoice::Gpu, None) {
+        Ok(e) => {
+            eprintln!("GPU tests on: {}", e.describe());
+            Some(e)
+        }
+        Err(e) => {
+            assert!(
+                !in_ci(),
+                "CI=true but no GPU adapter: {e} (is mesa-vulkan-drivers installed?)"
+            );
+            eprintln!("NOTICE: no GPU adapter ({e}); this GPU test checked nothing");
+            None
+        }
+    }
+}
