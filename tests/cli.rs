@@ -1,0 +1,173 @@
+//! The `hashsweep` binary end to end: rows per file, error rows for bad files, exit codes,
+//! output formats, and the same hashes from every backend.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hashsweep::cli::bench_frame;
+use hashsweep::{Algorithms, Engine, Frame};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hashsweep"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn save_png(f: &Frame, path: &Path) {
+    image::RgbImage::from_raw(f.width(), f.height(), f.rgb().to_vec())
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
+/// A folder with two good PNGs (one in a subfolder), a corrupt JPEG and an empty file.
+fn corpus(name: &str) -> (PathBuf, Vec<Frame>) {
+    let d = scratch(name);
+    let a = bench_frame(300, 200, 1);
+    let b = bench_frame(64, 97, 2);
+    save_png(&a, &d.join("a.png"));
+    std::fs::create_dir(d.join("sub")).unwrap();
+    save_png(&b, &d.join("sub/b.png"));
+    std::fs::write(d.join("c.jpg"), b"\xff\xd8\xff\xe0 truncated jpeg").unwrap();
+    std::fs::write(d.join("empty.png"), b"").unwrap();
+    (d, vec![a, b])
+}
+
+fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn hash_writes_one_row_per_file_and_error_rows_for_bad_files() {
+    let (dir, frames) = corpus("rows");
+    let out = bin()
+        .args(["hash", "--format", "jsonl", "--backend", "cpu"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "some files failed: exit 1");
+    let rows = jsonl(&out.stdout);
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| Path::new(r["path"].as_str().unwrap()).strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, ["a.png", "c.jpg", "empty.png", "sub/b.png"], "sorted walk order");
+    let status: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["ok", "error", "error", "ok"]);
+    assert_eq!(rows[2]["error"], "empty file");
+    // The hashes are the library's own for the same pixels.
+    let want = Engine::Cpu.hash(&frames.iter().collect::<Vec<_>>(), Algorithms::ALL).unwrap();
+    for (row, w) in [&rows[0], &rows[3]].iter().zip(&want) {
+        assert_eq!(row["pdq"], w.pdq.unwrap().original().to_string());
+        assert_eq!(row["quality"], w.pdq.unwrap().quality.0);
+        assert_eq!(row["phash"], w.phash.unwrap().to_string());
+    }
+    assert_eq!(rows[0]["width"], 300);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn pdq_only_csv_is_hash_quality_path_and_all_good_files_exit_zero() {
+    let d = scratch("csv");
+    save_png(&bench_frame(100, 80, 3), &d.join("x.png"));
+    let out = bin()
+        .args(["hash", "--algo", "pdq", "--backend", "cpu"])
+        .arg(d.join("x.png"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "hash,quality,path");
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells.len(), 3);
+    assert_eq!(cells[0].len(), 64);
+    assert!(cells[2].ends_with("x.png"));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn dihedral_csv_carries_all_eight_hashes_and_writes_to_a_file() {
+    let d = scratch("dih");
+    save_png(&bench_frame(120, 90, 4), &d.join("x.png"));
+    let out_file = d.join("out.csv");
+    let st = bin()
+        .args(["hash", "--dihedral", "--backend", "cpu", "-o"])
+        .arg(&out_file)
+        .arg(d.join("x.png"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rows = common::read_csv(&out_file);
+    for col in ["pdq", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"] {
+        assert_eq!(rows[0][col].len(), 64, "{col}");
+    }
+    assert_eq!(rows[0]["status"], "ok");
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn gpu_backend_writes_the_same_rows_as_the_cpu_backend() {
+    if common::gpu_engine().is_none() {
+        return;
+    }
+    let (dir, _) = corpus("gpu");
+    let run = |backend: &str| {
+        let out = bin()
+            .args(["hash", "--format", "jsonl", "--dihedral", "--backend", backend])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        jsonl(&out.stdout)
+    };
+    assert_eq!(run("gpu"), run("cpu"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn pre_resize_squeezes_large_images_before_hashing() {
+    let d = scratch("pre");
+    let f = bench_frame(700, 300, 5);
+    save_png(&f, &d.join("big.png"));
+    let out = bin()
+        .args(["hash", "--format", "jsonl", "--algo", "pdq", "--backend", "cpu", "--pre-resize", "512"])
+        .arg(d.join("big.png"))
+        .output()
+        .unwrap();
+    let row = &jsonl(&out.stdout)[0];
+    let squeezed = hashsweep::decode::nearest(&f, 512, 512);
+    let want = hashsweep::cpu::pdq::pdq(squeezed.rgb(), 512, 512);
+    assert_eq!(row["pdq"], want.original().to_string());
+    assert_eq!(row["width"], 700, "the row reports the file's own size");
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn devices_json_is_a_list() {
+    let out = bin().args(["devices", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.is_array());
+}
+
+#[test]
+fn a_missing_input_is_an_error_row_not_a_crash() {
+    let out = bin()
+        .args(["hash", "--format", "jsonl", "--backend", "cpu", "/nonexistent/hashsweep/x.jpg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "error");
+}
