@@ -59,14 +59,26 @@ fn hash_writes_one_row_per_file_and_error_rows_for_bad_files() {
     let rows = jsonl(&out.stdout);
     let names: Vec<String> = rows
         .iter()
-        .map(|r| Path::new(r["path"].as_str().unwrap()).strip_prefix(&dir).unwrap().display().to_string())
+        .map(|r| {
+            Path::new(r["path"].as_str().unwrap())
+                .strip_prefix(&dir)
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .collect();
-    assert_eq!(names, ["a.png", "c.jpg", "empty.png", "sub/b.png"], "sorted walk order");
+    assert_eq!(
+        names,
+        ["a.png", "c.jpg", "empty.png", "sub/b.png"],
+        "sorted walk order"
+    );
     let status: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(status, ["ok", "error", "error", "ok"]);
     assert_eq!(rows[2]["error"], "empty file");
     // The hashes are the library's own for the same pixels.
-    let want = Engine::Cpu.hash(&frames.iter().collect::<Vec<_>>(), Algorithms::ALL).unwrap();
+    let want = Engine::Cpu
+        .hash(&frames.iter().collect::<Vec<_>>(), Algorithms::ALL)
+        .unwrap();
     for (row, w) in [&rows[0], &rows[3]].iter().zip(&want) {
         assert_eq!(row["pdq"], w.pdq.unwrap().original().to_string());
         assert_eq!(row["quality"], w.pdq.unwrap().quality.0);
@@ -109,7 +121,16 @@ fn dihedral_csv_carries_all_eight_hashes_and_writes_to_a_file() {
         .unwrap();
     assert!(st.success());
     let rows = common::read_csv(&out_file);
-    for col in ["pdq", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"] {
+    for col in [
+        "pdq",
+        "rot90",
+        "rot180",
+        "rot270",
+        "flipx",
+        "flipy",
+        "flipplus1",
+        "flipminus1",
+    ] {
         assert_eq!(rows[0][col].len(), 64, "{col}");
     }
     assert_eq!(rows[0]["status"], "ok");
@@ -124,7 +145,14 @@ fn gpu_backend_writes_the_same_rows_as_the_cpu_backend() {
     let (dir, _) = corpus("gpu");
     let run = |backend: &str| {
         let out = bin()
-            .args(["hash", "--format", "jsonl", "--dihedral", "--backend", backend])
+            .args([
+                "hash",
+                "--format",
+                "jsonl",
+                "--dihedral",
+                "--backend",
+                backend,
+            ])
             .arg(&dir)
             .output()
             .unwrap();
@@ -140,7 +168,17 @@ fn pre_resize_squeezes_large_images_before_hashing() {
     let f = bench_frame(700, 300, 5);
     save_png(&f, &d.join("big.png"));
     let out = bin()
-        .args(["hash", "--format", "jsonl", "--algo", "pdq", "--backend", "cpu", "--pre-resize", "512"])
+        .args([
+            "hash",
+            "--format",
+            "jsonl",
+            "--algo",
+            "pdq",
+            "--backend",
+            "cpu",
+            "--pre-resize",
+            "512",
+        ])
         .arg(d.join("big.png"))
         .output()
         .unwrap();
@@ -163,7 +201,14 @@ fn devices_json_is_a_list() {
 #[test]
 fn a_missing_input_is_an_error_row_not_a_crash() {
     let out = bin()
-        .args(["hash", "--format", "jsonl", "--backend", "cpu", "/nonexistent/hashsweep/x.jpg"])
+        .args([
+            "hash",
+            "--format",
+            "jsonl",
+            "--backend",
+            "cpu",
+            "/nonexistent/hashsweep/x.jpg",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -71,10 +71,91 @@ pub fn box_1d(input: &[f32], output: &mut [f32], window: usize) {
     }
 }
 
+/// Rows are blurred `LANES` at a time in lockstep, one SIMD lane per row, so the divisions
+/// vectorise; each row still sees its own reference sequence of operations.
+const LANES: usize = 8;
+
 pub fn box_rows(input: &[f32], output: &mut [f32], cols: usize, window: usize) {
-    for (i, o) in input.chunks_exact(cols).zip(output.chunks_exact_mut(cols)) {
+    let block = LANES * cols;
+    let mut scratch = (vec![[0.0; LANES]; cols], vec![[0.0; LANES]; cols]);
+    let mut inp = input.chunks_exact(block);
+    let mut out = output.chunks_exact_mut(block);
+    for (i, o) in (&mut inp).zip(&mut out) {
+        box_row_block(i, o, cols, window, &mut scratch);
+    }
+    let rest_in = inp.remainder();
+    let rest_out = out.into_remainder();
+    for (i, o) in rest_in
+        .chunks_exact(cols)
+        .zip(rest_out.chunks_exact_mut(cols))
+    {
         box_1d(i, o, window);
     }
+}
+
+type Lanes = Vec<[f32; LANES]>;
+
+fn box_row_block(
+    input: &[f32],
+    output: &mut [f32],
+    cols: usize,
+    window: usize,
+    (t, res): &mut (Lanes, Lanes),
+) {
+    // Transposed into columns of LANES values, so each step is one contiguous vector.
+    for (c, v) in t.iter_mut().enumerate() {
+        *v = std::array::from_fn(|r| input[r * cols + c]);
+    }
+    let p = BoxPhases::new(cols, window);
+    let mut sum = [0.0f32; LANES];
+    let mut count = 0u32;
+    let (mut left, mut right, mut out) = (0, 0, 0);
+    let emit = |res: &mut [[f32; LANES]], out: usize, sum: &[f32; LANES], count: u32| {
+        let n = count as f32;
+        res[out] = std::array::from_fn(|r| sum[r] / n);
+    };
+    for _ in 0..p.warmup {
+        lanes_add(&mut sum, &t[right]);
+        count += 1;
+        right += 1;
+    }
+    for _ in 0..p.growing {
+        lanes_add(&mut sum, &t[right]);
+        count += 1;
+        emit(res, out, &sum, count);
+        right += 1;
+        out += 1;
+    }
+    for _ in 0..p.full {
+        lanes_add(&mut sum, &t[right]);
+        lanes_sub(&mut sum, &t[left]);
+        emit(res, out, &sum, count);
+        left += 1;
+        right += 1;
+        out += 1;
+    }
+    for _ in 0..p.shrinking {
+        lanes_sub(&mut sum, &t[left]);
+        count -= 1;
+        emit(res, out, &sum, count);
+        left += 1;
+        out += 1;
+    }
+    for (c, v) in res.iter().enumerate() {
+        for (r, x) in v.iter().enumerate() {
+            output[r * cols + c] = *x;
+        }
+    }
+}
+
+#[inline(always)]
+fn lanes_add(sum: &mut [f32; LANES], v: &[f32; LANES]) {
+    sum.iter_mut().zip(v).for_each(|(s, v)| *s += v);
+}
+
+#[inline(always)]
+fn lanes_sub(sum: &mut [f32; LANES], v: &[f32; LANES]) {
+    sum.iter_mut().zip(v).for_each(|(s, v)| *s -= v);
 }
 
 /// Box blur down every column at once: the same phases as [`box_1d`], with a row of running

@@ -92,13 +92,13 @@ pub fn clip8(acc: i32) -> u8 {
 /// Start value of every accumulator: one half, so that the shift rounds.
 pub const ROUND_HALF: i32 = 1 << (PRECISION_BITS - 1);
 
-/// One output sample: taps `k` over `count` inputs read by `at`.
+/// One output sample: the taps times the samples they cover, in Pillow's order.
 #[inline(always)]
-pub fn tap_sum(k: &[i32], count: usize, at: impl Fn(usize) -> u8) -> u8 {
-    let mut acc = ROUND_HALF;
-    for (x, &c) in k.iter().enumerate().take(count) {
-        acc += i32::from(at(x)) * c;
-    }
+pub fn tap_sum(k: &[i32], samples: impl Iterator<Item = u8>) -> u8 {
+    let acc = k
+        .iter()
+        .zip(samples)
+        .fold(ROUND_HALF, |acc, (&c, s)| acc + i32::from(s) * c);
     clip8(acc)
 }
 
@@ -110,17 +110,18 @@ pub fn resize(grey: &[u8], width: usize, height: usize, side: usize) -> Vec<u8> 
     for y in 0..height {
         let row = &grey[y * width..(y + 1) * width];
         for xx in 0..side {
-            let (xmin, n) = h.bounds[xx];
-            let k = &h.coeffs[xx * h.ksize..];
-            mid[y * side + xx] = tap_sum(k, n as usize, |x| row[xmin as usize + x]);
+            let (first, n) = (h.bounds[xx].0 as usize, h.bounds[xx].1 as usize);
+            let k = &h.coeffs[xx * h.ksize..xx * h.ksize + n];
+            mid[y * side + xx] = tap_sum(k, row[first..first + n].iter().copied());
         }
     }
     let mut out = vec![0u8; side * side];
     for yy in 0..side {
-        let (ymin, n) = v.bounds[yy];
-        let k = &v.coeffs[yy * v.ksize..];
+        let (first, n) = (v.bounds[yy].0 as usize, v.bounds[yy].1 as usize);
+        let k = &v.coeffs[yy * v.ksize..yy * v.ksize + n];
         for xx in 0..side {
-            out[yy * side + xx] = tap_sum(k, n as usize, |y| mid[(ymin as usize + y) * side + xx]);
+            let column = mid[first * side + xx..].iter().step_by(side).copied();
+            out[yy * side + xx] = tap_sum(k, column);
         }
     }
     out

@@ -34,6 +34,8 @@ pub struct GpuHasher {
     slots: Mutex<HashMap<Role, Slot>>,
     limits: Mutex<BatchLimits>,
     error: Arc<Mutex<Option<String>>>,
+    /// One batch at a time: batches share the buffers.
+    busy: Mutex<()>,
 }
 
 impl GpuHasher {
@@ -53,6 +55,7 @@ impl GpuHasher {
             slots: Mutex::new(HashMap::new()),
             limits: Mutex::new(limits),
             error,
+            busy: Mutex::new(()),
         };
         hasher.write_constants();
         hasher.take_error()?;
@@ -99,6 +102,7 @@ impl GpuHasher {
     /// Hash frames; batches are planned from the adapter's limits. A frame too large for
     /// any batch is hashed on the CPU path (same results) rather than failing.
     pub fn hash(&self, frames: &[&Frame], algos: Algorithms) -> Result<Vec<FrameHashes>, GpuError> {
+        let _one_at_a_time = self.busy.lock().unwrap();
         let (batches, oversized) = batch::plan(frames, &self.batch_limits());
         let mut out = vec![FrameHashes::default(); frames.len()];
         for b in batches {
@@ -132,12 +136,7 @@ impl GpuHasher {
         self.reserve(Role::Mid, packed.mid as u64 * 4);
         self.reserve(Role::Small, n as u64 * 1024 * 4);
         self.reserve(Role::Out, out_bytes);
-        let readback = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: out_bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        self.reserve(Role::Readback, out_bytes);
 
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
@@ -173,10 +172,11 @@ impl GpuHasher {
                 pass.dispatch_workgroups(x, y, 1);
             }
             drop(pass);
-            enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, &readback, 0, out_bytes);
+            let readback = &slots[&Role::Readback].buffer;
+            enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, readback, 0, out_bytes);
         }
         self.ctx.queue.submit([enc.finish()]);
-        let words = self.read(&readback)?;
+        let words = self.read(out_bytes)?;
         self.take_error()?;
         Ok(frames
             .iter()
@@ -185,9 +185,11 @@ impl GpuHasher {
             .collect())
     }
 
-    fn read(&self, readback: &wgpu::Buffer) -> Result<Vec<u32>, GpuError> {
+    fn read(&self, bytes: u64) -> Result<Vec<u32>, GpuError> {
+        let slots = self.slots.lock().unwrap();
+        let readback = &slots[&Role::Readback].buffer;
         let (tx, rx) = std::sync::mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+        readback.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
             let _ = tx.send(r);
         });
         self.ctx
@@ -198,7 +200,7 @@ impl GpuHasher {
             .map_err(|e| GpuError::Runtime(e.to_string()))?
             .map_err(|e| GpuError::Runtime(e.to_string()))?;
         let view = readback
-            .get_mapped_range(..)
+            .get_mapped_range(..bytes)
             .map_err(|e| GpuError::Runtime(e.to_string()))?;
         let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
         drop(view);
@@ -215,12 +217,18 @@ impl GpuHasher {
             let l = &self.ctx.limits;
             let cap = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
             let size = (old.saturating_mul(3) / 2).clamp(bytes, cap.max(bytes));
+            let usage = match role {
+                Role::Readback => wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                _ => {
+                    wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_DST
+                        | wgpu::BufferUsages::COPY_SRC
+                }
+            };
             let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("{role:?}")),
                 size,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC,
+                usage,
                 mapped_at_creation: false,
             });
             slots.insert(role, Slot { buffer, size });

@@ -18,6 +18,8 @@ pub enum Role {
     Mid,
     Small,
     PhashConsts,
+    /// Host-mappable copy of `Out`; bound by no stage.
+    Readback,
 }
 
 /// Workgroup grid of a stage, for a batch of `n` frames.
