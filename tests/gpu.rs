@@ -12,7 +12,7 @@ mod common;
 
 use hashsweep::decode::DecodeOptions;
 use hashsweep::gpu::batch::BatchLimits;
-use hashsweep::{Algorithms, Engine, Frame, FrameHashes};
+use hashsweep::{Algorithms, BackendChoice, Engine, Frame, FrameHashes};
 
 const PDQ_MEAN_MAX: f64 = 0.5;
 const PDQ_MAX_BITS: u32 = 8;
@@ -182,5 +182,24 @@ fn pdq_only_and_phash_only_batches_agree_with_both() {
         assert_eq!(both[i].pdq, pdq[i].pdq);
         assert_eq!(both[i].phash, ph[i].phash);
         assert!(pdq[i].phash.is_none() && ph[i].pdq.is_none());
+    }
+}
+
+#[test]
+fn auto_backend_takes_only_hardware_adapters_and_otherwise_the_cpu() {
+    let e = Engine::open(BackendChoice::Auto, None).expect("auto never fails");
+    match e.adapter() {
+        Some(a) => assert!(a.is_hardware(), "auto picked {a:?}"),
+        None => assert_eq!(e.name(), "cpu"),
+    }
+    // A software adapter is only ever used when asked for.
+    if let Ok(g) = Engine::open(BackendChoice::Gpu, None) {
+        let a = g.adapter().expect("gpu engine has an adapter");
+        if !a.is_hardware() {
+            assert!(
+                e.adapter()
+                    .is_none_or(|x| x.name != a.name || x.is_hardware())
+            );
+        }
     }
 }

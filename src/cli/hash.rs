@@ -133,7 +133,13 @@ fn hash_round<W: Write>(
     writer: &mut RowWriter<W>,
 ) -> anyhow::Result<usize> {
     let frames: Vec<&crate::Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
-    let mut hashes = engine.hash(&frames, algos)?.into_iter();
+    // A GPU failure (device lost, driver error) costs speed, not results: the round is
+    // hashed again on the CPU path, which gives the same answers.
+    let hashes = engine.hash(&frames, algos).or_else(|e| {
+        eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
+        Engine::Cpu.hash(&frames, algos)
+    });
+    let mut hashes = hashes?.into_iter();
     let mut failed = 0;
     for (path, d) in paths.iter().zip(&decoded) {
         let outcome = match d {
