@@ -1,6 +1,8 @@
 //! The engine: frames in, hashes out, on whichever backend was chosen. Batching for the GPU
 //! lives behind this interface; callers hand over as many frames as they have.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -62,7 +64,7 @@ impl Engine {
             BackendChoice::Auto if adapter.is_none() => AdapterKind::Hardware,
             _ => AdapterKind::Any,
         };
-        match GpuContext::open(kind, adapter).and_then(GpuHasher::new) {
+        match GpuContext::open(kind, adapter).and_then(|c| GpuHasher::new(Arc::new(c))) {
             Ok(h) => Ok(Engine::Gpu(Box::new(h))),
             Err(_) if choice == BackendChoice::Auto => Ok(Engine::Cpu),
             Err(e) => Err(e),
@@ -73,6 +75,14 @@ impl Engine {
         match self {
             Engine::Cpu => "cpu",
             Engine::Gpu(_) => "gpu",
+        }
+    }
+
+    /// The open device, to share with a matcher.
+    pub fn gpu_context(&self) -> Option<Arc<GpuContext>> {
+        match self {
+            Engine::Cpu => None,
+            Engine::Gpu(h) => Some(h.shared_context()),
         }
     }
 

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod frame;
 pub mod gpu;
 pub mod hash;
+pub mod matching;
+pub mod refset;
 
 pub use engine::{Algorithms, BackendChoice, Engine, FrameHashes};
 pub use frame::Frame;

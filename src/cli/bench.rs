@@ -10,10 +10,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::walk;
-use crate::cpu::{pdq, phash};
+use crate::cpu::{hamming, pdq, phash};
 use crate::decode::{self, DecodeOptions};
 use crate::engine::{Algorithms, BackendChoice, Engine};
 use crate::frame::Frame;
+use crate::matching::{self, MatchParams, QueryHashes};
+use crate::refset::{Algo, write};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchArgs {
@@ -34,25 +36,84 @@ pub enum BenchArgs {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Matching throughput: comparisons per second per backend on random hashes.
+    Match {
+        /// Reference entries (random, generated in memory).
+        #[arg(long, default_value_t = 1_000_000)]
+        refs_count: u64,
+        /// Query hashes.
+        #[arg(long, default_value_t = 1000)]
+        queries: u64,
+        #[arg(long, value_enum, default_value = "pdq")]
+        algo: super::refs::AlgoArg,
+        #[arg(long)]
+        max_distance: Option<u32>,
+        /// Backends to measure beside the CPU (`gpu` includes software adapters).
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
+        /// Packed little-endian hashes to use as the set instead of random ones
+        /// (benches/compare/faiss_range.py writes them, for a side-by-side run).
+        #[arg(long, requires = "raw_queries")]
+        raw_refs: Option<PathBuf>,
+        #[arg(long)]
+        raw_queries: Option<PathBuf>,
+        #[arg(long, default_value_t = 1.0)]
+        min_time: f64,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Serialize)]
 struct Figure {
     name: String,
     backend: String,
-    frames_per_s: f64,
-    megapixels_per_s: f64,
+    /// Frames per second for hashing figures, comparisons per second for matching ones.
+    rate: f64,
+    unit: &'static str,
+    megapixels_per_s: Option<f64>,
     note: String,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
-    let BenchArgs::Hash {
-        corpus,
-        backend,
-        batch_sizes,
-        min_time,
-        json: json_path,
-    } = args;
+    match args {
+        BenchArgs::Hash {
+            corpus,
+            backend,
+            batch_sizes,
+            min_time,
+            json,
+        } => bench_hash(corpus, backend, &batch_sizes, min_time, json),
+        BenchArgs::Match {
+            refs_count,
+            queries,
+            algo,
+            max_distance,
+            backend,
+            raw_refs,
+            raw_queries,
+            min_time,
+            json,
+        } => {
+            let algo = Algo::from(algo);
+            let words = algo.words();
+            let (refs, qs) = match (raw_refs, raw_queries) {
+                (Some(r), Some(q)) => (read_raw(&r, words)?, read_raw(&q, words)?),
+                _ => random_match_data(algo, refs_count, queries),
+            };
+            let d = max_distance.unwrap_or_else(|| matching::default_max_distance(algo));
+            bench_match(algo, &refs, &qs, d, backend, min_time, json)
+        }
+    }
+}
+
+fn bench_hash(
+    corpus: Option<PathBuf>,
+    backend: BackendChoice,
+    batch_sizes: &[usize],
+    min_time: f64,
+    json_path: Option<PathBuf>,
+) -> anyhow::Result<i32> {
     let min = Duration::from_secs_f64(min_time);
     let frame = synthetic(512, 512, 7);
     let mut figures = vec![
@@ -71,7 +132,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let mut engines = vec![&cpu];
     engines.extend(gpu.as_ref());
     for e in &engines {
-        for &n in &batch_sizes {
+        for &n in batch_sizes {
             let frames: Vec<Frame> = (0..n).map(|i| synthetic(512, 512, i as u64)).collect();
             figures.push(batch(
                 e,
@@ -94,27 +155,138 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         figures.push(Figure {
             name: format!("corpus_decode_{}_files", frames.len()),
             backend: "cpu".into(),
-            frames_per_s: frames.len() as f64 / decode_s,
-            megapixels_per_s: mp / decode_s,
+            rate: frames.len() as f64 / decode_s,
+            unit: "frames/s",
+            megapixels_per_s: Some(mp / decode_s),
             note: format!("{} threads", rayon::current_num_threads()),
         });
         for e in &engines {
             figures.push(batch(e, &frames, min, "corpus_hash_pdq+phash"));
         }
     }
+    let adapter = gpu.as_ref().and_then(|g| g.adapter());
+    publish(&figures, adapter, json_path)
+}
+
+/// Print the table and write the JSON report, both naming the machine and the command.
+fn publish(
+    figures: &[Figure],
+    adapter: Option<&crate::gpu::AdapterSummary>,
+    json_path: Option<PathBuf>,
+) -> anyhow::Result<i32> {
     let report = json!({
         "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "cpu": cpu_model(),
         "threads": rayon::current_num_threads(),
-        "adapter": gpu.as_ref().and_then(|g| g.adapter()),
+        "adapter": adapter,
         "figures": figures,
     });
-    print_table(&report, &figures);
+    print_table(&report, figures);
     if let Some(p) = json_path {
         std::fs::write(&p, serde_json::to_string_pretty(&report)?)?;
     }
     Ok(0)
+}
+
+fn read_raw(path: &PathBuf, words: usize) -> anyhow::Result<Vec<u64>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.len() % (words * 8) != 0 {
+        anyhow::bail!(
+            "{}: {} bytes is not a whole number of hashes",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// Random set and queries; every tenth query is a planted neighbour of some entry, so the
+/// run reports matches to compare across backends.
+fn random_match_data(algo: Algo, n: u64, q: u64) -> (Vec<u64>, Vec<u64>) {
+    let w = algo.words();
+    let refs: Vec<u64> = write::random_words(1).take(n as usize * w).collect();
+    let mut qs: Vec<u64> = write::random_words(2).take(q as usize * w).collect();
+    for i in (0..q as usize).step_by(10).filter(|_| n > 0) {
+        let e = (i * 7919) % n as usize;
+        qs[i * w..(i + 1) * w].copy_from_slice(&refs[e * w..(e + 1) * w]);
+        qs[i * w] ^= (1u64 << (i % 40)) - 1; // i % 40 bits away
+    }
+    (refs, qs)
+}
+
+fn bench_match(
+    algo: Algo,
+    refs: &[u64],
+    queries: &[u64],
+    max_distance: u32,
+    backend: BackendChoice,
+    min_time: f64,
+    json_path: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let w = algo.words();
+    let (n, q) = (refs.len() / w, queries.len() / w);
+    let comparisons = n as f64 * q as f64;
+    let min = Duration::from_secs_f64(min_time);
+    let cut = vec![max_distance; q];
+    let mut found = 0;
+    let (runs, secs) = repeat(min, || found = hamming::scan(refs, queries, &cut, w).len());
+    let mut figures = vec![Figure {
+        name: format!("match_{n}x{q}_{}_d{max_distance}", algo.name()),
+        backend: format!(
+            "cpu ({} threads, {})",
+            rayon::current_num_threads(),
+            hamming::kernel_name()
+        ),
+        rate: comparisons * runs as f64 / secs,
+        unit: "comparisons/s",
+        megapixels_per_s: None,
+        note: format!(
+            "{found} pairs within {max_distance}; {:.3} s per run",
+            secs / runs as f64
+        ),
+    }];
+    let engine = match backend {
+        BackendChoice::Cpu => None,
+        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
+    };
+    if let Some(ctx) = engine.as_ref().and_then(Engine::gpu_context) {
+        let m = crate::gpu::GpuMatcher::new(ctx)?;
+        let mut qh = QueryHashes::new(algo);
+        for (i, h) in queries.chunks_exact(w).enumerate() {
+            qh.push(i as u32, 0, h);
+        }
+        let p = MatchParams {
+            max_distance,
+            top_k: None,
+        };
+        let mut gpu_found = m.scan(refs, &qh, &p)?.len(); // warm-up: buffers and shaders
+        let (runs, secs) = repeat(min, || {
+            gpu_found = m.scan(refs, &qh, &p).expect("GPU scan").len()
+        });
+        let bytes = (refs.len() * 8) as f64 * runs as f64 / secs;
+        figures.push(Figure {
+            name: format!("match_{n}x{q}_{}_d{max_distance}", algo.name()),
+            backend: engine.as_ref().map_or(String::new(), Engine::describe),
+            rate: comparisons * runs as f64 / secs,
+            unit: "comparisons/s",
+            megapixels_per_s: None,
+            note: format!(
+                "{gpu_found} pairs{}; set read at {:.2} GB/s",
+                if gpu_found == found {
+                    " (= cpu)"
+                } else {
+                    " (DIFFERS FROM CPU)"
+                },
+                bytes / 1e9
+            ),
+        });
+    }
+    let adapter = engine.as_ref().and_then(|e| e.adapter());
+    publish(&figures, adapter, json_path)
 }
 
 /// Deterministic textured test frame: gradients plus hash noise, so quality is high.
@@ -143,8 +315,9 @@ fn per_frame(name: &str, f: &Frame, min: Duration, op: impl Fn(&Frame)) -> Figur
     Figure {
         name: name.into(),
         backend: "cpu".into(),
-        frames_per_s: n as f64 / secs,
-        megapixels_per_s: n as f64 * f.pixels() as f64 / 1e6 / secs,
+        rate: n as f64 / secs,
+        unit: "frames/s",
+        megapixels_per_s: Some(n as f64 * f.pixels() as f64 / 1e6 / secs),
         note: format!("{:.3} ms per frame", secs * 1e3 / n as f64),
     }
 }
@@ -160,8 +333,9 @@ fn batch(e: &Engine, frames: &[Frame], min: Duration, name: &str) -> Figure {
     Figure {
         name: name.into(),
         backend: e.describe(),
-        frames_per_s: (n * frames.len()) as f64 / secs,
-        megapixels_per_s: n as f64 * per_round / secs,
+        rate: (n * frames.len()) as f64 / secs,
+        unit: "frames/s",
+        megapixels_per_s: Some(n as f64 * per_round / secs),
         note: format!("{n} rounds of {} frames", frames.len()),
     }
 }
@@ -200,13 +374,16 @@ fn print_table(report: &serde_json::Value, figures: &[Figure]) {
         );
     }
     println!(
-        "{:<34} {:>12} {:>10}  backend / note",
-        "figure", "frames/s", "MP/s"
+        "{:<34} {:>14} {:<14} {:>9}  backend / note",
+        "figure", "rate", "unit", "MP/s"
     );
     for f in figures {
+        let mp = f
+            .megapixels_per_s
+            .map_or(String::new(), |m| format!("{m:.1}"));
         println!(
-            "{:<34} {:>12.1} {:>10.1}  {} / {}",
-            f.name, f.frames_per_s, f.megapixels_per_s, f.backend, f.note
+            "{:<34} {:>14.1} {:<14} {:>9}  {} / {}",
+            f.name, f.rate, f.unit, mp, f.backend, f.note
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::output::{Format, Outcome, RowWriter};
 use super::{EXIT_SOME_FAILED, walk};
 use crate::decode::{self, DecodeOptions, Decoded};
-use crate::engine::{Algorithms, BackendChoice, Engine};
+use crate::engine::{Algorithms, BackendChoice, Engine, FrameHashes};
 
 /// Decoded pixels held before a hashing round: bounds memory whatever the folder holds.
 const ROUND_PIXELS: usize = 96 << 20;
@@ -76,6 +76,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
 
     let (files, walk_errors) = walk::expand(&args.inputs);
     let mut failed = 0usize;
+    let mut io_error = None;
     for (path, e) in &walk_errors {
         writer.row(&path.to_string_lossy(), &Outcome::Failed(e.to_string()))?;
         failed += 1;
@@ -84,11 +85,24 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         max_pixels: args.max_pixels,
         pre_resize: args.pre_resize,
     };
-    let mut rest = &files[..];
-    while !rest.is_empty() {
-        let (round, n) = decode_round(rest, &opts);
-        failed += hash_round(&engine, algos, &rest[..n], round, &mut writer)?;
-        rest = &rest[n..];
+    HashSource::new(&engine, algos, opts).for_each(&files, |path, result| {
+        let outcome = match result {
+            Ok(h) => Outcome::Hashed {
+                width: h.width,
+                height: h.height,
+                hashes: Box::new(h.hashes),
+            },
+            Err(e) => {
+                failed += 1;
+                Outcome::Failed(e)
+            }
+        };
+        if let Err(e) = writer.row(&path.to_string_lossy(), &outcome) {
+            io_error.get_or_insert(e);
+        }
+    });
+    if let Some(e) = io_error {
+        return Err(e.into());
     }
     writer.flush()?;
     eprintln!(
@@ -97,6 +111,57 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         failed
     );
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+/// One hashed file: its own size (before any pre-resize) and its hashes.
+pub struct Hashed {
+    pub width: u32,
+    pub height: u32,
+    pub hashes: FrameHashes,
+}
+
+/// Files -> hashes in rounds: decode a round on all cores, hash it on the engine, hand the
+/// results over in input order. Memory is bounded by the round's pixel budget.
+pub struct HashSource<'a> {
+    engine: &'a Engine,
+    algos: Algorithms,
+    opts: DecodeOptions,
+}
+
+impl<'a> HashSource<'a> {
+    pub fn new(engine: &'a Engine, algos: Algorithms, opts: DecodeOptions) -> HashSource<'a> {
+        HashSource {
+            engine,
+            algos,
+            opts,
+        }
+    }
+
+    pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
+        let mut rest = files;
+        while !rest.is_empty() {
+            let (round, n) = decode_round(rest, &self.opts);
+            let frames: Vec<&crate::Frame> = round.iter().flatten().map(|d| &d.frame).collect();
+            // A GPU failure (device lost, driver error) costs speed, not results: the round
+            // is hashed again on the CPU path, which gives the same answers.
+            let hashes = self.engine.hash(&frames, self.algos).unwrap_or_else(|e| {
+                eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
+                Engine::Cpu
+                    .hash(&frames, self.algos)
+                    .expect("the CPU path cannot fail")
+            });
+            let mut hashes = hashes.into_iter();
+            for (path, d) in rest[..n].iter().zip(round) {
+                let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
+                    width: d.width,
+                    height: d.height,
+                    hashes: hashes.next().expect("one result per frame"),
+                });
+                f(path, r);
+            }
+            rest = &rest[n..];
+        }
+    }
 }
 
 /// Decode files from the front of `files` in parallel until the round's pixel budget is
@@ -123,37 +188,4 @@ fn decode_round(
     }
     let n = done.len();
     (done, n)
-}
-
-fn hash_round<W: Write>(
-    engine: &Engine,
-    algos: Algorithms,
-    paths: &[PathBuf],
-    decoded: Vec<Result<Decoded, decode::DecodeError>>,
-    writer: &mut RowWriter<W>,
-) -> anyhow::Result<usize> {
-    let frames: Vec<&crate::Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
-    // A GPU failure (device lost, driver error) costs speed, not results: the round is
-    // hashed again on the CPU path, which gives the same answers.
-    let hashes = engine.hash(&frames, algos).or_else(|e| {
-        eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
-        Engine::Cpu.hash(&frames, algos)
-    });
-    let mut hashes = hashes?.into_iter();
-    let mut failed = 0;
-    for (path, d) in paths.iter().zip(&decoded) {
-        let outcome = match d {
-            Ok(d) => Outcome::Hashed {
-                width: d.width,
-                height: d.height,
-                hashes: Box::new(hashes.next().expect("one result per frame")),
-            },
-            Err(e) => {
-                failed += 1;
-                Outcome::Failed(e.to_string())
-            }
-        };
-        writer.row(&path.to_string_lossy(), &outcome)?;
-    }
-    Ok(failed)
 }

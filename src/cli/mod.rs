@@ -2,8 +2,10 @@
 
 mod bench;
 mod devices;
-mod hash;
+pub mod hash;
+mod match_cmd;
 pub mod output;
+mod refs;
 pub mod walk;
 
 use clap::{Parser, Subcommand};
@@ -37,7 +39,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Measure hashing throughput.
+    /// Build, inspect, verify and merge reference sets.
+    Refs {
+        #[command(subcommand)]
+        what: refs::RefsArgs,
+    },
+    /// Match hashes or images against a reference set (exact Hamming distance).
+    Match(match_cmd::MatchArgs),
+    /// Measure hashing and matching throughput.
     Bench {
         #[command(subcommand)]
         what: BenchArgs,
@@ -49,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Hash(args) => hash::run(args),
         Command::Devices { json } => devices::run(json),
+        Command::Refs { what } => refs::run(what),
+        Command::Match(args) => match_cmd::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod decimate;
 pub mod grey;
+pub mod hamming;
 pub mod jarosz;
 pub mod lanczos;
 pub mod luma;

@@ -1,5 +1,7 @@
 //! Finding an adapter and opening a device with its real limits.
 
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 use thiserror::Error;
 
@@ -97,6 +99,7 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
+    error: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -126,11 +129,27 @@ impl GpuContext {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| GpuError::Device(e.to_string()))?;
+        let error = Arc::new(Mutex::new(None));
+        let sink = error.clone();
+        // wgpu's default is to panic on an error nobody captured; here it becomes a value
+        // that the next batch returns.
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().get_or_insert(e.to_string());
+        }));
         Ok(GpuContext {
             adapter: AdapterSummary::of(&adapter),
             device,
             queue,
             limits,
+            error,
         })
+    }
+
+    /// The first device error since the last call, if any.
+    pub fn take_error(&self) -> Result<(), GpuError> {
+        match self.error.lock().unwrap().take() {
+            Some(e) => Err(GpuError::Runtime(e)),
+            None => Ok(()),
+        }
     }
 }

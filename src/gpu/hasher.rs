@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::batch::{self, BatchLimits, FrameInfo};
+use super::buffers::{self, Slots};
 use super::context::{GpuContext, GpuError};
 use super::stage::{self, Algo, Dispatch, PIPELINE, Role};
 use crate::cpu::{pdq, phash};
@@ -23,47 +24,37 @@ const MAX_BATCH_FRAMES: usize = 4096;
 /// Workgroups along x for strided stages; more only adds idle groups on small frames.
 const MAX_GRID_X: u32 = 1024;
 
-struct Slot {
-    buffer: wgpu::Buffer,
-    size: u64,
-}
-
 pub struct GpuHasher {
-    ctx: GpuContext,
+    ctx: Arc<GpuContext>,
     pipelines: Vec<wgpu::ComputePipeline>,
-    slots: Mutex<HashMap<Role, Slot>>,
+    slots: Slots<Role>,
     limits: Mutex<BatchLimits>,
-    error: Arc<Mutex<Option<String>>>,
     /// One batch at a time: batches share the buffers.
     busy: Mutex<()>,
 }
 
 impl GpuHasher {
-    pub fn new(ctx: GpuContext) -> Result<GpuHasher, GpuError> {
-        let error = Arc::new(Mutex::new(None));
-        let sink = error.clone();
-        // Errors are turned into values per batch instead of wgpu's default panic.
-        ctx.device
-            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-                sink.lock().unwrap().get_or_insert(e.to_string());
-            }));
+    pub fn new(ctx: Arc<GpuContext>) -> Result<GpuHasher, GpuError> {
         let pipelines = build_pipelines(&ctx.device);
         let limits = batch_limits(&ctx.limits);
         let hasher = GpuHasher {
             ctx,
             pipelines,
-            slots: Mutex::new(HashMap::new()),
+            slots: Slots::new(),
             limits: Mutex::new(limits),
-            error,
             busy: Mutex::new(()),
         };
         hasher.write_constants();
-        hasher.take_error()?;
+        hasher.ctx.take_error()?;
         Ok(hasher)
     }
 
     pub fn context(&self) -> &GpuContext {
         &self.ctx
+    }
+
+    pub fn shared_context(&self) -> Arc<GpuContext> {
+        self.ctx.clone()
     }
 
     pub fn batch_limits(&self) -> BatchLimits {
@@ -79,13 +70,6 @@ impl GpuHasher {
             pixels: l.pixels.min(max.pixels),
             elements: l.elements.min(max.elements),
         };
-    }
-
-    fn take_error(&self) -> Result<(), GpuError> {
-        match self.error.lock().unwrap().take() {
-            Some(e) => Err(GpuError::Runtime(e)),
-            None => Ok(()),
-        }
     }
 
     /// The DCT matrix, dihedral table and pHash basis: the CPU's own values.
@@ -140,7 +124,7 @@ impl GpuHasher {
 
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
-            let slots = self.slots.lock().unwrap();
+            let slots = self.slots.lock();
             let mut pass = enc.begin_compute_pass(&Default::default());
             for (stage, pipeline) in PIPELINE.iter().zip(&self.pipelines) {
                 let wanted = match stage.algo {
@@ -176,8 +160,8 @@ impl GpuHasher {
             enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, readback, 0, out_bytes);
         }
         self.ctx.queue.submit([enc.finish()]);
-        let words = self.read(out_bytes)?;
-        self.take_error()?;
+        let words = self.slots.read(&self.ctx, Role::Readback, out_bytes)?;
+        self.ctx.take_error()?;
         Ok(frames
             .iter()
             .zip(words.chunks_exact(OUT_WORDS))
@@ -185,64 +169,16 @@ impl GpuHasher {
             .collect())
     }
 
-    fn read(&self, bytes: u64) -> Result<Vec<u32>, GpuError> {
-        let slots = self.slots.lock().unwrap();
-        let readback = &slots[&Role::Readback].buffer;
-        let (tx, rx) = std::sync::mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Runtime(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| GpuError::Runtime(e.to_string()))?
-            .map_err(|e| GpuError::Runtime(e.to_string()))?;
-        let view = readback
-            .get_mapped_range(..bytes)
-            .map_err(|e| GpuError::Runtime(e.to_string()))?;
-        let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-        drop(view);
-        readback.unmap();
-        Ok(words)
-    }
-
-    /// Make the role's buffer at least `bytes` long, growing it geometrically.
-    fn reserve(&self, role: Role, bytes: u64) -> u64 {
-        let bytes = bytes.max(16).next_multiple_of(4);
-        let mut slots = self.slots.lock().unwrap();
-        if slots.get(&role).is_none_or(|s| s.size < bytes) {
-            let old = slots.get(&role).map_or(0, |s| s.size);
-            let l = &self.ctx.limits;
-            let cap = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
-            let size = (old.saturating_mul(3) / 2).clamp(bytes, cap.max(bytes));
-            let usage = match role {
-                Role::Readback => wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                _ => {
-                    wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_DST
-                        | wgpu::BufferUsages::COPY_SRC
-                }
-            };
-            let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("{role:?}")),
-                size,
-                usage,
-                mapped_at_creation: false,
-            });
-            slots.insert(role, Slot { buffer, size });
-        }
-        bytes
+    fn reserve(&self, role: Role, bytes: u64) {
+        let usage = match role {
+            Role::Readback => buffers::map_read(),
+            _ => buffers::storage(),
+        };
+        self.slots.reserve(&self.ctx, role, bytes, usage);
     }
 
     fn upload(&self, role: Role, data: &[u8]) {
-        self.reserve(role, data.len() as u64);
-        if data.is_empty() {
-            return;
-        }
-        let slots = self.slots.lock().unwrap();
-        self.ctx.queue.write_buffer(&slots[&role].buffer, 0, data);
+        self.slots.upload(&self.ctx, role, data);
     }
 }
 

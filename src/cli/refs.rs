@@ -1,0 +1,246 @@
+//! `hashsweep refs`: build, inspect, verify and merge reference sets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::refset::format::{FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED};
+use crate::refset::write::{self, Entry, EntrySections, RandomSections};
+use crate::refset::{Algo, RefSet, input};
+
+#[derive(Subcommand, Debug)]
+pub enum RefsArgs {
+    /// Build a set from hash lists: hex lines, CSV with a hash column, JSONL, vPDQ files.
+    Build {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Algorithm (default: from the length of the first hash).
+        #[arg(long, value_enum)]
+        algo: Option<AlgoArg>,
+        /// Count and skip malformed lines instead of stopping at the first.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Counts, algorithm, labels and checksum status of a set.
+    Info {
+        set: PathBuf,
+        /// Skip the checksum (reads the whole file).
+        #[arg(long)]
+        no_verify: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check sets against their checksums; exit code 1 if any differs.
+    Verify {
+        #[arg(required = true)]
+        sets: Vec<PathBuf>,
+    },
+    /// Union of sets of one algorithm; duplicates keep all labels.
+    Merge {
+        #[arg(required = true)]
+        sets: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// A set of uniformly random hashes, written in constant memory (for benchmarks).
+    Random {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, value_enum, default_value = "pdq")]
+        algo: AlgoArg,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlgoArg {
+    Pdq,
+    Phash,
+}
+
+impl From<AlgoArg> for Algo {
+    fn from(a: AlgoArg) -> Algo {
+        match a {
+            AlgoArg::Pdq => Algo::Pdq,
+            AlgoArg::Phash => Algo::Phash,
+        }
+    }
+}
+
+pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
+    match args {
+        RefsArgs::Build {
+            inputs,
+            output,
+            algo,
+            skip_invalid,
+        } => build(&inputs, &output, algo.map(Algo::from), skip_invalid),
+        RefsArgs::Info {
+            set,
+            no_verify,
+            json,
+        } => info(&set, !no_verify, json),
+        RefsArgs::Verify { sets } => verify(&sets),
+        RefsArgs::Merge { sets, output } => merge(&sets, &output),
+        RefsArgs::Random {
+            count,
+            algo,
+            seed,
+            output,
+        } => {
+            let mut s = RandomSections {
+                algo: algo.into(),
+                count,
+                seed,
+            };
+            write::write_set(&output, &mut s)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "hashsweep: wrote {count} random {} hashes to {}",
+                s.algo.name(),
+                output.display()
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn build(
+    inputs: &[PathBuf],
+    output: &Path,
+    algo: Option<Algo>,
+    skip_invalid: bool,
+) -> anyhow::Result<i32> {
+    let mut algo = algo;
+    let mut entries: Vec<Entry> = vec![];
+    let (mut invalid, mut no_hash) = (0, 0);
+    for path in inputs {
+        let p = input::read_file(path, algo, skip_invalid)?;
+        match (algo, p.algo) {
+            (Some(a), Some(b)) if a != b => bail!(
+                "{}: {} hashes, but earlier inputs hold {}",
+                path.display(),
+                b.name(),
+                a.name()
+            ),
+            (None, b) => algo = b,
+            _ => {}
+        }
+        invalid += p.invalid;
+        no_hash += p.no_hash;
+        entries.extend(p.entries);
+    }
+    let Some(algo) = algo else {
+        bail!("no hashes in the inputs: nothing to build");
+    };
+    let read = entries.len();
+    let mut s = EntrySections::new(algo, entries);
+    let kept = s.entries().len();
+    write::write_set(output, &mut s).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "hashsweep: {} set {}: {kept} distinct hashes from {read} records ({} duplicates merged), {invalid} invalid lines skipped, {no_hash} rows without a hash",
+        algo.name(),
+        output.display(),
+        read - kept
+    );
+    Ok(0)
+}
+
+fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {
+    let set = RefSet::open(path)?;
+    let h = set.header();
+    let labelled = (0..set.len())
+        .filter(|&i| !set.labels(i).is_empty())
+        .count();
+    let status = if !check {
+        "not checked".to_string()
+    } else {
+        match set.verify() {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("MISMATCH: {e}"),
+        }
+    };
+    let v = json!({
+        "path": path,
+        "algorithm": set.algo().name(),
+        "bits": h.bits,
+        "entries": set.len(),
+        "sorted": h.has(FLAG_SORTED),
+        "has_quality": h.has(FLAG_QUALITY),
+        "has_labels": h.has(FLAG_LABELS),
+        "labelled_entries": labelled,
+        "file_bytes": h.file_len,
+        "checksum": set.stored_checksum(),
+        "checksum_status": status,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let Some(m) = v.as_object() {
+        for (k, x) in m {
+            println!(
+                "{k:>17}: {}",
+                x.as_str().map_or(x.to_string(), String::from)
+            );
+        }
+    }
+    Ok(i32::from(status.starts_with("MISMATCH")))
+}
+
+fn verify(sets: &[PathBuf]) -> anyhow::Result<i32> {
+    let mut bad = 0;
+    for p in sets {
+        match RefSet::open(p)
+            .map_err(anyhow::Error::from)
+            .and_then(|s| Ok(s.verify()?))
+        {
+            Ok(sum) => println!("ok {sum} {}", p.display()),
+            Err(e) => {
+                println!("FAILED {}: {e}", p.display());
+                bad += 1;
+            }
+        }
+    }
+    Ok(i32::from(bad > 0))
+}
+
+fn merge(sets: &[PathBuf], output: &Path) -> anyhow::Result<i32> {
+    let mut algo: Option<Algo> = None;
+    let mut entries = vec![];
+    for p in sets {
+        let s = RefSet::open(p)?;
+        if let Some(a) = algo.filter(|&a| a != s.algo()) {
+            bail!(
+                "{}: {} set, the others are {}",
+                p.display(),
+                s.algo().name(),
+                a.name()
+            );
+        }
+        algo = Some(s.algo());
+        for i in 0..s.len() {
+            entries.push(Entry {
+                words: s.hash_words(i).to_vec(),
+                labels: s.labels(i).into_iter().map(String::from).collect(),
+                quality: s.quality(i),
+                id: Some(s.ids()[i]),
+            });
+        }
+    }
+    let algo = algo.expect("at least one set");
+    let mut s = EntrySections::new(algo, entries);
+    write::write_set(output, &mut s)?;
+    eprintln!(
+        "hashsweep: merged {} sets into {} ({} entries)",
+        sets.len(),
+        output.display(),
+        s.entries().len()
+    );
+    Ok(0)
+}

@@ -1,0 +1,116 @@
+//! The on-disk layout of a reference set (documented in docs/refset-format.md): a fixed
+//! header, then sections at page-aligned offsets, so that the hash array can be memory-mapped
+//! and handed to the GPU without reshaping.
+
+use bytemuck::{Pod, Zeroable};
+
+pub const MAGIC: [u8; 8] = *b"HSREFSET";
+pub const VERSION: u32 = 1;
+/// Every section starts on a multiple of this, so mapped slices are aligned for any word.
+pub const SECTION_ALIGN: u64 = 4096;
+pub const HEADER_LEN: usize = 256;
+
+/// Which hash a set holds; the value is stored in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    Pdq = 1,
+    Phash = 2,
+}
+
+impl Algo {
+    pub fn bits(self) -> usize {
+        match self {
+            Algo::Pdq => 256,
+            Algo::Phash => 64,
+        }
+    }
+
+    /// 64-bit words per hash.
+    pub fn words(self) -> usize {
+        self.bits() / 64
+    }
+
+    pub fn from_code(c: u32) -> Option<Algo> {
+        match c {
+            1 => Some(Algo::Pdq),
+            2 => Some(Algo::Phash),
+            _ => None,
+        }
+    }
+
+    /// From the length of a hex hash: 64 digits are PDQ, 16 are pHash.
+    pub fn from_hex_len(n: usize) -> Option<Algo> {
+        match n {
+            64 => Some(Algo::Pdq),
+            16 => Some(Algo::Phash),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Pdq => "pdq",
+            Algo::Phash => "phash",
+        }
+    }
+}
+
+pub const FLAG_QUALITY: u32 = 1;
+pub const FLAG_LABELS: u32 = 2;
+pub const FLAG_SORTED: u32 = 4;
+
+/// The fixed header, little-endian, `HEADER_LEN` bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub version: u32,
+    pub algo: u32,
+    pub bits: u32,
+    pub flags: u32,
+    pub count: u64,
+    /// `count * bits / 8` bytes: hash `i` as `bits / 64` little-endian u64 words.
+    pub hashes_offset: u64,
+    /// `count` u64 ids.
+    pub ids_offset: u64,
+    /// `count` bytes of PDQ quality (0 when unknown), or 0 when absent.
+    pub quality_offset: u64,
+    /// `count + 1` u64 offsets into the label blob, or 0 when absent.
+    pub label_index_offset: u64,
+    pub labels_offset: u64,
+    pub labels_len: u64,
+    pub file_len: u64,
+    pub pad: u64,
+    /// BLAKE3 of the whole file with this field zeroed.
+    pub checksum: [u8; 32],
+    pub reserved: [u8; 128],
+}
+
+impl Header {
+    pub fn algo(&self) -> Option<Algo> {
+        Algo::from_code(self.algo)
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+pub fn align_up(x: u64) -> u64 {
+    x.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
+}
+
+/// Labels of one entry are joined with this byte; it cannot occur in a label.
+pub const LABEL_SEPARATOR: u8 = b'\n';
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_exactly_its_documented_length() {
+        assert_eq!(std::mem::size_of::<Header>(), HEADER_LEN);
+        assert_eq!(std::mem::offset_of!(Header, checksum), 96);
+    }
+}

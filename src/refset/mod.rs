@@ -1,0 +1,220 @@
+//! Reference sets: lists of known hashes with ids, labels and quality, in a memory-mapped
+//! file format (docs/refset-format.md). Opening maps the file and checks the header and
+//! section bounds; nothing proportional to the set is read into the heap.
+
+pub mod format;
+pub mod input;
+pub mod write;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use thiserror::Error;
+
+pub use format::Algo;
+use format::{FLAG_LABELS, FLAG_QUALITY, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC, VERSION};
+
+#[derive(Debug, Error)]
+pub enum RefSetError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}: not a hashsweep reference set (bad magic)")]
+    Magic(PathBuf),
+    #[error("{path}: unsupported version {version}")]
+    Version { path: PathBuf, version: u32 },
+    #[error("{path}: corrupt header: {what}")]
+    Corrupt { path: PathBuf, what: String },
+    #[error("{path}: checksum mismatch (stored {stored}, computed {computed})")]
+    Checksum {
+        path: PathBuf,
+        stored: String,
+        computed: String,
+    },
+}
+
+/// An open, memory-mapped reference set.
+pub struct RefSet {
+    path: PathBuf,
+    map: Mmap,
+    header: Header,
+}
+
+impl RefSet {
+    pub fn open(path: &Path) -> Result<RefSet, RefSetError> {
+        let io = |source| RefSetError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        // Safety: the map is read-only; a set rewritten under us is replaced by rename, so
+        // this mapping keeps the old file's pages.
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let header = check_header(path, &map)?;
+        Ok(RefSet {
+            path: path.to_path_buf(),
+            map,
+            header,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn algo(&self) -> Algo {
+        self.header.algo().expect("checked on open")
+    }
+
+    pub fn len(&self) -> usize {
+        self.header.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn section(&self, offset: u64, len: usize) -> &[u8] {
+        &self.map[offset as usize..offset as usize + len]
+    }
+
+    /// All hashes as one slice of u64 words, `algo().words()` per entry.
+    pub fn words(&self) -> &[u64] {
+        let n = self.len() * self.algo().words();
+        bytemuck::cast_slice(self.section(self.header.hashes_offset, n * 8))
+    }
+
+    pub fn hash_words(&self, i: usize) -> &[u64] {
+        let w = self.algo().words();
+        &self.words()[i * w..(i + 1) * w]
+    }
+
+    pub fn ids(&self) -> &[u64] {
+        bytemuck::cast_slice(self.section(self.header.ids_offset, self.len() * 8))
+    }
+
+    pub fn quality(&self, i: usize) -> Option<u8> {
+        self.header
+            .has(FLAG_QUALITY)
+            .then(|| self.section(self.header.quality_offset, self.len())[i])
+    }
+
+    /// The labels of entry `i` (several when duplicates were merged).
+    pub fn labels(&self, i: usize) -> Vec<&str> {
+        if !self.header.has(FLAG_LABELS) {
+            return vec![];
+        }
+        let index: &[u64] = bytemuck::cast_slice(
+            self.section(self.header.label_index_offset, (self.len() + 1) * 8),
+        );
+        let blob = self.section(self.header.labels_offset, self.header.labels_len as usize);
+        let (a, b) = (index[i] as usize, index[i + 1] as usize);
+        match blob.get(a..b) {
+            Some(bytes) if !bytes.is_empty() => bytes
+                .split(|&c| c == LABEL_SEPARATOR)
+                .map(|l| std::str::from_utf8(l).unwrap_or("<invalid utf-8>"))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    /// Labels of entry `i` joined with "; " for one-line output.
+    pub fn label_text(&self, i: usize) -> String {
+        self.labels(i).join("; ")
+    }
+
+    /// Recompute the checksum over the mapped file and compare it with the stored one.
+    pub fn verify(&self) -> Result<String, RefSetError> {
+        let computed = checksum(&self.map);
+        let stored = hex(&self.header.checksum);
+        if computed != self.header.checksum {
+            return Err(RefSetError::Checksum {
+                path: self.path.clone(),
+                stored,
+                computed: hex(&computed),
+            });
+        }
+        Ok(stored)
+    }
+
+    pub fn stored_checksum(&self) -> String {
+        hex(&self.header.checksum)
+    }
+}
+
+/// BLAKE3 of the file with the checksum field taken as zeros.
+pub fn checksum(file: &[u8]) -> [u8; 32] {
+    let at = std::mem::offset_of!(Header, checksum);
+    let mut h = blake3::Hasher::new();
+    h.update(&file[..at]);
+    h.update(&[0u8; 32]);
+    h.update_rayon(&file[at + 32..]);
+    *h.finalize().as_bytes()
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Every offset and length in the header must lie inside the file, so that no later
+/// access can fall outside the map whatever the file holds.
+fn check_header(path: &Path, map: &[u8]) -> Result<Header, RefSetError> {
+    let corrupt = |what: &str| RefSetError::Corrupt {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    };
+    if map.len() < HEADER_LEN || map[..8] != MAGIC {
+        return Err(RefSetError::Magic(path.to_path_buf()));
+    }
+    let h: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
+    if h.version != VERSION {
+        return Err(RefSetError::Version {
+            path: path.to_path_buf(),
+            version: h.version,
+        });
+    }
+    let algo = h.algo().ok_or_else(|| corrupt("unknown algorithm"))?;
+    if h.bits as usize != algo.bits() {
+        return Err(corrupt("bit width does not match the algorithm"));
+    }
+    if h.file_len != map.len() as u64 {
+        return Err(corrupt(
+            "file length differs from the header's (truncated?)",
+        ));
+    }
+    let n = h.count;
+    let fits = |off: u64, len: Option<u64>| {
+        len.and_then(|l| off.checked_add(l))
+            .is_some_and(|end| end <= map.len() as u64 && off.is_multiple_of(format::SECTION_ALIGN))
+    };
+    if !fits(h.hashes_offset, n.checked_mul(algo.bits() as u64 / 8)) {
+        return Err(corrupt("hash section out of bounds"));
+    }
+    if !fits(h.ids_offset, n.checked_mul(8)) {
+        return Err(corrupt("id section out of bounds"));
+    }
+    if h.has(FLAG_QUALITY) && !fits(h.quality_offset, Some(n)) {
+        return Err(corrupt("quality section out of bounds"));
+    }
+    if h.has(FLAG_LABELS) {
+        if !fits(
+            h.label_index_offset,
+            n.checked_add(1).and_then(|x| x.checked_mul(8)),
+        ) {
+            return Err(corrupt("label index out of bounds"));
+        }
+        if !fits(h.labels_offset, Some(h.labels_len)) {
+            return Err(corrupt("label blob out of bounds"));
+        }
+    }
+    Ok(h)
+}

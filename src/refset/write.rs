@@ -1,0 +1,353 @@
+//! Writing reference sets: entries are sorted and merged by hash, sections written in
+//! order through a running BLAKE3, and the file appears under its final name only when
+//! complete (temporary file, fsync, rename, fsync of the directory).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{
+    self, Algo, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, HEADER_LEN, Header, LABEL_SEPARATOR,
+};
+
+/// One reference hash with what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `algo.words()` little-endian words, the in-file and in-memory form.
+    pub words: Vec<u64>,
+    pub labels: Vec<String>,
+    pub quality: Option<u8>,
+    pub id: Option<u64>,
+}
+
+/// Stable id of a hash when its source gives none: the first 8 bytes of BLAKE3 over the
+/// algorithm code and the hash's bytes, so rebuilding from any input order gives the same id.
+pub fn derived_id(algo: Algo, words: &[u64]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&[algo as u8]);
+    for w in words {
+        h.update(&w.to_le_bytes());
+    }
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+/// Sort by hash and keep each hash once, with all its labels (in first-seen order, without
+/// repeats), its best quality and its first explicit id.
+pub fn merge_duplicates(mut entries: Vec<Entry>) -> Vec<Entry> {
+    entries.sort_by(|a, b| a.words.cmp(&b.words));
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        match out.last_mut() {
+            Some(last) if last.words == e.words => {
+                for l in e.labels {
+                    if !last.labels.contains(&l) {
+                        last.labels.push(l);
+                    }
+                }
+                last.quality = last.quality.max(e.quality);
+                last.id = last.id.or(e.id);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
+
+/// A `Write` that hashes what passes through and knows its position.
+struct Sink {
+    out: BufWriter<File>,
+    hasher: blake3::Hasher,
+    pos: u64,
+}
+
+impl Sink {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.hasher.update(b);
+        self.pos += b.len() as u64;
+        self.out.write_all(b)
+    }
+
+    fn pad_to(&mut self, offset: u64) -> std::io::Result<()> {
+        debug_assert!(offset >= self.pos);
+        let zeros = vec![0u8; (offset - self.pos) as usize];
+        self.put(&zeros)
+    }
+}
+
+/// What a set's sections hold, produced in order by the caller.
+pub trait Sections {
+    fn algo(&self) -> Algo;
+    fn count(&self) -> u64;
+    fn flags(&self) -> u32;
+    fn labels_len(&self) -> u64;
+    /// Called with each section's writer in file order.
+    fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>;
+    fn ids(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>;
+    fn quality(
+        &mut self,
+        _put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn label_index(
+        &mut self,
+        _put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn labels(
+        &mut self,
+        _put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn layout<S: Sections + ?Sized>(s: &S) -> Header {
+    let algo = s.algo();
+    let n = s.count();
+    let mut h = Header {
+        magic: format::MAGIC,
+        version: format::VERSION,
+        algo: algo as u32,
+        bits: algo.bits() as u32,
+        flags: s.flags(),
+        count: n,
+        hashes_offset: 0,
+        ids_offset: 0,
+        quality_offset: 0,
+        label_index_offset: 0,
+        labels_offset: 0,
+        labels_len: 0,
+        file_len: 0,
+        pad: 0,
+        checksum: [0; 32],
+        reserved: [0; 128],
+    };
+    let mut at = format::align_up(HEADER_LEN as u64);
+    h.hashes_offset = at;
+    at = format::align_up(at + n * algo.bits() as u64 / 8);
+    h.ids_offset = at;
+    at += n * 8;
+    if h.has(FLAG_QUALITY) {
+        at = format::align_up(at);
+        h.quality_offset = at;
+        at += n;
+    }
+    if h.has(FLAG_LABELS) {
+        at = format::align_up(at);
+        h.label_index_offset = at;
+        at = format::align_up(at + (n + 1) * 8);
+        h.labels_offset = at;
+        h.labels_len = s.labels_len();
+        at += h.labels_len;
+    }
+    h.file_len = at;
+    h
+}
+
+/// Write a set atomically: under a temporary name beside `path`, synced, then renamed.
+pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Result<Header> {
+    let mut header = layout(s);
+    let tmp = temp_name(path);
+    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let result = (|| {
+        let mut sink = Sink {
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+            pos: 0,
+        };
+        sink.put(bytemuck::bytes_of(&header))?;
+        sink.pad_to(header.hashes_offset)?;
+        s.hashes(&mut |b| sink.put(b))?;
+        sink.pad_to(header.ids_offset)?;
+        s.ids(&mut |b| sink.put(b))?;
+        if header.has(FLAG_QUALITY) {
+            sink.pad_to(header.quality_offset)?;
+            s.quality(&mut |b| sink.put(b))?;
+        }
+        if header.has(FLAG_LABELS) {
+            sink.pad_to(header.label_index_offset)?;
+            s.label_index(&mut |b| sink.put(b))?;
+            sink.pad_to(header.labels_offset)?;
+            s.labels(&mut |b| sink.put(b))?;
+        }
+        if sink.pos != header.file_len {
+            return Err(std::io::Error::other(format!(
+                "wrote {} bytes, layout says {}",
+                sink.pos, header.file_len
+            )));
+        }
+        header.checksum = *sink.hasher.finalize().as_bytes();
+        let mut file = sink.out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(
+            std::mem::offset_of!(Header, checksum) as u64
+        ))?;
+        file.write_all(&header.checksum)?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename is durable once the directory entry is on disk.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(header)
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or("refset".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Sections from entries held in memory (what `refs build` and `refs merge` write).
+pub struct EntrySections {
+    algo: Algo,
+    entries: Vec<Entry>,
+}
+
+impl EntrySections {
+    /// Sorts and merges duplicates first.
+    pub fn new(algo: Algo, entries: Vec<Entry>) -> EntrySections {
+        EntrySections {
+            algo,
+            entries: merge_duplicates(entries),
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn label_bytes(e: &Entry) -> u64 {
+        let n: usize = e.labels.iter().map(String::len).sum();
+        (n + e.labels.len().saturating_sub(1)) as u64
+    }
+}
+
+impl Sections for EntrySections {
+    fn algo(&self) -> Algo {
+        self.algo
+    }
+    fn count(&self) -> u64 {
+        self.entries.len() as u64
+    }
+    fn flags(&self) -> u32 {
+        let mut f = FLAG_SORTED;
+        if self.entries.iter().any(|e| e.quality.is_some()) {
+            f |= FLAG_QUALITY;
+        }
+        if self.entries.iter().any(|e| !e.labels.is_empty()) {
+            f |= FLAG_LABELS;
+        }
+        f
+    }
+    fn labels_len(&self) -> u64 {
+        self.entries.iter().map(Self::label_bytes).sum()
+    }
+    fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        self.entries
+            .iter()
+            .try_for_each(|e| put(bytemuck::cast_slice(&e.words)))
+    }
+    fn ids(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let algo = self.algo;
+        self.entries.iter().try_for_each(|e| {
+            put(&e
+                .id
+                .unwrap_or_else(|| derived_id(algo, &e.words))
+                .to_le_bytes())
+        })
+    }
+    fn quality(
+        &mut self,
+        put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let q: Vec<u8> = self
+            .entries
+            .iter()
+            .map(|e| e.quality.unwrap_or(0))
+            .collect();
+        put(&q)
+    }
+    fn label_index(
+        &mut self,
+        put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut at = 0u64;
+        put(&at.to_le_bytes())?;
+        for e in &self.entries {
+            at += Self::label_bytes(e);
+            put(&at.to_le_bytes())?;
+        }
+        Ok(())
+    }
+    fn labels(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        for e in &self.entries {
+            put(e
+                .labels
+                .join(std::str::from_utf8(&[LABEL_SEPARATOR]).expect("ascii"))
+                .as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Uniformly random hashes, generated while writing so that a set of any size is made in
+/// constant memory (benchmarks and the 100-million-entry memory check).
+pub struct RandomSections {
+    pub algo: Algo,
+    pub count: u64,
+    pub seed: u64,
+}
+
+/// xorshift64*: fast, seedable, good enough for uniform test bits.
+pub fn random_words(seed: u64) -> impl Iterator<Item = u64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    std::iter::repeat_with(move || {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+impl Sections for RandomSections {
+    fn algo(&self) -> Algo {
+        self.algo
+    }
+    fn count(&self) -> u64 {
+        self.count
+    }
+    fn flags(&self) -> u32 {
+        0
+    }
+    fn labels_len(&self) -> u64 {
+        0
+    }
+    fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let per = self.algo.words();
+        let mut words = random_words(self.seed);
+        let mut buf = Vec::with_capacity(8192 * per);
+        let mut left = self.count;
+        while left > 0 {
+            let n = left.min(8192);
+            buf.clear();
+            buf.extend(words.by_ref().take(n as usize * per));
+            put(bytemuck::cast_slice(&buf))?;
+            left -= n;
+        }
+        Ok(())
+    }
+    fn ids(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        // Entry index: these sets have no meaning beyond benchmarks.
+        (0..self.count).try_for_each(|i| put(&i.to_le_bytes()))
+    }
+}
