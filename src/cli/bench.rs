@@ -9,13 +9,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::walk;
 use crate::cpu::{hamming, pdq, phash};
 use crate::decode::{self, DecodeOptions};
 use crate::engine::{Algorithms, BackendChoice, Engine};
 use crate::frame::Frame;
 use crate::matching::{self, MatchParams, QueryHashes};
 use crate::refset::{Algo, write};
+use crate::scan::walk;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchArgs {

@@ -8,10 +8,11 @@ use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 
+use super::EXIT_SOME_FAILED;
 use super::output::{Format, Outcome, RowWriter};
-use super::{EXIT_SOME_FAILED, walk};
 use crate::decode::{self, DecodeOptions, Decoded};
 use crate::engine::{Algorithms, BackendChoice, Engine, FrameHashes};
+use crate::scan::walk;
 
 /// Decoded pixels held before a hashing round: bounds memory whatever the folder holds.
 const ROUND_PIXELS: usize = 96 << 20;

@@ -11,12 +11,12 @@ use serde_json::json;
 
 use super::hash::HashSource;
 use super::output::{Format, csv_cell};
-use super::walk;
 use crate::engine::{Algorithms, BackendChoice, Engine};
 use crate::gpu::GpuMatcher;
 use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes};
 use crate::refset::{Algo, RefSet, input};
+use crate::scan::walk;
 
 #[derive(Args, Debug)]
 pub struct MatchArgs {

@@ -4,9 +4,10 @@ mod bench;
 mod devices;
 pub mod hash;
 mod match_cmd;
+mod merge;
 pub mod output;
 mod refs;
-pub mod walk;
+mod scan;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sweep files and directories: one record per file, matches, resumable, shardable.
+    Scan(scan::ScanArgs),
+    /// Combine the outputs of the shards of one scan, checking none is missing or doubled.
+    Merge(merge::MergeArgs),
     /// Build, inspect, verify and merge reference sets.
     Refs {
         #[command(subcommand)]
@@ -58,6 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Hash(args) => hash::run(args),
         Command::Devices { json } => devices::run(json),
+        Command::Scan(args) => scan::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Refs { what } => refs::run(what),
         Command::Match(args) => match_cmd::run(args),
         Command::Bench { what } => bench::run(what),

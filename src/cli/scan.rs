@@ -1,0 +1,162 @@
+//! `hashsweep scan` arguments; the work is in `crate::scan`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::EXIT_SOME_FAILED;
+use super::hash::{AlgoName, algorithms};
+use crate::decode::{self, DecodeOptions};
+use crate::engine::{BackendChoice, Engine};
+use crate::scan::shard::Shard;
+use crate::scan::{self, Digests, ScanConfig};
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files and directories to sweep (directories recursively, in name order).
+    pub inputs: Vec<PathBuf>,
+    /// Reference sets to match against (repeatable).
+    #[arg(long)]
+    pub refs: Vec<PathBuf>,
+    /// Output records (JSONL); matches go to OUT with `.matches.jsonl`.
+    #[arg(short, long, default_value = "hashsweep-scan.jsonl")]
+    pub output: PathBuf,
+    #[arg(long, value_delimiter = ',', default_value = "pdq,phash")]
+    pub algo: Vec<AlgoName>,
+    /// File digests to record, comma-separated: md5, sha1, sha256.
+    #[arg(long, value_delimiter = ',')]
+    pub digest: Vec<DigestName>,
+    /// Keep what OUT already records, repair a torn last line, and do the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Only this share of the inputs: K/N, 0 <= K < N (default: from SLURM_ARRAY_TASK_ID /
+    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX / HASHSWEEP_SHARD_COUNT).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Read more input paths from FILE (`-` for stdin), one per line or NUL-separated.
+    #[arg(long)]
+    pub files_from: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// Refuse images with more pixels than this before allocating them.
+    #[arg(long, default_value_t = decode::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+    /// Threads for reading and decoding (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Match all 8 rotations/flips of each image (PDQ sets).
+    #[arg(long)]
+    pub dihedral: bool,
+    /// PDQ hashes below this quality are recorded but not matched.
+    #[arg(long, default_value_t = crate::matching::DEFAULT_MIN_QUALITY)]
+    pub min_quality: u8,
+    #[arg(long)]
+    pub max_distance: Option<u32>,
+    /// Print per-stage busy time at the end (which stage limits the run).
+    #[arg(long)]
+    pub stats: bool,
+    /// No human summary on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestName {
+    Md5,
+    Sha1,
+    Sha256,
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
+    let mut inputs = args.inputs.clone();
+    if let Some(list) = &args.files_from {
+        inputs.extend(read_list(list)?);
+    }
+    if inputs.is_empty() {
+        bail!("no inputs: give files or directories, or --files-from");
+    }
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::WHOLE),
+    };
+    let engine = Engine::open(args.backend, None)?;
+    let cfg = ScanConfig {
+        inputs,
+        out: args.output.clone(),
+        refs: args.refs.clone(),
+        algos: algorithms(&args.algo),
+        digests: Digests {
+            md5: args.digest.contains(&DigestName::Md5),
+            sha1: args.digest.contains(&DigestName::Sha1),
+            sha256: args.digest.contains(&DigestName::Sha256),
+        },
+        resume: args.resume,
+        shard,
+        decode: DecodeOptions {
+            max_pixels: args.max_pixels,
+            pre_resize: None,
+        },
+        follow_symlinks: args.follow_symlinks,
+        dihedral: args.dihedral,
+        min_quality: args.min_quality,
+        max_distance: args.max_distance,
+        command: std::env::args().collect(),
+    };
+    let s = scan::run(&cfg, &engine)?;
+    if !args.quiet {
+        eprintln!(
+            "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} images/s; {} matches; {:.1} s on {}",
+            s.in_shard,
+            s.already_recorded,
+            s.by_status,
+            s.by_format,
+            s.bytes_read as f64 / 1e6,
+            s.images_per_s,
+            s.matches,
+            s.seconds,
+            engine.describe()
+        );
+    }
+    if args.stats {
+        for (stage, secs) in &s.stage_seconds {
+            eprintln!("  stage {stage:<12} busy {secs:8.2} s");
+        }
+    }
+    Ok(if s.errors() > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+/// Paths, newline- or NUL-separated (NUL when the list holds any), from a file or stdin.
+fn read_list(p: &PathBuf) -> anyhow::Result<Vec<PathBuf>> {
+    let mut bytes = vec![];
+    if p.as_os_str() == "-" {
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;
+    } else {
+        bytes = std::fs::read(p)?;
+    }
+    let sep = if bytes.contains(&0) { 0 } else { b'\n' };
+    Ok(bytes
+        .split(|&b| b == sep)
+        .filter(|s| !s.is_empty() && *s != b"\r")
+        .map(|s| path_from_bytes(s.strip_suffix(b"\r").unwrap_or(s)))
+        .collect())
+}
+
+#[cfg(unix)]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}

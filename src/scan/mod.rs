@@ -1,0 +1,491 @@
+//! `hashsweep scan`: every file under the inputs gets one record (hashes, digests, status),
+//! matches against reference sets go to a second file, and an interrupted run resumes
+//! with every file recorded exactly once.
+//!
+//! Stages: walk -> (shard) -> read + sniff + digest + decode (rayon, all cores) -> hash
+//! (engine: GPU or CPU) -> match -> write. Reading/decoding of round n+1 overlaps hashing,
+//! matching and writing of round n through a one-round bounded queue, so memory stays flat.
+
+pub mod record;
+pub mod resume;
+pub mod shard;
+pub mod sniff;
+pub mod walk;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use md5::Digest;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::decode::{self, DecodeOptions};
+use crate::engine::{Algorithms, Engine, FrameHashes};
+use crate::frame::Frame;
+use crate::gpu::GpuMatcher;
+use crate::hash::Dihedral;
+use crate::matching::{self, MatchParams, Matcher, QueryHashes};
+use crate::refset::{Algo, RefSet};
+use shard::Shard;
+use sniff::Detected;
+
+/// Files per round at most, and decoded pixels per round at most.
+const ROUND_FILES: usize = 256;
+const ROUND_PIXELS: usize = 64 << 20;
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Digests {
+    pub md5: bool,
+    pub sha1: bool,
+    pub sha256: bool,
+}
+
+pub struct ScanConfig {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub refs: Vec<PathBuf>,
+    pub algos: Algorithms,
+    pub digests: Digests,
+    pub resume: bool,
+    pub shard: Shard,
+    pub decode: DecodeOptions,
+    pub follow_symlinks: bool,
+    pub dihedral: bool,
+    pub min_quality: u8,
+    pub max_distance: Option<u32>,
+    pub command: Vec<String>,
+}
+
+/// Counts for the summary record and the exit code.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub walked: usize,
+    pub in_shard: usize,
+    pub already_recorded: usize,
+    pub by_status: BTreeMap<String, usize>,
+    pub by_format: BTreeMap<String, usize>,
+    pub bytes_read: u64,
+    pub matches: usize,
+    pub seconds: f64,
+    pub images_per_s: f64,
+    /// Busy time per stage, seconds: which stage limits the run.
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+impl Summary {
+    pub fn errors(&self) -> usize {
+        self.by_status.get("error").copied().unwrap_or(0)
+    }
+}
+
+/// What reading one file produced, before hashing.
+struct Examined {
+    record: Value,
+    frame: Option<Frame>,
+}
+
+pub fn matches_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or("scan".into(), |n| n.to_string_lossy().into_owned());
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    out.with_file_name(format!("{stem}.matches.jsonl"))
+}
+
+pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let sets: Vec<RefSet> = cfg
+        .refs
+        .iter()
+        .map(|p| RefSet::open(p))
+        .collect::<Result<_, _>>()?;
+    let mpath = matches_path(&cfg.out);
+    let done = if cfg.resume {
+        let done = resume::recorded(&cfg.out)?;
+        resume::prune_matches(&mpath, &done)?;
+        done
+    } else {
+        HashSet::new()
+    };
+    let open = |p: &Path| -> std::io::Result<File> {
+        let mut o = OpenOptions::new();
+        if cfg.resume {
+            o.append(true).create(true)
+        } else {
+            o.write(true).create(true).truncate(true)
+        };
+        o.open(p)
+    };
+    let mut out = open(&cfg.out)?;
+    let mut mout = if sets.is_empty() {
+        None
+    } else {
+        Some(open(&mpath)?)
+    };
+    write_synced(
+        &mut out,
+        &format!("{}\n", header(cfg, engine, &sets, !done.is_empty())),
+    )?;
+
+    let (found, walk_errors) = walk::walk(
+        &cfg.inputs,
+        walk::WalkOptions {
+            follow_symlinks: cfg.follow_symlinks,
+        },
+    );
+    summary.walked = found.len() + walk_errors.len();
+    let mut todo = vec![];
+    let mut early = String::new();
+    for (path, e) in walk_errors.iter().filter(|(p, _)| cfg.shard.owns(p)) {
+        summary.in_shard += 1;
+        if !done.contains(&record::key(path)) {
+            let r = base_record(path, None);
+            early += &format!(
+                "{}\n",
+                finish(r, "error", Some(e.to_string()), &mut summary)
+            );
+        }
+    }
+    for f in found.into_iter().filter(|f| cfg.shard.owns(&f.path)) {
+        summary.in_shard += 1;
+        if done.contains(&record::key(&f.path)) {
+            summary.already_recorded += 1;
+        } else {
+            todo.push(f);
+        }
+    }
+    write_synced(&mut out, &early)?;
+
+    let matcher_gpu = match engine.gpu_context() {
+        Some(ctx) if !sets.is_empty() => Some(GpuMatcher::new(ctx)?),
+        _ => None,
+    };
+    let matcher = matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
+    let stage = |name: &str, t: Duration, s: &mut Summary| {
+        *s.stage_seconds.entry(name.to_string()).or_default() += t.as_secs_f64();
+    };
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
+        let todo = &todo;
+        scope.spawn(move || {
+            let mut rest = &todo[..];
+            while !rest.is_empty() {
+                let t = Instant::now();
+                let (round, n) = examine_round(rest, cfg);
+                rest = &rest[n..];
+                if tx.send((round, t.elapsed())).is_err() {
+                    return;
+                }
+            }
+        });
+        for (mut round, read_time) in rx {
+            stage("read+decode", read_time, &mut summary);
+            let t = Instant::now();
+            let frames: Vec<&Frame> = round.iter().filter_map(|e| e.frame.as_ref()).collect();
+            let hashes = engine.hash(&frames, cfg.algos).or_else(|e| {
+                eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
+                Engine::Cpu.hash(&frames, cfg.algos)
+            })?;
+            stage("hash", t.elapsed(), &mut summary);
+            let t = Instant::now();
+            let mut hashed: Vec<(usize, FrameHashes)> = vec![];
+            let mut it = hashes.into_iter();
+            for (i, e) in round.iter_mut().enumerate() {
+                if e.frame.take().is_some() {
+                    let h = it.next().expect("one result per frame");
+                    put_hashes(&mut e.record, &h);
+                    hashed.push((i, h));
+                }
+            }
+            let mut mlines = String::new();
+            for set in &sets {
+                let found = match_round(set, &matcher, &hashed, cfg)?;
+                summary.matches += found.len();
+                for m in found {
+                    let e = &round[hashed[m.query as usize].0];
+                    let variant = Dihedral::ALL[m.variant as usize].name();
+                    mlines += &format!(
+                        "{}\n",
+                        json!({"path": e.record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
+                               "label": set.label_text(m.entry as usize), "distance": m.distance,
+                               "variant": if variant == "pdq" { "original" } else { variant }})
+                    );
+                }
+            }
+            stage("match", t.elapsed(), &mut summary);
+            let t = Instant::now();
+            let mut lines = String::new();
+            for e in round {
+                let status = e.record["status"].as_str().unwrap_or("ok").to_string();
+                let reason = e.record["reason"].as_str().map(String::from);
+                lines += &format!("{}\n", finish(e.record, &status, reason, &mut summary));
+            }
+            // Matches first: a file whose record is written has all its matches on disk.
+            if let Some(m) = mout.as_mut() {
+                write_synced(m, &mlines)?;
+            }
+            write_synced(&mut out, &lines)?;
+            stage("write", t.elapsed(), &mut summary);
+        }
+        Ok(())
+    })?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    let images = summary.by_status.get("ok").copied().unwrap_or(0);
+    summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
+    let mut s = serde_json::to_value(&summary)?;
+    s["type"] = json!("summary");
+    s["shard"] = json!(cfg.shard.to_string());
+    write_synced(&mut out, &format!("{s}\n"))?;
+    Ok(summary)
+}
+
+fn write_synced(f: &mut File, text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    f.write_all(text.as_bytes())?;
+    f.sync_data()
+}
+
+fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> Value {
+    let mut algos = vec![];
+    if cfg.algos.pdq {
+        algos.push("pdq");
+    }
+    if cfg.algos.phash {
+        algos.push("phash");
+    }
+    json!({
+        "type": "header",
+        "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
+        "started": unix_seconds(SystemTime::now()),
+        "command": cfg.command,
+        "resumed": resumed,
+        "algorithms": algos,
+        "parameters": {
+            "max_pixels": cfg.decode.max_pixels,
+            "pre_resize": cfg.decode.pre_resize,
+            "digests": cfg.digests,
+            "shard": cfg.shard.to_string(),
+            "follow_symlinks": cfg.follow_symlinks,
+            "dihedral": cfg.dihedral,
+            "min_quality": cfg.min_quality,
+            "max_distance": cfg.max_distance,
+            "exif_orientation": "ignored (stored pixels hashed, as the reference tools do)",
+            "alpha": "dropped (colour channels hashed as stored)",
+            "pdq_pipeline": "reference core on the full decoded image",
+        },
+        "backend": engine.describe(),
+        "adapter": engine.adapter(),
+        "refsets": sets.iter().map(|s| json!({"path": s.path(), "algorithm": s.algo().name(), "entries": s.len(), "checksum": s.stored_checksum()})).collect::<Vec<_>>(),
+    })
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn base_record(path: &Path, meta: Option<&std::fs::Metadata>) -> Value {
+    let (text, escaped) = record::path_text(path);
+    let mut r = json!({"type": "file", "path": text});
+    if escaped {
+        r["path_escaped"] = json!(true);
+    }
+    if let Some(m) = meta {
+        r["size"] = json!(m.len());
+        if let Ok(t) = m.modified() {
+            r["mtime"] = json!(unix_seconds(t));
+        }
+    }
+    r
+}
+
+/// Set the status and count it; returns the finished record.
+fn finish(mut r: Value, status: &str, reason: Option<String>, s: &mut Summary) -> Value {
+    r["status"] = json!(status);
+    if let Some(why) = reason {
+        r["reason"] = json!(why);
+    }
+    *s.by_status.entry(status.to_string()).or_default() += 1;
+    let format = r["format"].as_str().unwrap_or("none").to_string();
+    *s.by_format.entry(format).or_default() += 1;
+    s.bytes_read += r["bytes_read"].as_u64().unwrap_or(0);
+    if let Some(m) = r.as_object_mut() {
+        m.remove("bytes_read");
+    }
+    r
+}
+
+/// Read and decode files from the front of `todo` on all cores, within the round's budget.
+fn examine_round(todo: &[walk::Found], cfg: &ScanConfig) -> (Vec<Examined>, usize) {
+    let step = rayon::current_num_threads().max(1) * 2;
+    let mut done: Vec<Examined> = vec![];
+    let mut pixels = 0;
+    while done.len() < todo.len().min(ROUND_FILES) && pixels < ROUND_PIXELS {
+        let end = (done.len() + step).min(todo.len());
+        let part: Vec<Examined> = todo[done.len()..end]
+            .par_iter()
+            .map(|f| examine_guarded(f, cfg))
+            .collect();
+        pixels += part
+            .iter()
+            .filter_map(|e| e.frame.as_ref())
+            .map(Frame::pixels)
+            .sum::<usize>();
+        done.extend(part);
+    }
+    let n = done.len();
+    (done, n)
+}
+
+/// No panic from one file reaches the run: it becomes that file's error record.
+fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, cfg))).unwrap_or_else(
+        |_| {
+            let mut record = base_record(&f.path, None);
+            record["status"] = json!("error");
+            record["reason"] = json!("internal error while reading this file (caught)");
+            Examined {
+                record,
+                frame: None,
+            }
+        },
+    )
+}
+
+fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
+    let skipped = |record: &mut Value, why: &str| {
+        record["status"] = json!("skipped");
+        record["reason"] = json!(why);
+    };
+    let error = |record: &mut Value, why: String| {
+        record["status"] = json!("error");
+        record["reason"] = json!(why);
+    };
+    let meta = std::fs::symlink_metadata(&f.path).ok();
+    let mut record = base_record(&f.path, meta.as_ref());
+    let ex = |record: Value, frame| Examined { record, frame };
+    match f.kind {
+        walk::Kind::Special => {
+            skipped(
+                &mut record,
+                "special file (FIFO, socket or device): not read",
+            );
+            return ex(record, None);
+        }
+        walk::Kind::Link => {
+            skipped(
+                &mut record,
+                "symbolic link: not followed (--follow-symlinks)",
+            );
+            return ex(record, None);
+        }
+        walk::Kind::File => {}
+    }
+    let bytes = match read_all(&f.path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            error(&mut record, "vanished during the scan".into());
+            return ex(record, None);
+        }
+        Err(e) => {
+            error(&mut record, format!("read failed: {e}"));
+            return ex(record, None);
+        }
+    };
+    record["bytes_read"] = json!(bytes.len());
+    put_digests(&mut record, &bytes, cfg.digests);
+    if bytes.is_empty() {
+        error(&mut record, "empty file".into());
+        return ex(record, None);
+    }
+    let kind = sniff::detect(&bytes[..bytes.len().min(sniff::HEAD)]);
+    record["format"] = json!(sniff::name(kind));
+    match kind {
+        Detected::Image(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
+            Ok(d) => {
+                record["width"] = json!(d.width);
+                record["height"] = json!(d.height);
+                record["status"] = json!("ok");
+                ex(record, Some(d.frame))
+            }
+            Err(e) => {
+                error(&mut record, e.to_string());
+                ex(record, None)
+            }
+        },
+        Detected::Video(_) => {
+            skipped(&mut record, "video: not hashed by this version");
+            ex(record, None)
+        }
+        Detected::Other(_) | Detected::Unknown => {
+            skipped(&mut record, "not an image");
+            ex(record, None)
+        }
+    }
+}
+
+fn read_all(p: &Path) -> std::io::Result<Vec<u8>> {
+    let mut f = File::open(p)?; // read-only: inputs are never modified
+    let mut v = vec![];
+    f.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+fn put_digests(r: &mut Value, bytes: &[u8], d: Digests) {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    if d.md5 {
+        r["md5"] = json!(hex(&md5::Md5::digest(bytes)));
+    }
+    if d.sha1 {
+        r["sha1"] = json!(hex(&sha1::Sha1::digest(bytes)));
+    }
+    if d.sha256 {
+        r["sha256"] = json!(hex(&sha2::Sha256::digest(bytes)));
+    }
+}
+
+fn put_hashes(r: &mut Value, h: &FrameHashes) {
+    if let Some(p) = h.pdq {
+        r["pdq"] = json!(p.original().to_string());
+        r["quality"] = json!(p.quality.0);
+    }
+    if let Some(ph) = h.phash {
+        r["phash"] = json!(ph.to_string());
+    }
+}
+
+/// This round's hashes against one set; query `i` is `hashed[i]`.
+fn match_round(
+    set: &RefSet,
+    matcher: &Matcher,
+    hashed: &[(usize, FrameHashes)],
+    cfg: &ScanConfig,
+) -> anyhow::Result<Vec<matching::Match>> {
+    let mut q = QueryHashes::new(set.algo());
+    for (i, (_, h)) in hashed.iter().enumerate() {
+        match (set.algo(), h.pdq, h.phash) {
+            (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
+                let n = if cfg.dihedral { 8 } else { 1 };
+                for (v, hash) in p.hashes.iter().take(n).enumerate() {
+                    q.push(i as u32, v as u8, &hash.0);
+                }
+            }
+            (Algo::Phash, _, Some(ph)) => q.push(i as u32, 0, &[ph.0]),
+            _ => {}
+        }
+    }
+    let params = MatchParams {
+        max_distance: cfg
+            .max_distance
+            .unwrap_or_else(|| matching::default_max_distance(set.algo())),
+        top_k: None,
+    };
+    Ok(matcher.run(set, &q, &params)?)
+}

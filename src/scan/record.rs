@@ -1,0 +1,84 @@
+//! Output records of `hashsweep scan` (JSONL; CSV on request) and the lossless escape of
+//! paths that are not UTF-8.
+
+use std::path::Path;
+
+/// A path as record text. Valid UTF-8 paths are written as they are. Otherwise every byte
+/// of an invalid sequence is written `%XX` and `%` itself `%25`, and the record says
+/// `"path_escaped": true`; unescaping gives back the exact bytes.
+pub fn path_text(p: &Path) -> (String, bool) {
+    let bytes = p.as_os_str().as_encoded_bytes();
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return (s.to_string(), false);
+    }
+    let mut out = String::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(&s.replace('%', "%25"));
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(
+                    &std::str::from_utf8(good)
+                        .expect("valid prefix")
+                        .replace('%', "%25"),
+                );
+                let n = e.error_len().unwrap_or(bad.len());
+                for b in &bad[..n] {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    (out, true)
+}
+
+/// The exact bytes of an escaped path.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if let (b'%', Some(v)) = (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Key under which a file is recorded (and recognised on resume).
+pub fn key(p: &Path) -> String {
+    path_text(p).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_paths_round_trip_through_the_escape() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw: &[u8] = b"/ev/caf\xe9 100%/\xff\xfe.jpg";
+        let p = Path::new(std::ffi::OsStr::from_bytes(raw));
+        let (text, escaped) = path_text(p);
+        assert!(escaped);
+        assert_eq!(text, "/ev/caf%E9 100%25/%FF%FE.jpg");
+        assert_eq!(unescape(&text), raw);
+        assert_eq!(
+            path_text(Path::new("/ok/100%.jpg")),
+            ("/ok/100%.jpg".to_string(), false)
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! Picking up an interrupted scan: what the output already records is kept, a torn last
+//! line is cut off, and match lines of files whose record never made it are dropped (they
+//! will be written again with the file). Records are appended in batches, each synced, so
+//! after any crash the output is a prefix of whole records plus at most one torn line.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+/// Paths (record keys) already recorded in `out`, after repairing its tail.
+pub fn recorded(out: &Path) -> std::io::Result<HashSet<String>> {
+    let mut done = HashSet::new();
+    if !out.exists() {
+        return Ok(done);
+    }
+    let good = whole_lines(out, |v| {
+        if v["type"] == "file" {
+            if let Some(p) = v["path"].as_str() {
+                done.insert(p.to_string());
+            }
+        }
+        true
+    })?;
+    truncate_to(out, good)?;
+    Ok(done)
+}
+
+/// Keep only match lines whose file is recorded; rewrites the file in place atomically.
+pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<()> {
+    if !matches.exists() {
+        return Ok(());
+    }
+    let tmp = matches.with_extension("prune-tmp");
+    let mut w = std::io::BufWriter::new(File::create(&tmp)?);
+    let reader = BufReader::new(File::open(matches)?);
+    for line in reader.split(b'\n') {
+        let line = line?;
+        let keep = serde_json::from_slice::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["path"].as_str().map(|p| done.contains(p)))
+            .unwrap_or(false);
+        if keep {
+            w.write_all(&line)?;
+            w.write_all(b"\n")?;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, matches)
+}
+
+/// Bytes of `path` made of complete, parseable JSON lines accepted by `f`, from the start.
+fn whole_lines(path: &Path, mut f: impl FnMut(&serde_json::Value) -> bool) -> std::io::Result<u64> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut good = 0u64;
+    let mut line = vec![];
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        match serde_json::from_slice::<serde_json::Value>(&line) {
+            Ok(v) if f(&v) => good += n as u64,
+            _ => break,
+        }
+    }
+    Ok(good)
+}
+
+fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    if f.metadata()?.len() != len {
+        f.set_len(len)?;
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_orphan_matches_dropped() {
+        let dir = std::env::temp_dir().join(format!("hs-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out.jsonl");
+        std::fs::write(
+            &out,
+            "{\"type\":\"header\"}\n{\"type\":\"file\",\"path\":\"a\"}\n{\"type\":\"file\",\"pa",
+        )
+        .unwrap();
+        let done = recorded(&out).unwrap();
+        assert_eq!(done, HashSet::from(["a".to_string()]));
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"type\":\"header\"}\n{\"type\":\"file\",\"path\":\"a\"}\n"
+        );
+        let m = dir.join("out.matches.jsonl");
+        std::fs::write(
+            &m,
+            "{\"path\":\"a\",\"distance\":1}\n{\"path\":\"b\",\"distance\":2}\n{\"pa",
+        )
+        .unwrap();
+        prune_matches(&m, &done).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&m).unwrap(),
+            "{\"path\":\"a\",\"distance\":1}\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,366 @@
+//! `hashsweep scan` end to end: one record per file whatever the file is, resume after
+//! SIGKILL with every file recorded exactly once, torn-line repair, shards and merge.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hashsweep::cli::bench_frame;
+use hashsweep::{Algorithms, Engine};
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hashsweep"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hashsweep-scan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn save_png(seed: u64, w: u32, h: u32, path: &Path) {
+    let f = bench_frame(w, h, seed);
+    image::RgbImage::from_raw(w, h, f.rgb().to_vec())
+        .unwrap()
+        .save_with_format(path, image::ImageFormat::Png)
+        .unwrap();
+}
+
+fn records(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn files(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["type"] == "file").collect()
+}
+
+#[test]
+fn every_file_gets_one_record_whatever_it_holds() {
+    let dir = scratch("mixed");
+    let input = dir.join("in");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    save_png(1, 80, 60, &input.join("a.png"));
+    save_png(2, 64, 64, &input.join("sub/renamed.txt")); // an image with the wrong extension
+    std::fs::write(
+        input.join("corrupt.jpg"),
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 then nothing",
+    )
+    .unwrap();
+    std::fs::write(input.join("empty.png"), b"").unwrap();
+    std::fs::write(input.join("notes.pdf"), b"%PDF-1.4 not an image").unwrap();
+    std::fs::write(input.join("clip.mp4"), b"\0\0\0\x18ftypisom\0\0\0\0").unwrap();
+    let mut deep = input.join("deep");
+    for i in 0..60 {
+        deep = deep.join(format!("{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    save_png(3, 20, 20, &deep.join("leaf.png"));
+    let fifo = input.join("pipe");
+    let made_fifo = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let out = dir.join("out.jsonl");
+    let o = bin()
+        .args(["scan", "--backend", "cpu", "--digest", "sha256", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "errors present: exit 1; {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let recs = records(&out);
+    assert_eq!(recs.first().unwrap()["type"], "header");
+    assert_eq!(recs.last().unwrap()["type"], "summary");
+    let by_name: HashMap<String, &Value> = files(&recs)
+        .into_iter()
+        .map(|r| {
+            (
+                Path::new(r["path"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                r,
+            )
+        })
+        .collect();
+    let status = |n: &str| by_name[n]["status"].as_str().unwrap().to_string();
+    assert_eq!(status("a.png"), "ok");
+    assert_eq!(
+        status("renamed.txt"),
+        "ok",
+        "type by content, not extension"
+    );
+    assert_eq!(by_name["renamed.txt"]["format"], "png");
+    assert_eq!(status("leaf.png"), "ok");
+    assert_eq!(status("corrupt.jpg"), "error");
+    assert_eq!(status("empty.png"), "error");
+    assert_eq!(status("notes.pdf"), "skipped");
+    assert_eq!(by_name["notes.pdf"]["format"], "pdf");
+    assert_eq!(status("clip.mp4"), "skipped");
+    if made_fifo {
+        assert_eq!(status("pipe"), "skipped");
+    }
+    assert_eq!(by_name.len(), 7 + usize::from(made_fifo));
+    assert_eq!(by_name["a.png"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(by_name["a.png"]["width"], 80);
+    let want = Engine::Cpu
+        .hash(&[&bench_frame(80, 60, 1)], Algorithms::ALL)
+        .unwrap()[0];
+    assert_eq!(
+        by_name["a.png"]["pdq"],
+        want.pdq.unwrap().original().to_string()
+    );
+    assert_eq!(by_name["a.png"]["phash"], want.phash.unwrap().to_string());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Hashes the library computes for a generated image, keyed by file name.
+fn expected(input: &Path) -> HashMap<String, String> {
+    std::fs::read_dir(input)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let d = hashsweep::decode::decode_file(&p, &Default::default()).unwrap();
+            let h = hashsweep::engine::hash_cpu(&d.frame, Algorithms::ALL);
+            (
+                p.to_string_lossy().into_owned(),
+                h.pdq.unwrap().original().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
+    let dir = scratch("kill");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let n = 2000;
+    for i in 0..n {
+        save_png(
+            i,
+            24 + (i % 40) as u32,
+            24 + (i % 23) as u32,
+            &input.join(format!("img{i:05}.png")),
+        );
+    }
+    let out = dir.join("out.jsonl");
+    let mut rng = hashsweep::refset::write::random_words(77);
+    let mut kills = 0;
+    for round in 0..6 {
+        let mut child = bin()
+            .args(["scan", "--backend", "cpu", "--quiet", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .args(if round > 0 { vec!["--resume"] } else { vec![] })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30 + rng.next().unwrap() % 400));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    let st = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let recs = records(&out); // every line parses: torn lines were repaired
+    let got: Vec<&Value> = files(&recs);
+    let paths: HashSet<&str> = got.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        got.len(),
+        n as usize,
+        "each file exactly once ({kills} kills)"
+    );
+    assert_eq!(paths.len(), n as usize);
+    let want = expected(&input);
+    for r in got {
+        assert_eq!(r["status"], "ok");
+        assert_eq!(
+            r["pdq"].as_str().unwrap(),
+            want[r["path"].as_str().unwrap()],
+            "{}",
+            r["path"]
+        );
+    }
+    assert!(kills > 0, "the test never interrupted a run");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn resume_repairs_a_torn_last_line() {
+    let dir = scratch("torn");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..5 {
+        save_png(i, 30, 30, &input.join(format!("{i}.png")));
+    }
+    let out = dir.join("out.jsonl");
+    assert!(
+        bin()
+            .args(["scan", "--backend", "cpu", "--quiet", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Keep the header and two records, then half of the third record.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let torn = format!(
+        "{}\n{}\n{}\n{}",
+        lines[0],
+        lines[1],
+        lines[2],
+        &lines[3][..lines[3].len() / 2]
+    );
+    std::fs::write(&out, torn).unwrap();
+    assert!(
+        bin()
+            .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let recs = records(&out);
+    assert_eq!(files(&recs).len(), 5);
+    let headers = recs.iter().filter(|r| r["type"] == "header").count();
+    assert_eq!(headers, 2, "the resumed run adds its own header");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn shards_cover_everything_once_and_merge_checks_it() {
+    let dir = scratch("shards");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..40 {
+        save_png(i, 16, 16, &input.join(format!("{i}.png")));
+    }
+    let mut outs = vec![];
+    for k in 0..3 {
+        let out = dir.join(format!("shard{k}.jsonl"));
+        let st = bin()
+            .args([
+                "scan",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--shard",
+                &format!("{k}/3"),
+                "-o",
+            ])
+            .arg(&out)
+            .arg(&input)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        outs.push(out);
+    }
+    let mut seen = HashSet::new();
+    for o in &outs {
+        for r in files(&records(o)) {
+            assert!(
+                seen.insert(r["path"].as_str().unwrap().to_string()),
+                "in two shards"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 40);
+    let merged = dir.join("merged.jsonl");
+    let o = bin()
+        .args(["merge", "-o"])
+        .arg(&merged)
+        .args(&outs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(files(&records(&merged)).len(), 40);
+    // A missing shard and a doubled one are refused.
+    let o = bin()
+        .args(["merge", "-o"])
+        .arg(&merged)
+        .args(&outs[..2])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing"));
+    let o = bin()
+        .args(["merge", "-o"])
+        .arg(&merged)
+        .args([&outs[0], &outs[0], &outs[1], &outs[2]])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    // The scheduler's environment picks the shard when --shard is absent.
+    let out = dir.join("slurm.jsonl");
+    let st = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let a: HashSet<String> = files(&records(&out))
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    let b: HashSet<String> = files(&records(&outs[1]))
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(a, b);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn files_from_reads_nul_separated_lists() {
+    let dir = scratch("list");
+    save_png(1, 20, 20, &dir.join("x y.png"));
+    save_png(2, 20, 20, &dir.join("z.png"));
+    let list = dir.join("list");
+    let mut bytes = dir.join("x y.png").as_os_str().as_encoded_bytes().to_vec();
+    bytes.push(0);
+    bytes.extend(dir.join("z.png").as_os_str().as_encoded_bytes());
+    std::fs::write(&list, bytes).unwrap();
+    let out = dir.join("out.jsonl");
+    assert!(
+        bin()
+            .args(["scan", "--backend", "cpu", "--quiet", "--files-from"])
+            .arg(&list)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(files(&records(&out)).len(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
