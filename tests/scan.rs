@@ -364,3 +364,35 @@ fn files_from_reads_nul_separated_lists() {
     assert_eq!(files(&records(&out)).len(), 2);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn exif_orientation_is_ignored_by_default_and_applied_on_request() {
+    let Some(data) = common::testdata() else {
+        return;
+    };
+    let dir = scratch("exif");
+    let img = data.join("pdq/reg-test-input/exif-rotn/exif-rotn-6.jpg");
+    let run = |extra: &[&str]| {
+        let out = dir.join("o.jsonl");
+        let st = bin()
+            .args(["scan", "--backend", "cpu", "--quiet"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&img)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let r = files(&records(&out))[0].clone();
+        (
+            r["width"].as_u64().unwrap(),
+            r["height"].as_u64().unwrap(),
+            r["pdq"].as_str().unwrap().to_string(),
+        )
+    };
+    let (w, h, stored) = run(&[]);
+    let (w2, h2, oriented) = run(&["--exif-orient"]);
+    assert_eq!((w, h), (h2, w2), "orientation 6 turns the image a quarter");
+    assert_ne!(stored, oriented);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -85,6 +85,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
     let opts = DecodeOptions {
         max_pixels: args.max_pixels,
         pre_resize: args.pre_resize,
+        ..DecodeOptions::default()
     };
     HashSource::new(&engine, algos, opts).for_each(&files, |path, result| {
         let outcome = match result {

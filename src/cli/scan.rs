@@ -47,6 +47,13 @@ pub struct ScanArgs {
     pub threads: Option<usize>,
     #[arg(long)]
     pub follow_symlinks: bool,
+    /// Apply EXIF orientation before hashing (default: stored pixels, as the reference).
+    #[arg(long)]
+    pub exif_orient: bool,
+    /// Composite transparent images on this colour, RRGGBB (default: alpha dropped, colour
+    /// channels hashed as stored, as the reference).
+    #[arg(long, value_name = "RRGGBB")]
+    pub background: Option<String>,
     /// Match all 8 rotations/flips of each image (PDQ sets).
     #[arg(long)]
     pub dihedral: bool,
@@ -103,7 +110,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         shard,
         decode: DecodeOptions {
             max_pixels: args.max_pixels,
-            pre_resize: None,
+            exif_orient: args.exif_orient,
+            background: args.background.as_deref().map(parse_colour).transpose()?,
+            ..DecodeOptions::default()
         },
         follow_symlinks: args.follow_symlinks,
         dihedral: args.dihedral,
@@ -159,4 +168,13 @@ fn path_from_bytes(b: &[u8]) -> PathBuf {
 #[cfg(not(unix))]
 fn path_from_bytes(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
+
+fn parse_colour(s: &str) -> anyhow::Result<[u8; 3]> {
+    let s = s.trim_start_matches('#');
+    let v = u32::from_str_radix(s, 16).ok().filter(|_| s.len() == 6);
+    let Some(v) = v else {
+        bail!("--background wants RRGGBB hex, got {s:?}")
+    };
+    Ok([(v >> 16) as u8, (v >> 8) as u8, v as u8])
 }

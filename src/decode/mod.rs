@@ -2,6 +2,8 @@
 //! memory, and the optional pre-resize of the reference command-line hasher.
 
 use std::io::Cursor;
+
+use image::ImageDecoder;
 use std::path::Path;
 
 use thiserror::Error;
@@ -33,6 +35,12 @@ pub struct DecodeOptions {
     /// Emulate the reference `pdq-photo-hasher`: an image with a side over `n` is first
     /// resized to exactly `n x n` by nearest neighbour (aspect ratio not kept).
     pub pre_resize: Option<u32>,
+    /// Apply the EXIF orientation. Off by default: the reference tools hash the stored
+    /// pixels, and so must anything compared with their lists.
+    pub exif_orient: bool,
+    /// Composite images with alpha on this colour. Off by default: the reference tools hash
+    /// the colour channels as stored and drop alpha.
+    pub background: Option<[u8; 3]>,
 }
 
 impl Default for DecodeOptions {
@@ -40,6 +48,8 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_pixels: DEFAULT_MAX_PIXELS,
             pre_resize: None,
+            exif_orient: false,
+            background: None,
         }
     }
 }
@@ -90,12 +100,19 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| DecodeError::Decode(e.to_string()))?;
-    // Alpha is dropped and grey widened, as Pillow's convert("RGB") does; 16-bit samples
-    // are scaled to 8 bits.
-    let rgb = img.to_rgb8();
+    let failed = |e: image::ImageError| DecodeError::Decode(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    let orientation = decoder.orientation().ok();
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(failed)?;
+    if let (true, Some(o)) = (opts.exif_orient, orientation) {
+        img.apply_orientation(o);
+    }
+    // By default alpha is dropped and grey widened, as Pillow's convert("RGB") does; 16-bit
+    // samples are scaled to 8 bits.
+    let rgb = match opts.background {
+        Some(bg) if img.color().has_alpha() => composite(&img, bg),
+        _ => img.to_rgb8(),
+    };
     let (w, h) = rgb.dimensions();
     let bad = |e: crate::frame::FrameSizeError| DecodeError::Decode(e.to_string());
     let mut frame = Frame::new(w, h, rgb.into_raw()).map_err(bad)?;
@@ -110,6 +127,23 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
         frame,
         width: w,
         height: h,
+    })
+}
+
+/// `colour * alpha + background * (1 - alpha)`, rounded, per channel.
+fn composite(img: &image::DynamicImage, bg: [u8; 3]) -> image::RgbImage {
+    let rgba = img.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mix = |c: u8, b: u8, a: u8| {
+        ((u32::from(c) * u32::from(a) + u32::from(b) * (255 - u32::from(a)) + 127) / 255) as u8
+    };
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        image::Rgb([
+            mix(p[0], bg[0], p[3]),
+            mix(p[1], bg[1], p[3]),
+            mix(p[2], bg[2], p[3]),
+        ])
     })
 }
 
@@ -181,6 +215,29 @@ mod tests {
             decode_bytes(&bytes, &o),
             Err(DecodeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn alpha_is_dropped_by_default_and_composited_on_request() {
+        let mut img = image::RgbaImage::new(8, 8);
+        img.put_pixel(0, 0, image::Rgba([200, 100, 50, 0]));
+        let mut bytes = vec![];
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let plain = decode_bytes(&bytes, &DecodeOptions::default()).unwrap();
+        assert_eq!(
+            &plain.frame.rgb()[..3],
+            [200, 100, 50],
+            "stored colour, alpha ignored"
+        );
+        let white = DecodeOptions {
+            background: Some([255, 255, 255]),
+            ..Default::default()
+        };
+        assert_eq!(
+            &decode_bytes(&bytes, &white).unwrap().frame.rgb()[..3],
+            [255, 255, 255]
+        );
     }
 
     #[test]

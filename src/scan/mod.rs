@@ -276,8 +276,11 @@ fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> 
             "dihedral": cfg.dihedral,
             "min_quality": cfg.min_quality,
             "max_distance": cfg.max_distance,
-            "exif_orientation": "ignored (stored pixels hashed, as the reference tools do)",
-            "alpha": "dropped (colour channels hashed as stored)",
+            "exif_orientation": if cfg.decode.exif_orient { "applied" } else { "ignored (stored pixels hashed, as the reference tools do)" },
+            "alpha": match cfg.decode.background {
+                Some([r, g, b]) => format!("composited on #{r:02x}{g:02x}{b:02x}"),
+                None => "dropped (colour channels hashed as stored)".into(),
+            },
             "pdq_pipeline": "reference core on the full decoded image",
         },
         "backend": engine.describe(),
