@@ -33,6 +33,9 @@ use crate::refset::{Algo, RefSet};
 use shard::Shard;
 use sniff::Detected;
 
+/// Smaller side kept when large JPEGs are decoded at reduced scale (`--full-decode` off).
+pub const REDUCED_JPEG_SIDE: u32 = 1024;
+
 /// Files per round at most, and decoded pixels per round at most.
 const ROUND_FILES: usize = 256;
 const ROUND_PIXELS: usize = 64 << 20;
@@ -270,6 +273,7 @@ fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> 
         "parameters": {
             "max_pixels": cfg.decode.max_pixels,
             "pre_resize": cfg.decode.pre_resize,
+            "jpeg_reduced_to_min_side": cfg.decode.reduce_jpeg,
             "digests": cfg.digests,
             "shard": cfg.shard.to_string(),
             "follow_symlinks": cfg.follow_symlinks,
