@@ -162,7 +162,8 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
     let out = dir.join("out.jsonl");
     let mut rng = hashsweep::refset::write::random_words(77);
     let mut kills = 0;
-    for round in 0..6 {
+    let mut exits = vec![];
+    for round in 0..8 {
         let mut child = bin()
             .args(["scan", "--backend", "cpu", "--quiet", "-o"])
             .arg(&out)
@@ -172,12 +173,18 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + rng.next().unwrap() % 400));
+        // Let it get going (past its header and a batch), then strike at a random moment.
+        let size = || std::fs::metadata(&out).map_or(0, |m| m.len());
+        let start = size();
+        while child.try_wait().unwrap().is_none() && size() <= start + 2048 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(rng.next().unwrap() % 120));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL on Unix
             kills += 1;
         }
-        child.wait().unwrap();
+        exits.push(child.wait().unwrap());
     }
     let st = bin()
         .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
@@ -205,7 +212,7 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
             r["path"]
         );
     }
-    assert!(kills > 0, "the test never interrupted a run");
+    assert!(kills > 0, "the test never interrupted a run: {exits:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -394,5 +401,73 @@ fn exif_orientation_is_ignored_by_default_and_applied_on_request() {
     let (w2, h2, oriented) = run(&["--exif-orient"]);
     assert_eq!((w, h), (h2, w2), "orientation 6 turns the image a quarter");
     assert_ne!(stored, oriented);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn plain_progress_lines_when_not_a_terminal_and_nothing_with_quiet() {
+    let dir = scratch("progress");
+    for i in 0..3 {
+        save_png(i, 20, 20, &dir.join(format!("{i}.png")));
+    }
+    let out = dir.join("o.jsonl");
+    let run = |quiet: bool| {
+        let mut c = bin();
+        c.args(["scan", "--backend", "cpu", "-o"])
+            .arg(&out)
+            .arg(&dir)
+            .env("HASHSWEEP_PROGRESS_SECONDS", "0");
+        if quiet {
+            c.arg("--quiet");
+        }
+        String::from_utf8(c.output().unwrap().stderr).unwrap()
+    };
+    let loud = run(false);
+    assert!(
+        loud.lines().any(|l| l.starts_with("hashsweep scan: ")
+            && l.contains("/3 files")
+            && l.contains("images/s")),
+        "{loud}"
+    );
+    let quiet = run(true);
+    assert!(!quiet.contains("hashsweep scan"), "{quiet}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_pixel_limit_refuses_large_images_as_errors_and_the_run_goes_on() {
+    let dir = scratch("limit");
+    save_png(1, 300, 300, &dir.join("big.png"));
+    save_png(2, 10, 10, &dir.join("small.png"));
+    let out = dir.join("o.jsonl");
+    let st = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--max-pixels",
+            "1000",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
+    let recs = records(&out);
+    let f = files(&recs);
+    let big = f
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("big.png"))
+        .unwrap();
+    assert_eq!(big["status"], "error");
+    assert!(big["reason"].as_str().unwrap().contains("over the limit"));
+    assert_eq!(
+        f.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with("small.png"))
+            .unwrap()["status"],
+        "ok"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -69,7 +69,7 @@ pub struct ScanArgs {
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
-    /// No human summary on stderr.
+    /// No progress and no human summary on stderr.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -124,6 +124,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         min_quality: args.min_quality,
         max_distance: args.max_distance,
         command: std::env::args().collect(),
+        progress: if args.quiet {
+            crate::scan::progress::Mode::Off
+        } else {
+            crate::scan::progress::Mode::Auto
+        },
     };
     let s = scan::run(&cfg, &engine)?;
     if !args.quiet {

@@ -6,6 +6,7 @@
 //! (engine: GPU or CPU) -> match -> write. Reading/decoding of round n+1 overlaps hashing,
 //! matching and writing of round n through a one-round bounded queue, so memory stays flat.
 
+pub mod progress;
 pub mod record;
 pub mod resume;
 pub mod shard;
@@ -61,6 +62,7 @@ pub struct ScanConfig {
     pub min_quality: u8,
     pub max_distance: Option<u32>,
     pub command: Vec<String>,
+    pub progress: progress::Mode,
 }
 
 /// Counts for the summary record and the exit code.
@@ -135,12 +137,19 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         &format!("{}\n", header(cfg, engine, &sets, !done.is_empty())),
     )?;
 
-    let (found, walk_errors) = walk::walk(
-        &cfg.inputs,
-        walk::WalkOptions {
-            follow_symlinks: cfg.follow_symlinks,
-        },
-    );
+    let walk_opts = walk::WalkOptions {
+        follow_symlinks: cfg.follow_symlinks,
+    };
+    let (mut found, walk_errors) = walk::walk(&cfg.inputs, walk_opts);
+    // Our own output files, when they lie under an input, are not evidence.
+    let own: Vec<PathBuf> = [&cfg.out, &mpath]
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    found.retain(|f| {
+        !own.iter()
+            .any(|o| f.path.canonicalize().is_ok_and(|c| &c == o))
+    });
     summary.walked = found.len() + walk_errors.len();
     let mut todo = vec![];
     let mut early = String::new();
@@ -169,6 +178,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         _ => None,
     };
     let matcher = matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
+    let mut shown = progress::Progress::new(cfg.progress, todo.len() as u64);
     let stage = |name: &str, t: Duration, s: &mut Summary| {
         *s.stage_seconds.entry(name.to_string()).or_default() += t.as_secs_f64();
     };
@@ -223,11 +233,24 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             stage("match", t.elapsed(), &mut summary);
             let t = Instant::now();
             let mut lines = String::new();
+            let (before_ok, before_err, before_bytes) = (
+                summary.by_status.get("ok").copied().unwrap_or(0),
+                summary.errors(),
+                summary.bytes_read,
+            );
+            let n = round.len() as u64;
             for e in round {
                 let status = e.record["status"].as_str().unwrap_or("ok").to_string();
                 let reason = e.record["reason"].as_str().map(String::from);
                 lines += &format!("{}\n", finish(e.record, &status, reason, &mut summary));
             }
+            let ok = summary.by_status.get("ok").copied().unwrap_or(0) - before_ok;
+            shown.add(
+                n,
+                ok as u64,
+                (summary.errors() - before_err) as u64,
+                summary.bytes_read - before_bytes,
+            );
             // Matches first: a file whose record is written has all its matches on disk.
             if let Some(m) = mout.as_mut() {
                 write_synced(m, &mlines)?;
@@ -237,6 +260,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         }
         Ok(())
     })?;
+    shown.finish();
     summary.seconds = started.elapsed().as_secs_f64();
     let images = summary.by_status.get("ok").copied().unwrap_or(0);
     summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
