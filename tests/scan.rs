@@ -471,3 +471,126 @@ fn a_pixel_limit_refuses_large_images_as_errors_and_the_run_goes_on() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn csv_records_with_meta_beside_them_resume_too() {
+    let dir = scratch("csv");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..4 {
+        save_png(i, 30, 20, &input.join(format!("{i}, a.png")));
+    }
+    let out = dir.join("out.csv");
+    let scan = |resume: bool| {
+        let mut c = bin();
+        c.args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--format",
+            "csv",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&input);
+        if resume {
+            c.arg("--resume");
+        }
+        assert!(c.status().unwrap().success());
+    };
+    scan(false);
+    let rows = common::read_csv(&out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("path,path_escaped,size,"));
+    assert_eq!(text.lines().count(), 5);
+    assert!(
+        text.contains("\"") && text.contains(", a.png\""),
+        "commas in paths are quoted"
+    );
+    assert!(!rows.is_empty());
+    let meta = records(&dir.join("out.meta.jsonl"));
+    assert_eq!(
+        (meta[0]["type"].as_str(), meta[1]["type"].as_str()),
+        (Some("header"), Some("summary"))
+    );
+    // Tear the last row, resume: each file once again.
+    let cut = &text[..text.len() - 10];
+    std::fs::write(&out, cut).unwrap();
+    scan(true);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
+    use image::codecs::gif::GifEncoder;
+    let dir = scratch("anim");
+    let gif = dir.join("anim.gif");
+    {
+        let mut enc = GifEncoder::new(std::fs::File::create(&gif).unwrap());
+        for seed in 0..3u64 {
+            let f = bench_frame(64, 48, seed * 1000 + 5);
+            let rgba = image::RgbaImage::from_fn(64, 48, |x, y| {
+                let i = ((y * 64 + x) * 3) as usize;
+                image::Rgba([f.rgb()[i], f.rgb()[i + 1], f.rgb()[i + 2], 255])
+            });
+            enc.encode_frame(image::Frame::new(rgba)).unwrap();
+        }
+    }
+    let out = dir.join("o.jsonl");
+    let scan = |extra: &[&str]| {
+        let st = bin()
+            .args(["scan", "--backend", "cpu", "--quiet"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&gif)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        files(&records(&out))[0].clone()
+    };
+    let plain = scan(&[]);
+    assert!(plain.get("frames").is_none(), "first frame only by default");
+    let all = scan(&["--all-frames"]);
+    assert_eq!(all["frame_count"], 3);
+    let frames = all["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    assert_eq!(
+        frames[0]["pdq"], plain["pdq"],
+        "frame 0 is the image itself"
+    );
+    assert_ne!(frames[1]["pdq"], frames[2]["pdq"]);
+    // A set holding frame 2's hash: the match names frame 2.
+    let list = dir.join("known.txt");
+    std::fs::write(
+        &list,
+        format!("{} third-frame\n", frames[2]["pdq"].as_str().unwrap()),
+    )
+    .unwrap();
+    let set = dir.join("known.hsref");
+    assert!(
+        bin()
+            .args(["refs", "build", "-o"])
+            .arg(&set)
+            .arg(&list)
+            .status()
+            .unwrap()
+            .success()
+    );
+    scan(&[
+        "--all-frames",
+        "--min-quality",
+        "0",
+        "--refs",
+        set.to_str().unwrap(),
+    ]);
+    let m = records(&dir.join("o.matches.jsonl"));
+    assert!(
+        m.iter().any(|r| r["frame"] == 2 && r["distance"] == 0),
+        "{m:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -66,6 +66,12 @@ pub struct ScanArgs {
     pub min_quality: u8,
     #[arg(long)]
     pub max_distance: Option<u32>,
+    /// Record format: JSONL, or CSV with header and summary in OUT.meta.jsonl.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: crate::scan::record::Format,
+    /// Hash every frame of animated GIF and WebP files (default: the first frame).
+    #[arg(long)]
+    pub all_frames: bool,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -124,6 +130,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         min_quality: args.min_quality,
         max_distance: args.max_distance,
         command: std::env::args().collect(),
+        format: args.format,
+        all_frames: args.all_frames,
         progress: if args.quiet {
             crate::scan::progress::Mode::Off
         } else {

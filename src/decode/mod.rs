@@ -139,6 +139,51 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     })
 }
 
+/// Every frame of an animated GIF or WebP, composited on the canvas as the format says,
+/// alpha dropped (or composited on `background`). At most `max_pixels` pixels in all: the
+/// frames past that are left out and the second value is `true`.
+pub fn decode_animation(
+    bytes: &[u8],
+    opts: &DecodeOptions,
+) -> Result<(Vec<Frame>, bool), DecodeError> {
+    std::panic::catch_unwind(|| animation_inner(bytes, opts))
+        .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))
+}
+
+fn animation_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<(Vec<Frame>, bool), DecodeError> {
+    use image::AnimationDecoder;
+    let failed = |e: image::ImageError| DecodeError::Decode(e.to_string());
+    let frames = match image::guess_format(bytes).map_err(failed)? {
+        image::ImageFormat::Gif => image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
+            .map_err(failed)?
+            .into_frames(),
+        image::ImageFormat::WebP => {
+            let d = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes)).map_err(failed)?;
+            if !d.has_animation() {
+                return Ok((vec![], false));
+            }
+            d.into_frames()
+        }
+        _ => return Ok((vec![], false)),
+    };
+    let mut out = vec![];
+    let mut pixels = 0u64;
+    for f in frames {
+        let img = image::DynamicImage::ImageRgba8(f.map_err(failed)?.into_buffer());
+        pixels += u64::from(img.width()) * u64::from(img.height());
+        if pixels > opts.max_pixels {
+            return Ok((out, true));
+        }
+        let rgb = match opts.background {
+            Some(bg) => composite(&img, bg),
+            None => img.to_rgb8(),
+        };
+        let (w, h) = rgb.dimensions();
+        out.push(Frame::new(w, h, rgb.into_raw()).map_err(|e| DecodeError::Decode(e.to_string()))?);
+    }
+    Ok((out, false))
+}
+
 /// A JPEG at least twice `reduce_jpeg` on its smaller side, decoded at the largest DCT
 /// scale that keeps that side at least `reduce_jpeg`. `None` (and the full decoder) for
 /// anything else: other formats, small images, CMYK or 16-bit JPEGs, EXIF orientation or

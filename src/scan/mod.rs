@@ -63,6 +63,9 @@ pub struct ScanConfig {
     pub max_distance: Option<u32>,
     pub command: Vec<String>,
     pub progress: progress::Mode,
+    pub format: record::Format,
+    /// Hash every frame of animated GIF and WebP files, not only the first.
+    pub all_frames: bool,
 }
 
 /// Counts for the summary record and the exit code.
@@ -90,15 +93,29 @@ impl Summary {
 /// What reading one file produced, before hashing.
 struct Examined {
     record: Value,
-    frame: Option<Frame>,
+    /// The image, then with `--all-frames` every frame of an animation.
+    frames: Vec<Frame>,
 }
 
+/// `OUT.matches.jsonl` beside the output (`OUT` without its `.jsonl`/`.csv`).
 pub fn matches_path(out: &Path) -> PathBuf {
+    sibling(out, "matches.jsonl")
+}
+
+/// Where header and summary records go beside a CSV output.
+pub fn meta_path(out: &Path) -> PathBuf {
+    sibling(out, "meta.jsonl")
+}
+
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
     let name = out
         .file_name()
         .map_or("scan".into(), |n| n.to_string_lossy().into_owned());
-    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
-    out.with_file_name(format!("{stem}.matches.jsonl"))
+    let stem = name
+        .strip_suffix(".jsonl")
+        .or_else(|| name.strip_suffix(".csv"))
+        .unwrap_or(&name);
+    out.with_file_name(format!("{stem}.{suffix}"))
 }
 
 pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
@@ -111,7 +128,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         .collect::<Result<_, _>>()?;
     let mpath = matches_path(&cfg.out);
     let done = if cfg.resume {
-        let done = resume::recorded(&cfg.out)?;
+        let done = resume::recorded(&cfg.out, cfg.format)?;
         resume::prune_matches(&mpath, &done)?;
         done
     } else {
@@ -132,17 +149,24 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     } else {
         Some(open(&mpath)?)
     };
-    write_synced(
-        &mut out,
-        &format!("{}\n", header(cfg, engine, &sets, !done.is_empty())),
-    )?;
+    let csv = cfg.format == record::Format::Csv;
+    let mut meta = if csv {
+        Some(open(&meta_path(&cfg.out))?)
+    } else {
+        None
+    };
+    if csv && out.metadata()?.len() == 0 {
+        write_synced(&mut out, &format!("{}\n", record::CSV_COLUMNS.join(",")))?;
+    }
+    let head = format!("{}\n", header(cfg, engine, &sets, !done.is_empty()));
+    write_synced(meta.as_mut().unwrap_or(&mut out), &head)?;
 
     let walk_opts = walk::WalkOptions {
         follow_symlinks: cfg.follow_symlinks,
     };
     let (mut found, walk_errors) = walk::walk(&cfg.inputs, walk_opts);
     // Our own output files, when they lie under an input, are not evidence.
-    let own: Vec<PathBuf> = [&cfg.out, &mpath]
+    let own: Vec<PathBuf> = [&cfg.out, &mpath, &meta_path(&cfg.out)]
         .iter()
         .filter_map(|p| p.canonicalize().ok())
         .collect();
@@ -157,10 +181,8 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         summary.in_shard += 1;
         if !done.contains(&record::key(path)) {
             let r = base_record(path, None);
-            early += &format!(
-                "{}\n",
-                finish(r, "error", Some(e.to_string()), &mut summary)
-            );
+            let r = finish(r, "error", Some(e.to_string()), &mut summary);
+            early += &format!("{}\n", record::line(cfg.format, &r));
         }
     }
     for f in found.into_iter().filter(|f| cfg.shard.owns(&f.path)) {
@@ -199,20 +221,35 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         for (mut round, read_time) in rx {
             stage("read+decode", read_time, &mut summary);
             let t = Instant::now();
-            let frames: Vec<&Frame> = round.iter().filter_map(|e| e.frame.as_ref()).collect();
+            let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
             let hashes = engine.hash(&frames, cfg.algos).or_else(|e| {
                 eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
                 Engine::Cpu.hash(&frames, cfg.algos)
             })?;
             stage("hash", t.elapsed(), &mut summary);
             let t = Instant::now();
-            let mut hashed: Vec<(usize, FrameHashes)> = vec![];
+            // (record, frame or None for the image itself, hashes)
+            let mut hashed: Vec<(usize, Option<usize>, FrameHashes)> = vec![];
             let mut it = hashes.into_iter();
             for (i, e) in round.iter_mut().enumerate() {
-                if e.frame.take().is_some() {
-                    let h = it.next().expect("one result per frame");
-                    put_hashes(&mut e.record, &h);
-                    hashed.push((i, h));
+                let n = std::mem::take(&mut e.frames).len();
+                let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
+                if let Some(first) = hs.first() {
+                    put_hashes(&mut e.record, first);
+                    hashed.push((i, None, *first));
+                }
+                if hs.len() > 1 {
+                    let per: Vec<Value> = hs[1..]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, h)| {
+                            let mut v = json!({"index": k});
+                            put_hashes(&mut v, h);
+                            v
+                        })
+                        .collect();
+                    e.record["frames"] = json!(per);
+                    hashed.extend(hs[1..].iter().enumerate().map(|(k, h)| (i, Some(k), *h)));
                 }
             }
             let mut mlines = String::new();
@@ -220,14 +257,15 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                 let found = match_round(set, &matcher, &hashed, cfg)?;
                 summary.matches += found.len();
                 for m in found {
-                    let e = &round[hashed[m.query as usize].0];
+                    let (i, frame, _) = hashed[m.query as usize];
                     let variant = Dihedral::ALL[m.variant as usize].name();
-                    mlines += &format!(
-                        "{}\n",
-                        json!({"path": e.record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
-                               "label": set.label_text(m.entry as usize), "distance": m.distance,
-                               "variant": if variant == "pdq" { "original" } else { variant }})
-                    );
+                    let mut line = json!({"path": round[i].record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
+                           "label": set.label_text(m.entry as usize), "distance": m.distance,
+                           "variant": if variant == "pdq" { "original" } else { variant }});
+                    if let Some(k) = frame {
+                        line["frame"] = json!(k);
+                    }
+                    mlines += &format!("{line}\n");
                 }
             }
             stage("match", t.elapsed(), &mut summary);
@@ -242,7 +280,8 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             for e in round {
                 let status = e.record["status"].as_str().unwrap_or("ok").to_string();
                 let reason = e.record["reason"].as_str().map(String::from);
-                lines += &format!("{}\n", finish(e.record, &status, reason, &mut summary));
+                let r = finish(e.record, &status, reason, &mut summary);
+                lines += &format!("{}\n", record::line(cfg.format, &r));
             }
             let ok = summary.by_status.get("ok").copied().unwrap_or(0) - before_ok;
             shown.add(
@@ -267,7 +306,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     let mut s = serde_json::to_value(&summary)?;
     s["type"] = json!("summary");
     s["shard"] = json!(cfg.shard.to_string());
-    write_synced(&mut out, &format!("{s}\n"))?;
+    write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
     Ok(summary)
 }
 
@@ -366,7 +405,7 @@ fn examine_round(todo: &[walk::Found], cfg: &ScanConfig) -> (Vec<Examined>, usiz
             .collect();
         pixels += part
             .iter()
-            .filter_map(|e| e.frame.as_ref())
+            .flat_map(|e| &e.frames)
             .map(Frame::pixels)
             .sum::<usize>();
         done.extend(part);
@@ -384,7 +423,7 @@ fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
             record["reason"] = json!("internal error while reading this file (caught)");
             Examined {
                 record,
-                frame: None,
+                frames: vec![],
             }
         },
     )
@@ -401,7 +440,10 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
     };
     let meta = std::fs::symlink_metadata(&f.path).ok();
     let mut record = base_record(&f.path, meta.as_ref());
-    let ex = |record: Value, frame| Examined { record, frame };
+    let ex = |record: Value, frame: Option<Frame>| Examined {
+        record,
+        frames: frame.into_iter().collect(),
+    };
     match f.kind {
         walk::Kind::Special => {
             skipped(
@@ -444,7 +486,11 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
                 record["width"] = json!(d.width);
                 record["height"] = json!(d.height);
                 record["status"] = json!("ok");
-                ex(record, Some(d.frame))
+                let mut e = ex(record, Some(d.frame));
+                if cfg.all_frames {
+                    add_frames(&mut e, &bytes, cfg);
+                }
+                e
             }
             Err(e) => {
                 error(&mut record, e.to_string());
@@ -459,6 +505,26 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
             skipped(&mut record, "not an image");
             ex(record, None)
         }
+    }
+}
+
+/// With `--all-frames`: every frame of an animation after the image itself. A broken
+/// later frame keeps the first frame's result and says what happened.
+fn add_frames(e: &mut Examined, bytes: &[u8], cfg: &ScanConfig) {
+    match decode::decode_animation(bytes, &cfg.decode) {
+        Ok((frames, truncated)) => {
+            if truncated {
+                e.record["frames_truncated"] = json!(format!(
+                    "frames past {} pixels in all were not hashed",
+                    cfg.decode.max_pixels
+                ));
+            }
+            if !frames.is_empty() {
+                e.record["frame_count"] = json!(frames.len());
+                e.frames.extend(frames);
+            }
+        }
+        Err(err) => e.record["frames_error"] = json!(err.to_string()),
     }
 }
 
@@ -496,11 +562,11 @@ fn put_hashes(r: &mut Value, h: &FrameHashes) {
 fn match_round(
     set: &RefSet,
     matcher: &Matcher,
-    hashed: &[(usize, FrameHashes)],
+    hashed: &[(usize, Option<usize>, FrameHashes)],
     cfg: &ScanConfig,
 ) -> anyhow::Result<Vec<matching::Match>> {
     let mut q = QueryHashes::new(set.algo());
-    for (i, (_, h)) in hashed.iter().enumerate() {
+    for (i, (_, _, h)) in hashed.iter().enumerate() {
         match (set.algo(), h.pdq, h.phash) {
             (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
                 let n = if cfg.dihedral { 8 } else { 1 };

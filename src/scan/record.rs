@@ -57,6 +57,51 @@ pub fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
+/// How file records are written. Header and summary records are JSON either way (in the
+/// output itself for JSONL, in `OUT.meta.jsonl` beside a CSV output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// Columns of the CSV form, in order; absent values are empty cells.
+pub const CSV_COLUMNS: [&str; 16] = [
+    "path",
+    "path_escaped",
+    "size",
+    "mtime",
+    "format",
+    "width",
+    "height",
+    "frames",
+    "pdq",
+    "quality",
+    "phash",
+    "md5",
+    "sha1",
+    "sha256",
+    "status",
+    "reason",
+];
+
+/// One file record as a line (without the newline).
+pub fn line(format: Format, r: &serde_json::Value) -> String {
+    match format {
+        Format::Jsonl => r.to_string(),
+        Format::Csv => CSV_COLUMNS
+            .iter()
+            .map(|c| match &r[*c] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => crate::cli::output::csv_cell(s),
+                serde_json::Value::Array(a) => a.len().to_string(),
+                v => v.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
 /// Key under which a file is recorded (and recognised on resume).
 pub fn key(p: &Path) -> String {
     path_text(p).0

@@ -8,20 +8,37 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
+use super::record::{CSV_COLUMNS, Format};
+use crate::refset::input::split_csv;
+
 /// Paths (record keys) already recorded in `out`, after repairing its tail.
-pub fn recorded(out: &Path) -> std::io::Result<HashSet<String>> {
+pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> {
     let mut done = HashSet::new();
     if !out.exists() {
         return Ok(done);
     }
-    let good = whole_lines(out, |v| {
-        if v["type"] == "file" {
-            if let Some(p) = v["path"].as_str() {
+    let good = match format {
+        Format::Jsonl => whole_lines(out, |line| {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                return false;
+            };
+            if let (Some("file"), Some(p)) = (v["type"].as_str(), v["path"].as_str()) {
                 done.insert(p.to_string());
             }
-        }
-        true
-    })?;
+            true
+        })?,
+        Format::Csv => whole_lines(out, |line| {
+            let text = String::from_utf8_lossy(line);
+            let cells = split_csv(text.trim_end_matches('\n'));
+            if cells.len() != CSV_COLUMNS.len() {
+                return false;
+            }
+            if cells[0] != CSV_COLUMNS[0] {
+                done.insert(cells[0].clone());
+            }
+            true
+        })?,
+    };
     truncate_to(out, good)?;
     Ok(done)
 }
@@ -49,8 +66,8 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
     std::fs::rename(&tmp, matches)
 }
 
-/// Bytes of `path` made of complete, parseable JSON lines accepted by `f`, from the start.
-fn whole_lines(path: &Path, mut f: impl FnMut(&serde_json::Value) -> bool) -> std::io::Result<u64> {
+/// Bytes of `path` made of complete lines accepted by `f`, from the start.
+fn whole_lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result<u64> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut good = 0u64;
     let mut line = vec![];
@@ -60,10 +77,10 @@ fn whole_lines(path: &Path, mut f: impl FnMut(&serde_json::Value) -> bool) -> st
         if n == 0 || line.last() != Some(&b'\n') {
             break;
         }
-        match serde_json::from_slice::<serde_json::Value>(&line) {
-            Ok(v) if f(&v) => good += n as u64,
-            _ => break,
+        if !f(&line) {
+            break;
         }
+        good += n as u64;
     }
     Ok(good)
 }
@@ -91,7 +108,7 @@ mod tests {
             "{\"type\":\"header\"}\n{\"type\":\"file\",\"path\":\"a\"}\n{\"type\":\"file\",\"pa",
         )
         .unwrap();
-        let done = recorded(&out).unwrap();
+        let done = recorded(&out, Format::Jsonl).unwrap();
         assert_eq!(done, HashSet::from(["a".to_string()]));
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
