@@ -4,6 +4,8 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
+#[cfg(unix)]
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -592,5 +594,129 @@ fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
         m.iter().any(|r| r["frame"] == 2 && r["distance"] == 0),
         "{m:?}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn overlapping_inputs_record_each_file_once_and_stale_matches_go() {
+    let dir = scratch("overlap");
+    let input = dir.join("in");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    save_png(1, 20, 20, &input.join("a.png"));
+    save_png(2, 20, 20, &input.join("sub/b.png"));
+    #[cfg(unix)]
+    save_png(
+        3,
+        20,
+        20,
+        &input.join(std::ffi::OsStr::from_bytes(b"line\nbreak.png")),
+    );
+    let out = dir.join("o.jsonl");
+    std::fs::write(dir.join("o.matches.jsonl"), "{\"path\":\"old\"}\n").unwrap();
+    let st = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--format",
+            "csv",
+            "-o",
+        ])
+        .arg(&out)
+        .args([&input, &input.join("sub"), &input.join("a.png")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let expect = if cfg!(unix) { 3 } else { 2 };
+    assert_eq!(text.lines().count(), 1 + expect, "{text}");
+    assert!(
+        !dir.join("o.matches.jsonl").exists(),
+        "an earlier run's matches were left behind"
+    );
+    if cfg!(unix) {
+        assert!(text.contains("line%0Abreak.png,true,"), "{text}");
+    }
+    // Resuming reads the escaped row back: nothing is recorded twice.
+    let st = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--format",
+            "csv",
+            "--resume",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        1 + expect
+    );
+    // ... and the other format is refused instead of cutting the output away.
+    let o = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        1 + expect
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn merge_refuses_a_shard_that_did_not_finish() {
+    let dir = scratch("unfinished");
+    save_png(1, 20, 20, &dir.join("a.png"));
+    let out = dir.join("s0.jsonl");
+    assert!(
+        bin()
+            .args([
+                "scan",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--shard",
+                "0/1",
+                "-o"
+            ])
+            .arg(&out)
+            .arg(dir.join("a.png"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let without_summary: String = text
+        .lines()
+        .filter(|l| !l.contains("\"summary\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&out, without_summary).unwrap();
+    let o = bin()
+        .args(["merge", "-o"])
+        .arg(dir.join("m.jsonl"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did not finish"));
+    let o = bin()
+        .args(["merge", "-o"])
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("both an input and the output"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::scan::matches_path;
+use crate::scan::record::key_of;
 use crate::scan::shard::Shard;
 
 #[derive(Args, Debug)]
@@ -56,6 +57,15 @@ fn read(path: &PathBuf) -> anyhow::Result<ShardOutput> {
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
+    let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    let clash =
+        |p: &&PathBuf| same(p, &args.output) || same(&matches_path(p), &matches_path(&args.output));
+    if let Some(p) = args.outputs.iter().find(clash) {
+        bail!("{} is both an input and the output", p.display());
+    }
     let parts: Vec<ShardOutput> = args
         .outputs
         .iter()
@@ -64,6 +74,12 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     let n = parts[0].shard.count;
     let mut seen_shards = BTreeMap::new();
     for (p, path) in parts.iter().zip(&args.outputs) {
+        if p.walked.is_none() {
+            bail!(
+                "{}: no summary record: that shard did not finish (resume it)",
+                path.display()
+            );
+        }
         if p.shard.count != n {
             bail!(
                 "{}: shard {} of a {}-way split, others are {n}-way",
@@ -89,7 +105,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     let mut all = vec![];
     for p in &parts {
         for f in &p.files {
-            let key = f["path"].as_str().unwrap_or_default().to_string();
+            let key = key_of(
+                f["path"].as_str().unwrap_or_default(),
+                f["path_escaped"] == true,
+            );
             if !paths.insert(key.clone()) {
                 bail!("{key} is recorded twice");
             }
@@ -126,9 +145,20 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
                 Some(w) => w,
                 None => mout.insert(std::io::BufWriter::new(std::fs::File::create(&mout_path)?)),
             };
+            // Only matches of recorded files: a shard killed mid-batch may hold others.
             for line in BufReader::new(f).lines() {
-                writeln!(w, "{}", line?)?;
-                matches += 1;
+                let line = line?;
+                let known = serde_json::from_str::<Value>(&line).ok().is_some_and(|v| {
+                    let k = key_of(
+                        v["path"].as_str().unwrap_or_default(),
+                        v["path_escaped"] == true,
+                    );
+                    paths.contains(&k)
+                });
+                if known {
+                    writeln!(w, "{line}")?;
+                    matches += 1;
+                }
             }
         }
     }

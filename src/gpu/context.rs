@@ -13,6 +13,8 @@ pub enum GpuError {
     Device(String),
     #[error("GPU error: {0}")]
     Runtime(String),
+    #[error("a chunk holds more matching pairs than one buffer can")]
+    TooDense,
 }
 
 /// Which adapters a backend choice accepts.

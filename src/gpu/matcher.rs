@@ -150,9 +150,14 @@ impl GpuMatcher {
         self.slots.upload(
             ctx,
             Buf::Cutoffs,
-            bytemuck::cast_slice(&vec![p.max_distance; nq as usize]),
+            bytemuck::cast_slice(&vec![p.max_distance.min(q.algo.bits() as u32); nq as usize]),
         );
-        let hist_len = u64::from(nq) * (u64::from(p.max_distance) + 1);
+        // Distances never exceed the width, so a larger cutoff is the width.
+        let max_distance = p.max_distance.min(q.algo.bits() as u32);
+        let hist_len = match p.top_k {
+            Some(_) => u64::from(nq) * (u64::from(max_distance) + 1),
+            None => 1,
+        };
         self.slots
             .reserve(ctx, Buf::Hist, hist_len * 4, buffers::storage());
         self.slots.reserve(
@@ -161,11 +166,15 @@ impl GpuMatcher {
             32,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
-        let chunk = self.chunk_len(words);
+        // The device's pair counter is a u32: a chunk can never produce more pairs than it holds.
+        let chunk = self
+            .chunk_len(words)
+            .min(u64::from(u32::MAX) / u64::from(nq.max(1)))
+            .max(1);
         let mut params = Params {
             queries: nq,
             words: words as u32 * 2,
-            max_distance: p.max_distance,
+            max_distance,
             top_k: p.top_k.unwrap_or(0).min(u32::MAX as usize) as u32,
             ..Params::default()
         };
@@ -186,14 +195,43 @@ impl GpuMatcher {
         let mut hits = vec![];
         for start in (0..n_refs).step_by(chunk as usize) {
             let slice = chunk_words(refs, start, chunk, n_refs, words);
-            let pairs = self.run_chunk(slice, &mut params)?;
-            hits.extend(pairs.chunks_exact(2).map(|it| Hit {
-                query: it[1] >> 9,
-                entry: start + u64::from(it[0]),
-                distance: it[1] & 511,
-            }));
+            self.append_hits(slice, start, words, &mut params, &mut hits)?;
         }
         Ok(hits)
+    }
+
+    /// Pairs of one chunk; a chunk whose pairs would not fit the largest append buffer the
+    /// adapter allows is split in halves, down to single entries.
+    fn append_hits(
+        &self,
+        slice: &[u64],
+        start: u64,
+        words: u64,
+        params: &mut Params,
+        hits: &mut Vec<Hit>,
+    ) -> Result<(), GpuError> {
+        match self.run_chunk(slice, params) {
+            Ok(pairs) => {
+                hits.extend(pairs.chunks_exact(2).map(|it| Hit {
+                    query: it[1] >> 9,
+                    entry: start + u64::from(it[0]),
+                    distance: it[1] & 511,
+                }));
+                Ok(())
+            }
+            Err(GpuError::TooDense) if slice.len() as u64 > words => {
+                let half = (slice.len() as u64 / words / 2 * words) as usize;
+                self.append_hits(&slice[..half], start, words, params, hits)?;
+                self.append_hits(
+                    &slice[half..],
+                    start + half as u64 / words,
+                    words,
+                    params,
+                    hits,
+                )
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// One chunk through `scan`; in append mode, the pairs (rerun until none was dropped).
@@ -247,8 +285,16 @@ impl GpuMatcher {
                     .read(ctx, Buf::Readback, 16 + u64::from(count) * 8)?;
                 return Ok(all[4..].to_vec());
             }
-            // Overflow: grow to what this chunk needs and run it again; nothing is lost.
-            *self.capacity.lock().unwrap() = count.next_power_of_two();
+            // Overflow: grow to what this chunk needs and run it again; nothing is lost. Past
+            // what one binding can hold, the caller splits the chunk instead.
+            let l = &ctx.limits;
+            let cap = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+            let want = u64::from(count).next_power_of_two();
+            if 16 + want * 8 > cap {
+                *self.capacity.lock().unwrap() = ((cap - 16) / 8).min(u64::from(u32::MAX)) as u32;
+                return Err(GpuError::TooDense);
+            }
+            *self.capacity.lock().unwrap() = want as u32;
             self.stats.lock().unwrap().overflow_reruns += 1;
         }
     }

@@ -114,7 +114,7 @@ impl Matcher<'_> {
         }
         let hits = match self {
             Matcher::Cpu => {
-                let cutoffs = vec![params.max_distance; q.len()];
+                let cutoffs = vec![params.max_distance.min(q.algo.bits() as u32); q.len()];
                 hamming::scan(set.words(), &q.words, &cutoffs, q.algo.words())
             }
             Matcher::Gpu(g) => g.scan(set.words(), q, params)?,

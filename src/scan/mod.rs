@@ -145,6 +145,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     };
     let mut out = open(&cfg.out)?;
     let mut mout = if sets.is_empty() {
+        // A fresh run without sets must not leave an earlier run's matches beside its output.
+        if !cfg.resume && mpath.exists() {
+            std::fs::remove_file(&mpath)?;
+        }
         None
     } else {
         Some(open(&mpath)?)
@@ -174,6 +178,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         !own.iter()
             .any(|o| f.path.canonicalize().is_ok_and(|c| &c == o))
     });
+    // Overlapping inputs (a folder and its subfolder, a list naming a file twice) must not
+    // record a file twice: the first occurrence stays, in walk order.
+    let mut keys = HashSet::new();
+    found.retain(|f| keys.insert(record::key(&f.path)));
     summary.walked = found.len() + walk_errors.len();
     let mut todo = vec![];
     let mut early = String::new();
@@ -254,7 +262,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             }
             let mut mlines = String::new();
             for set in &sets {
-                let found = match_round(set, &matcher, &hashed, cfg)?;
+                let found = match_round(set, &matcher, &hashed, cfg).or_else(|e| {
+                    eprintln!("hashsweep: warning: {e}; matching this round on the CPU");
+                    match_round(set, &Matcher::Cpu, &hashed, cfg)
+                })?;
                 summary.matches += found.len();
                 for m in found {
                     let (i, frame, _) = hashed[m.query as usize];
@@ -264,6 +275,9 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                            "variant": if variant == "pdq" { "original" } else { variant }});
                     if let Some(k) = frame {
                         line["frame"] = json!(k);
+                    }
+                    if round[i].record["path_escaped"] == true {
+                        line["path_escaped"] = json!(true);
                     }
                     mlines += &format!("{line}\n");
                 }
@@ -461,8 +475,8 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
         }
         walk::Kind::File => {}
     }
-    let bytes = match read_all(&f.path) {
-        Ok(b) => b,
+    let (kind, bytes) = match read(&f.path, cfg.digests) {
+        Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             error(&mut record, "vanished during the scan".into());
             return ex(record, None);
@@ -472,14 +486,23 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
             return ex(record, None);
         }
     };
-    record["bytes_read"] = json!(bytes.len());
-    put_digests(&mut record, &bytes, cfg.digests);
-    if bytes.is_empty() {
+    record["bytes_read"] = json!(bytes.len);
+    for (name, hex) in bytes.digests {
+        record[name] = json!(hex);
+    }
+    if bytes.len == 0 {
         error(&mut record, "empty file".into());
         return ex(record, None);
     }
-    let kind = sniff::detect(&bytes[..bytes.len().min(sniff::HEAD)]);
     record["format"] = json!(sniff::name(kind));
+    if let (Detected::Image(_), None) = (kind, &bytes.whole) {
+        error(
+            &mut record,
+            format!("image file over {} bytes: not decoded", MAX_IMAGE_BYTES),
+        );
+        return ex(record, None);
+    }
+    let bytes = bytes.whole.unwrap_or_default();
     match kind {
         Detected::Image(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
             Ok(d) => {
@@ -528,23 +551,95 @@ fn add_frames(e: &mut Examined, bytes: &[u8], cfg: &ScanConfig) {
     }
 }
 
-fn read_all(p: &Path) -> std::io::Result<Vec<u8>> {
-    let mut f = File::open(p)?; // read-only: inputs are never modified
-    let mut v = vec![];
-    f.read_to_end(&mut v)?;
-    Ok(v)
+/// Image files larger than this are refused rather than read whole into memory.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
+
+/// What reading a file gave: its length, its digests, and its bytes when it is an image
+/// small enough to decode. Other files are streamed (for digests) and never held whole.
+struct Contents {
+    len: u64,
+    digests: Vec<(&'static str, String)>,
+    whole: Option<Vec<u8>>,
 }
 
-fn put_digests(r: &mut Value, bytes: &[u8], d: Digests) {
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    if d.md5 {
-        r["md5"] = json!(hex(&md5::Md5::digest(bytes)));
+fn read(p: &Path, d: Digests) -> std::io::Result<(Detected, Contents)> {
+    let mut f = File::open(p)?; // read-only: inputs are never modified
+    let mut head = Vec::with_capacity(sniff::HEAD);
+    (&mut f).take(sniff::HEAD as u64).read_to_end(&mut head)?;
+    let kind = sniff::detect(&head);
+    let size = f.metadata().map_or(0, |m| m.len());
+    let mut digests = Digesters::new(d);
+    digests.update(&head);
+    let mut len = head.len() as u64;
+    let mut whole = None;
+    if matches!(kind, Detected::Image(_)) && size <= MAX_IMAGE_BYTES {
+        let mut all = head;
+        (&mut f).take(MAX_IMAGE_BYTES).read_to_end(&mut all)?;
+        digests.update(&all[len as usize..]);
+        len = all.len() as u64;
+        whole = Some(all);
+    } else if digests.any() {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            digests.update(&buf[..n]);
+            len += n as u64;
+        }
+    } else {
+        len = size.max(len);
     }
-    if d.sha1 {
-        r["sha1"] = json!(hex(&sha1::Sha1::digest(bytes)));
+    Ok((
+        kind,
+        Contents {
+            len,
+            digests: digests.finish(),
+            whole,
+        },
+    ))
+}
+
+/// The requested digests, fed as the file streams past.
+struct Digesters {
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
+    sha256: Option<sha2::Sha256>,
+}
+
+impl Digesters {
+    fn new(d: Digests) -> Digesters {
+        Digesters {
+            md5: d.md5.then(md5::Md5::new),
+            sha1: d.sha1.then(sha1::Sha1::new),
+            sha256: d.sha256.then(sha2::Sha256::new),
+        }
     }
-    if d.sha256 {
-        r["sha256"] = json!(hex(&sha2::Sha256::digest(bytes)));
+
+    fn any(&self) -> bool {
+        self.md5.is_some() || self.sha1.is_some() || self.sha256.is_some()
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        self.md5.iter_mut().for_each(|h| h.update(b));
+        self.sha1.iter_mut().for_each(|h| h.update(b));
+        self.sha256.iter_mut().for_each(|h| h.update(b));
+    }
+
+    fn finish(self) -> Vec<(&'static str, String)> {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let mut out = vec![];
+        if let Some(h) = self.md5 {
+            out.push(("md5", hex(&h.finalize())));
+        }
+        if let Some(h) = self.sha1 {
+            out.push(("sha1", hex(&h.finalize())));
+        }
+        if let Some(h) = self.sha256 {
+            out.push(("sha256", hex(&h.finalize())));
+        }
+        out
     }
 }
 

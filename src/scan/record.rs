@@ -3,29 +3,30 @@
 
 use std::path::Path;
 
-/// A path as record text. Valid UTF-8 paths are written as they are. Otherwise every byte
-/// of an invalid sequence is written `%XX` and `%` itself `%25`, and the record says
-/// `"path_escaped": true`; unescaping gives back the exact bytes.
+/// A path as record text. Valid UTF-8 paths without line breaks are written as they are.
+/// Otherwise every byte of an invalid sequence, and every CR and LF, is written `%XX` and
+/// `%` itself `%25`, and the record says `"path_escaped": true`; unescaping gives back the
+/// exact bytes. (Line breaks are escaped so that every record is one line in CSV too.)
 pub fn path_text(p: &Path) -> (String, bool) {
     let bytes = p.as_os_str().as_encoded_bytes();
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return (s.to_string(), false);
+        if !s.contains(['\n', '\r']) {
+            return (s.to_string(), false);
+        }
     }
     let mut out = String::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         match std::str::from_utf8(rest) {
             Ok(s) => {
-                out.push_str(&s.replace('%', "%25"));
+                out.push_str(&escape_valid(s));
                 break;
             }
             Err(e) => {
                 let (good, bad) = rest.split_at(e.valid_up_to());
-                out.push_str(
-                    &std::str::from_utf8(good)
-                        .expect("valid prefix")
-                        .replace('%', "%25"),
-                );
+                out.push_str(&escape_valid(
+                    std::str::from_utf8(good).expect("valid prefix"),
+                ));
                 let n = e.error_len().unwrap_or(bad.len());
                 for b in &bad[..n] {
                     out.push_str(&format!("%{b:02X}"));
@@ -35,6 +36,12 @@ pub fn path_text(p: &Path) -> (String, bool) {
         }
     }
     (out, true)
+}
+
+fn escape_valid(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\n', "%0A")
+        .replace('\r', "%0D")
 }
 
 /// The exact bytes of an escaped path.
@@ -102,9 +109,20 @@ pub fn line(format: Format, r: &serde_json::Value) -> String {
     }
 }
 
-/// Key under which a file is recorded (and recognised on resume).
+/// Key under which a file is recorded (and recognised on resume and by merge). An escaped
+/// path is marked, so that a file literally named `caf%E9` and one whose name holds the
+/// byte E9 never share a key.
 pub fn key(p: &Path) -> String {
-    path_text(p).0
+    let (text, escaped) = path_text(p);
+    key_of(&text, escaped)
+}
+
+pub fn key_of(text: &str, escaped: bool) -> String {
+    if escaped {
+        format!("{text}\0escaped")
+    } else {
+        text.to_string()
+    }
 }
 
 #[cfg(test)]

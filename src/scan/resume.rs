@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use super::record::{CSV_COLUMNS, Format};
+use super::record::{CSV_COLUMNS, Format, key_of};
 use crate::refset::input::split_csv;
 
 /// Paths (record keys) already recorded in `out`, after repairing its tail.
@@ -17,13 +17,15 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
     if !out.exists() {
         return Ok(done);
     }
+    check_format(out, format)?;
+    let mut first = true;
     let good = match format {
         Format::Jsonl => whole_lines(out, |line| {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
                 return false;
             };
             if let (Some("file"), Some(p)) = (v["type"].as_str(), v["path"].as_str()) {
-                done.insert(p.to_string());
+                done.insert(key_of(p, v["path_escaped"] == true));
             }
             true
         })?,
@@ -33,14 +35,30 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
             if cells.len() != CSV_COLUMNS.len() {
                 return false;
             }
-            if cells[0] != CSV_COLUMNS[0] {
-                done.insert(cells[0].clone());
+            if !std::mem::take(&mut first) {
+                done.insert(key_of(&cells[0], cells[1] == "true"));
             }
             true
         })?,
     };
     truncate_to(out, good)?;
     Ok(done)
+}
+
+/// Resuming in the other format would read every line as torn and cut the output away:
+/// refuse instead.
+fn check_format(out: &Path, format: Format) -> std::io::Result<()> {
+    let mut head = [0u8; 1];
+    let n = std::io::Read::read(&mut File::open(out)?, &mut head)?;
+    let jsonl = head[0] == b'{';
+    if n == 1 && jsonl != (format == Format::Jsonl) {
+        return Err(std::io::Error::other(format!(
+            "{} was written as {}; resume it with the same --format",
+            out.display(),
+            if jsonl { "jsonl" } else { "csv" }
+        )));
+    }
+    Ok(())
 }
 
 /// Keep only match lines whose file is recorded; rewrites the file in place atomically.
@@ -55,7 +73,11 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
         let line = line?;
         let keep = serde_json::from_slice::<serde_json::Value>(&line)
             .ok()
-            .and_then(|v| v["path"].as_str().map(|p| done.contains(p)))
+            .and_then(|v| {
+                v["path"]
+                    .as_str()
+                    .map(|p| done.contains(&key_of(p, v["path_escaped"] == true)))
+            })
             .unwrap_or(false);
         if keep {
             w.write_all(&line)?;
@@ -63,7 +85,12 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
         }
     }
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, matches)
+    std::fs::rename(&tmp, matches)?;
+    // The rename is durable only once the directory entry is on disk.
+    if let Some(dir) = matches.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Bytes of `path` made of complete lines accepted by `f`, from the start.

@@ -9,8 +9,8 @@ pub enum Detected {
     Unknown,
 }
 
-/// How many leading bytes `detect` looks at.
-pub const HEAD: usize = 64;
+/// How many leading bytes `detect` looks at (an MPEG-TS sync byte repeats at 188).
+pub const HEAD: usize = 192;
 
 pub fn detect(head: &[u8]) -> Detected {
     if let Ok(f) = image::guess_format(head) {

@@ -35,19 +35,34 @@ pub fn walk(inputs: &[PathBuf], opts: WalkOptions) -> (Vec<Found>, Vec<(PathBuf,
     (found, errors)
 }
 
-fn kind_of(path: &Path, follow: bool) -> std::io::Result<(bool, Kind)> {
+/// (device, inode) of a directory.
+type DirId = Option<(u64, u64)>;
+
+fn kind_of(path: &Path, follow: bool) -> std::io::Result<(bool, Kind, DirId)> {
     let meta = if follow {
         std::fs::metadata(path)?
     } else {
         std::fs::symlink_metadata(path)?
     };
     let t = meta.file_type();
-    Ok(match () {
+    let kind = match () {
         _ if t.is_dir() => (true, Kind::File),
         _ if t.is_file() => (false, Kind::File),
         _ if t.is_symlink() => (false, Kind::Link),
         _ => (false, Kind::Special),
-    })
+    };
+    Ok((kind.0, kind.1, dir_id(&meta)))
+}
+
+#[cfg(unix)]
+fn dir_id(m: &std::fs::Metadata) -> DirId {
+    use std::os::unix::fs::MetadataExt;
+    m.is_dir().then(|| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(_: &std::fs::Metadata) -> DirId {
+    None
 }
 
 fn walk_one(
@@ -56,10 +71,14 @@ fn walk_one(
     found: &mut Vec<Found>,
     errors: &mut Vec<(PathBuf, std::io::Error)>,
 ) {
+    // Directories already entered, so that a link loop under --follow-symlinks (or a bind
+    // mount) is walked once, not until the path gets too long.
+    let mut entered = std::collections::HashSet::new();
     // Pending paths, last to visit first: children are pushed in reverse name order.
-    let mut stack = vec![input.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        let (is_dir, kind) = match kind_of(&path, opts.follow_symlinks) {
+    let mut stack = vec![(input.to_path_buf(), true)];
+    while let Some((path, top)) = stack.pop() {
+        // A link named on the command line is followed, as `find -H` does.
+        let (is_dir, kind, id) = match kind_of(&path, opts.follow_symlinks || top) {
             Ok(k) => k,
             Err(e) => {
                 errors.push((path, e));
@@ -70,12 +89,20 @@ fn walk_one(
             found.push(Found { path, kind });
             continue;
         }
+        if id.is_some_and(|id| !entered.insert(id)) {
+            continue;
+        }
         match std::fs::read_dir(&path) {
             Ok(rd) => {
-                let mut children: Vec<PathBuf> =
-                    rd.filter_map(Result::ok).map(|e| e.path()).collect();
+                let mut children = vec![];
+                for entry in rd {
+                    match entry {
+                        Ok(e) => children.push(e.path()),
+                        Err(e) => errors.push((path.clone(), e)),
+                    }
+                }
                 children.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-                stack.extend(children.into_iter().rev());
+                stack.extend(children.into_iter().rev().map(|c| (c, false)));
             }
             Err(e) => errors.push((path, e)),
         }
@@ -117,6 +144,36 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into())
             .collect();
         assert_eq!(names, ["a", "b", "c", "leaf"]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn link_loops_are_walked_once_and_linked_inputs_followed() {
+        let root = std::env::temp_dir().join(format!("hs-loop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(&root, root.join("d/loop")).unwrap();
+        let (found, _) = walk(
+            std::slice::from_ref(&root),
+            WalkOptions {
+                follow_symlinks: true,
+            },
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (found, _) = walk(std::slice::from_ref(&root), WalkOptions::default());
+        assert_eq!(found.iter().filter(|f| f.kind == Kind::Link).count(), 1);
+        let link = root.with_extension("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(root.join("d"), &link).unwrap();
+        let (found, _) = walk(std::slice::from_ref(&link), WalkOptions::default());
+        assert!(
+            found
+                .iter()
+                .any(|f| f.path.ends_with("f") && f.kind == Kind::File)
+        );
+        let _ = std::fs::remove_file(&link);
         let _ = std::fs::remove_dir_all(&root);
     }
 }
