@@ -720,3 +720,64 @@ fn merge_refuses_a_shard_that_did_not_finish() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("both an input and the output"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn gpu_backend_writes_the_same_records_and_matches_as_the_cpu() {
+    if common::gpu_engine().is_none() {
+        return;
+    }
+    let dir = scratch("gpu");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..12 {
+        save_png(
+            i,
+            40 + i as u32 * 7,
+            30 + i as u32 * 3,
+            &input.join(format!("{i}.png")),
+        );
+    }
+    std::fs::write(input.join("bad.jpg"), b"\xff\xd8\xff junk").unwrap();
+    let list = dir.join("known.txt");
+    let h = Engine::Cpu
+        .hash(&[&bench_frame(40, 30, 0)], Algorithms::ALL)
+        .unwrap()[0];
+    std::fs::write(&list, format!("{} zero\n", h.pdq.unwrap().original())).unwrap();
+    let set = dir.join("known.hsref");
+    assert!(
+        bin()
+            .args(["refs", "build", "-o"])
+            .arg(&set)
+            .arg(&list)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = |backend: &str| {
+        let out = dir.join(format!("{backend}.jsonl"));
+        bin()
+            .args([
+                "scan",
+                "--quiet",
+                "--dihedral",
+                "--backend",
+                backend,
+                "--refs",
+            ])
+            .arg(&set)
+            .arg("-o")
+            .arg(&out)
+            .arg(&input)
+            .status()
+            .unwrap();
+        let recs: Vec<Value> = files(&records(&out)).into_iter().cloned().collect();
+        (recs, records(&dir.join(format!("{backend}.matches.jsonl"))))
+    };
+    let (gpu, gm) = run("gpu");
+    let (cpu, cm) = run("cpu");
+    assert_eq!(gpu.len(), 13);
+    assert_eq!(gpu, cpu);
+    assert_eq!(gm, cm);
+    assert!(!cm.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}

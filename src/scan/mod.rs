@@ -681,3 +681,66 @@ fn match_round(
     };
     Ok(matcher.run(set, &q, &params)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> ScanConfig {
+        ScanConfig {
+            inputs: vec![],
+            out: PathBuf::from("unused"),
+            refs: vec![],
+            algos: Algorithms::ALL,
+            digests: Digests {
+                md5: true,
+                sha1: true,
+                sha256: true,
+            },
+            resume: false,
+            shard: Shard::WHOLE,
+            decode: DecodeOptions::default(),
+            follow_symlinks: false,
+            dihedral: false,
+            min_quality: 50,
+            max_distance: None,
+            command: vec![],
+            progress: progress::Mode::Off,
+            format: record::Format::Jsonl,
+            all_frames: false,
+        }
+    }
+
+    #[test]
+    fn a_file_that_vanished_after_the_walk_is_an_error_record() {
+        let f = walk::Found {
+            path: std::env::temp_dir().join("hashsweep-gone-never-existed.png"),
+            kind: walk::Kind::File,
+        };
+        let e = examine_guarded(&f, &cfg());
+        assert_eq!(e.record["status"], "error");
+        assert_eq!(e.record["reason"], "vanished during the scan");
+        assert!(e.frames.is_empty());
+    }
+
+    #[test]
+    fn digests_of_a_streamed_file_are_the_known_ones() {
+        let p = std::env::temp_dir().join(format!("hs-digest-{}", std::process::id()));
+        std::fs::write(&p, b"abc").unwrap();
+        let e = examine_guarded(
+            &walk::Found {
+                path: p.clone(),
+                kind: walk::Kind::File,
+            },
+            &cfg(),
+        );
+        assert_eq!(e.record["md5"], "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(e.record["sha1"], "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            e.record["sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(e.record["status"], "skipped");
+        let _ = std::fs::remove_file(p);
+    }
+}
