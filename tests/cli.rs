@@ -3,22 +3,12 @@
 
 mod common;
 
+use common::{bin, scratch};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hashsweep::cli::bench_frame;
 use hashsweep::{Algorithms, Engine, Frame};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashsweep"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn save_png(f: &Frame, path: &Path) {
     image::RgbImage::from_raw(f.width(), f.height(), f.rgb().to_vec())

@@ -5,19 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::scratch;
 
 use hashsweep::gpu::GpuMatcher;
 use hashsweep::matching::{self, Match, MatchParams, Matcher, QueryHashes};
 use hashsweep::refset::write::{self, Entry, EntrySections};
 use hashsweep::refset::{Algo, RefSet};
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hashsweep-match-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn build(name: &str, algo: Algo, hashes: &[Vec<u64>]) -> RefSet {
     let path = scratch(name).join("set.hsref");

@@ -4,24 +4,14 @@
 
 mod common;
 
+use common::{bin, scratch};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hashsweep::refset::{Algo, RefSet, RefSetError};
 
 const A: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 const B: &str = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22";
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashsweep"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hashsweep-refs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn run(args: &[&str], paths: &[&Path]) -> std::process::Output {
     bin().args(args).args(paths).output().unwrap()
@@ -58,7 +48,7 @@ fn build(dir: &Path) -> PathBuf {
 
 #[test]
 fn build_merges_duplicates_keeping_every_label_and_the_best_quality() {
-    let dir = scratch("build");
+    let dir = scratch("refs-build");
     let set = RefSet::open(&build(&dir)).unwrap();
     assert_eq!((set.algo(), set.len()), (Algo::Pdq, 2));
     let a = (0..2)
@@ -84,7 +74,7 @@ fn build_merges_duplicates_keeping_every_label_and_the_best_quality() {
 
 #[test]
 fn ids_are_stable_whatever_the_input_order() {
-    let dir = scratch("ids");
+    let dir = scratch("refs-ids");
     std::fs::write(dir.join("1.txt"), format!("{A}\n{B}\n")).unwrap();
     std::fs::write(dir.join("2.txt"), format!("{B}\n{A}\n")).unwrap();
     for n in ["1", "2"] {
@@ -106,7 +96,7 @@ fn ids_are_stable_whatever_the_input_order() {
 
 #[test]
 fn verify_catches_a_flipped_bit_and_hostile_files_fail_cleanly() {
-    let dir = scratch("corrupt");
+    let dir = scratch("refs-corrupt");
     let path = build(&dir);
     let mut bytes = std::fs::read(&path).unwrap();
     let at = RefSet::open(&path).unwrap().header().hashes_offset as usize;
@@ -150,7 +140,7 @@ fn verify_catches_a_flipped_bit_and_hostile_files_fail_cleanly() {
 
 #[test]
 fn malformed_lines_name_file_and_line_unless_skipped() {
-    let dir = scratch("malformed");
+    let dir = scratch("refs-malformed");
     let f = dir.join("list.txt");
     std::fs::write(&f, format!("{A}\nzzzz\n{B}\n")).unwrap();
     let out = run(&["refs", "build", "-o"], &[&dir.join("s.hsref"), &f]);
@@ -172,7 +162,7 @@ fn malformed_lines_name_file_and_line_unless_skipped() {
 
 #[test]
 fn info_and_merge() {
-    let dir = scratch("merge");
+    let dir = scratch("refs-merge");
     let set = build(&dir);
     let out = run(&["refs", "info", "--json"], &[&set]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -214,7 +204,7 @@ fn info_and_merge() {
 
 #[test]
 fn match_reports_query_entry_label_distance_and_variant() {
-    let dir = scratch("match");
+    let dir = scratch("refs-match");
     let set = build(&dir);
     // B is 3 bits from A; a query list holding A finds both entries within 31.
     let q = dir.join("queries.txt");
@@ -262,7 +252,7 @@ fn match_hashes_image_queries_on_the_fly_with_dihedral_variants() {
     let Some(data) = common::testdata() else {
         return;
     };
-    let dir = scratch("images");
+    let dir = scratch("refs-images");
     let orig = data.join("pdq/reg-test-input/dih/bridge-1-original.jpg");
     let rotated = data.join("pdq/reg-test-input/dih/bridge-2-rotate-90.jpg");
     let out = bin()

@@ -3,27 +3,18 @@
 
 mod common;
 
+use common::{bin, scratch};
+
 use std::collections::{HashMap, HashSet};
 #[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hashsweep::cli::bench_frame;
 use hashsweep::{Algorithms, Engine};
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashsweep"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hashsweep-scan-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn save_png(seed: u64, w: u32, h: u32, path: &Path) {
     let f = bench_frame(w, h, seed);
@@ -47,7 +38,7 @@ fn files(recs: &[Value]) -> Vec<&Value> {
 
 #[test]
 fn every_file_gets_one_record_whatever_it_holds() {
-    let dir = scratch("mixed");
+    let dir = scratch("scan-mixed");
     let input = dir.join("in");
     std::fs::create_dir_all(input.join("sub")).unwrap();
     save_png(1, 80, 60, &input.join("a.png"));
@@ -149,7 +140,7 @@ fn expected(input: &Path) -> HashMap<String, String> {
 
 #[test]
 fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
-    let dir = scratch("kill");
+    let dir = scratch("scan-kill");
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     let n = 2000;
@@ -220,7 +211,7 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
 
 #[test]
 fn resume_repairs_a_torn_last_line() {
-    let dir = scratch("torn");
+    let dir = scratch("scan-torn");
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     for i in 0..5 {
@@ -265,7 +256,7 @@ fn resume_repairs_a_torn_last_line() {
 
 #[test]
 fn shards_cover_everything_once_and_merge_checks_it() {
-    let dir = scratch("shards");
+    let dir = scratch("scan-shards");
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     for i in 0..40 {
@@ -351,7 +342,7 @@ fn shards_cover_everything_once_and_merge_checks_it() {
 
 #[test]
 fn files_from_reads_nul_separated_lists() {
-    let dir = scratch("list");
+    let dir = scratch("scan-list");
     save_png(1, 20, 20, &dir.join("x y.png"));
     save_png(2, 20, 20, &dir.join("z.png"));
     let list = dir.join("list");
@@ -379,7 +370,7 @@ fn exif_orientation_is_ignored_by_default_and_applied_on_request() {
     let Some(data) = common::testdata() else {
         return;
     };
-    let dir = scratch("exif");
+    let dir = scratch("scan-exif");
     let img = data.join("pdq/reg-test-input/exif-rotn/exif-rotn-6.jpg");
     let run = |extra: &[&str]| {
         let out = dir.join("o.jsonl");
@@ -408,7 +399,7 @@ fn exif_orientation_is_ignored_by_default_and_applied_on_request() {
 
 #[test]
 fn plain_progress_lines_when_not_a_terminal_and_nothing_with_quiet() {
-    let dir = scratch("progress");
+    let dir = scratch("scan-progress");
     for i in 0..3 {
         save_png(i, 20, 20, &dir.join(format!("{i}.png")));
     }
@@ -438,7 +429,7 @@ fn plain_progress_lines_when_not_a_terminal_and_nothing_with_quiet() {
 
 #[test]
 fn a_pixel_limit_refuses_large_images_as_errors_and_the_run_goes_on() {
-    let dir = scratch("limit");
+    let dir = scratch("scan-limit");
     save_png(1, 300, 300, &dir.join("big.png"));
     save_png(2, 10, 10, &dir.join("small.png"));
     let out = dir.join("o.jsonl");
@@ -476,7 +467,7 @@ fn a_pixel_limit_refuses_large_images_as_errors_and_the_run_goes_on() {
 
 #[test]
 fn csv_records_with_meta_beside_them_resume_too() {
-    let dir = scratch("csv");
+    let dir = scratch("scan-csv");
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     for i in 0..4 {
@@ -528,7 +519,7 @@ fn csv_records_with_meta_beside_them_resume_too() {
 #[test]
 fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
     use image::codecs::gif::GifEncoder;
-    let dir = scratch("anim");
+    let dir = scratch("scan-anim");
     let gif = dir.join("anim.gif");
     {
         let mut enc = GifEncoder::new(std::fs::File::create(&gif).unwrap());
@@ -599,7 +590,7 @@ fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
 
 #[test]
 fn overlapping_inputs_record_each_file_once_and_stale_matches_go() {
-    let dir = scratch("overlap");
+    let dir = scratch("scan-overlap");
     let input = dir.join("in");
     std::fs::create_dir_all(input.join("sub")).unwrap();
     save_png(1, 20, 20, &input.join("a.png"));
@@ -676,7 +667,7 @@ fn overlapping_inputs_record_each_file_once_and_stale_matches_go() {
 
 #[test]
 fn merge_refuses_a_shard_that_did_not_finish() {
-    let dir = scratch("unfinished");
+    let dir = scratch("scan-unfinished");
     save_png(1, 20, 20, &dir.join("a.png"));
     let out = dir.join("s0.jsonl");
     assert!(
@@ -726,7 +717,7 @@ fn gpu_backend_writes_the_same_records_and_matches_as_the_cpu() {
     if common::gpu_engine().is_none() {
         return;
     }
-    let dir = scratch("gpu");
+    let dir = scratch("scan-gpu");
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     for i in 0..12 {

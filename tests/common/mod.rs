@@ -102,3 +102,16 @@ pub fn gpu_engine() -> Option<hashsweep::Engine> {
         }
     }
 }
+
+/// The `hashsweep` binary built for these tests.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"))
+}
+
+/// A fresh, empty temporary directory named after the test and this process.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
