@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod hash;
 pub mod matching;
 pub mod refset;
+pub mod robustness;
 pub mod scan;
 
 pub use engine::{Algorithms, BackendChoice, Engine, FrameHashes};

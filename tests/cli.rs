@@ -206,3 +206,57 @@ fn a_missing_input_is_an_error_row_not_a_crash() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["status"], "error");
 }
+
+#[test]
+fn bench_robustness_writes_tables_and_plots_with_a_row_per_transform_and_hash() {
+    let d = scratch("robust");
+    let out = bin()
+        .args([
+            "bench",
+            "robustness",
+            "--generate",
+            "6",
+            "--backend",
+            "cpu",
+            "-o",
+        ])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = common::read_csv(&d.join("robustness.csv"));
+    assert_eq!(rows.len(), hashsweep::robustness::transforms::ALL.len() * 3);
+    let recall = |t: &str, a: &str| -> f64 {
+        rows.iter()
+            .find(|r| r["transform"] == t && r["algorithm"] == a)
+            .unwrap()["recall"]
+            .parse()
+            .unwrap()
+    };
+    // Properties of the hashes rather than of these images: PDQ's dihedral variants undo a
+    // quarter turn (which loses no pixel), plain PDQ does not; JPEG at quality 75 keeps
+    // most images within the threshold.
+    assert_eq!(recall("rotate_90", "pdq_dihedral"), 1.0);
+    assert!(recall("rotate_90", "pdq") < 0.5);
+    assert!(recall("jpeg_q75", "pdq") >= 0.8);
+    for f in [
+        "robustness.md",
+        "recall.svg",
+        "distances_pdq.svg",
+        "distances_phash.svg",
+    ] {
+        let text = std::fs::read_to_string(d.join(f)).unwrap();
+        assert!(text.len() > 200, "{f}");
+    }
+    assert!(
+        std::fs::read_to_string(d.join("recall.svg"))
+            .unwrap()
+            .trim_end()
+            .ends_with("</svg>")
+    );
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -36,6 +36,22 @@ pub enum BenchArgs {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Robustness to common edits: recall at the recommended threshold, the threshold for
+    /// 99.9% precision, distance distributions; Markdown, CSV and SVG into --output.
+    Robustness {
+        /// Folder of images (default: generated images).
+        corpus: Option<PathBuf>,
+        /// How many images to generate when no corpus is given.
+        #[arg(long, default_value_t = 40)]
+        generate: usize,
+        /// Images larger than this on their long side are first reduced to it (speed).
+        #[arg(long, default_value_t = 1024)]
+        max_side: u32,
+        #[arg(short, long, default_value = "robustness")]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+    },
     /// Matching throughput: comparisons per second per backend on random hashes.
     Match {
         /// Reference entries (random, generated in memory).
@@ -84,6 +100,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             min_time,
             json,
         } => bench_hash(corpus, backend, &batch_sizes, min_time, json),
+        BenchArgs::Robustness {
+            corpus,
+            generate,
+            max_side,
+            output,
+            backend,
+        } => bench_robustness(corpus, generate, max_side, &output, backend),
         BenchArgs::Match {
             refs_count,
             queries,
@@ -189,6 +212,101 @@ fn publish(
     Ok(0)
 }
 
+fn bench_robustness(
+    corpus: Option<PathBuf>,
+    generate: usize,
+    max_side: u32,
+    output: &std::path::Path,
+    backend: BackendChoice,
+) -> anyhow::Result<i32> {
+    let (images, title) = match &corpus {
+        Some(dir) => {
+            let (files, _) = walk::expand(std::slice::from_ref(dir));
+            let imgs: Vec<image::RgbImage> = files
+                .par_iter()
+                .filter_map(|p| decode::decode_file(p, &DecodeOptions::default()).ok())
+                .map(|d| {
+                    let f = d.frame;
+                    let img = image::RgbImage::from_raw(f.width(), f.height(), f.rgb().to_vec())
+                        .expect("whole frame");
+                    if f.width().max(f.height()) > max_side {
+                        let s = f64::from(max_side) / f64::from(f.width().max(f.height()));
+                        let (w, h) = (
+                            (f64::from(f.width()) * s).max(1.0) as u32,
+                            (f64::from(f.height()) * s).max(1.0) as u32,
+                        );
+                        image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle)
+                    } else {
+                        img
+                    }
+                })
+                .collect();
+            let title = format!("{} ({} images)", dir.display(), imgs.len());
+            (imgs, title)
+        }
+        None => (
+            crate::robustness::generate(generate, 1),
+            format!("{generate} generated images"),
+        ),
+    };
+    if images.len() < 2 {
+        anyhow::bail!("robustness needs at least two images");
+    }
+    let engine = Engine::open(backend, None)?;
+    let before = images.len();
+    let images = crate::robustness::distinct(&engine, images)?;
+    let title = format!(
+        "{title}, {} distinct ({} near-duplicates set aside)",
+        images.len(),
+        before - images.len()
+    );
+    let rows = crate::robustness::run(&engine, &images)?;
+    crate::robustness::report::write_all(&rows, output, &title)?;
+    let headline = |t: &str, a: &str| {
+        rows.iter()
+            .find(|r| r.transform == t && r.algo == a)
+            .map_or(String::new(), |r| format!("{:.0}%", r.recall * 100.0))
+    };
+    println!(
+        "robustness of {title} on {}; tables and plots in {}",
+        engine.describe(),
+        output.display()
+    );
+    println!(
+        "{:<16} {:>8} {:>14} {:>8}",
+        "transform", "pdq", "pdq_dihedral", "phash"
+    );
+    for (t, _) in crate::robustness::transforms::ALL {
+        println!(
+            "{t:<16} {:>8} {:>14} {:>8}",
+            headline(t, "pdq"),
+            headline(t, "pdq_dihedral"),
+            headline(t, "phash")
+        );
+    }
+    Ok(0)
+}
+
+/// Published peak memory bandwidth of common compute GPUs, GB/s, by a name fragment; the
+/// matcher streams the set from memory, so this bounds its speed on large sets.
+pub fn memory_bandwidth_gbs(adapter: &str) -> Option<f64> {
+    const KNOWN: [(&str, f64); 9] = [
+        ("H200", 4800.0),
+        ("H100 PCIe", 2000.0),
+        ("H100", 3350.0),
+        ("A100", 1555.0),
+        ("L40S", 864.0),
+        ("RTX 4090", 1008.0),
+        ("RTX 3090", 936.0),
+        ("L4", 300.0),
+        ("T4", 320.0),
+    ];
+    KNOWN
+        .iter()
+        .find(|(k, _)| adapter.contains(k))
+        .map(|&(_, b)| b)
+}
+
 fn read_raw(path: &PathBuf, words: usize) -> anyhow::Result<Vec<u64>> {
     let bytes = std::fs::read(path)?;
     if bytes.len() % (words * 8) != 0 {
@@ -268,6 +386,16 @@ fn bench_match(
             gpu_found = m.scan(refs, &qh, &p).expect("GPU scan").len()
         });
         let bytes = (refs.len() * 8) as f64 * runs as f64 / secs;
+        let name = engine
+            .as_ref()
+            .and_then(|e| e.adapter())
+            .map_or(String::new(), |a| a.name.clone());
+        let bound = memory_bandwidth_gbs(&name).map_or(String::new(), |b| {
+            format!(
+                " of a {b:.0} GB/s memory bound ({:.1}%)",
+                bytes / 1e9 / b * 100.0
+            )
+        });
         figures.push(Figure {
             name: format!("match_{n}x{q}_{}_d{max_distance}", algo.name()),
             backend: engine.as_ref().map_or(String::new(), Engine::describe),
@@ -275,7 +403,7 @@ fn bench_match(
             unit: "comparisons/s",
             megapixels_per_s: None,
             note: format!(
-                "{gpu_found} pairs{}; set read at {:.2} GB/s",
+                "{gpu_found} pairs{}; set read at {:.2} GB/s{bound}",
                 if gpu_found == found {
                     " (= cpu)"
                 } else {
