@@ -21,7 +21,8 @@ use crate::scan::walk;
 pub enum BenchArgs {
     /// Hashing throughput: CPU per frame, GPU per batch size, and a corpus if given.
     Hash {
-        /// Folder of images to hash end to end (decode + hash).
+        /// Folder of images to hash end to end (default: generated JPEGs from thumbnail to
+        /// 24 MP).
         corpus: Option<PathBuf>,
         /// GPU backend to measure beside the CPU (`gpu` includes software adapters).
         #[arg(long, value_enum, default_value = "auto")]
@@ -165,30 +166,98 @@ fn bench_hash(
             ));
         }
     }
-    if let Some(dir) = corpus {
-        let (files, _) = walk::expand(&[dir]);
-        let t = Instant::now();
-        let frames: Vec<Frame> = files
-            .par_iter()
-            .filter_map(|p| decode::decode_file(p, &DecodeOptions::default()).ok())
-            .map(|d| d.frame)
-            .collect();
-        let decode_s = t.elapsed().as_secs_f64();
-        let mp: f64 = frames.iter().map(|f| f.pixels() as f64).sum::<f64>() / 1e6;
-        figures.push(Figure {
-            name: format!("corpus_decode_{}_files", frames.len()),
-            backend: "cpu".into(),
-            rate: frames.len() as f64 / decode_s,
-            unit: "frames/s",
-            megapixels_per_s: Some(mp / decode_s),
-            note: format!("{} threads", rayon::current_num_threads()),
-        });
-        for e in &engines {
-            figures.push(batch(e, &frames, min, "corpus_hash_pdq+phash"));
-        }
+    let (dir, generated) = match corpus {
+        Some(d) => (d, false),
+        None => (generate_corpus()?, true),
+    };
+    figures.extend(corpus_figures(&dir, &engines, min)?);
+    if generated {
+        let _ = std::fs::remove_dir_all(&dir);
     }
     let adapter = gpu.as_ref().and_then(|g| g.adapter());
     publish(&figures, adapter, json_path)
+}
+
+/// JPEGs from thumbnail to 24 MP (geometric sizes, 4:3), in a fresh temporary folder.
+fn generate_corpus() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("hashsweep-bench-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let n = 12;
+    let sizes: Vec<(u32, u32)> = (0..n)
+        .map(|i| {
+            let w = 160.0 * (5656.0f64 / 160.0).powf(i as f64 / (n - 1) as f64);
+            (w as u32, (w * 0.75) as u32)
+        })
+        .collect();
+    sizes
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(i, &(w, h))| -> anyhow::Result<()> {
+            let f = synthetic(w, h, i as u64);
+            let img = image::RgbImage::from_raw(w, h, f.rgb().to_vec()).expect("whole frame");
+            img.save(dir.join(format!("gen{i:02}_{w}x{h}.jpg")))?;
+            Ok(())
+        })?;
+    Ok(dir)
+}
+
+/// End to end on a folder, stage by stage: read, decode (all cores), then hashing per
+/// backend with the GPU's upload / compute / download split.
+fn corpus_figures(
+    dir: &std::path::Path,
+    engines: &[&Engine],
+    min: Duration,
+) -> anyhow::Result<Vec<Figure>> {
+    let (files, _) = walk::expand(&[dir.to_path_buf()]);
+    let t = Instant::now();
+    let bytes: Vec<Vec<u8>> = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let frames: Vec<Frame> = bytes
+        .par_iter()
+        .filter_map(|b| decode::decode_bytes(b, &DecodeOptions::default()).ok())
+        .map(|d| d.frame)
+        .collect();
+    let decode_s = t.elapsed().as_secs_f64();
+    let n = frames.len() as f64;
+    let mp: f64 = frames.iter().map(|f| f.pixels() as f64).sum::<f64>() / 1e6;
+    let mut out = vec![Figure {
+        name: format!("corpus_read+decode_{}_files_{mp:.0}MP", frames.len()),
+        backend: format!("cpu ({} threads)", rayon::current_num_threads()),
+        rate: n / (read_s + decode_s),
+        unit: "images/s",
+        megapixels_per_s: Some(mp / (read_s + decode_s)),
+        note: format!("read {read_s:.3} s, decode {decode_s:.3} s"),
+    }];
+    for e in engines {
+        let hashed = batch(e, &frames, min, "corpus_hash_pdq+phash");
+        let hash_s = n / hashed.rate;
+        let stages = match e {
+            Engine::Gpu(g) => {
+                let t = g.take_times();
+                let per = |s: f64| s / t.batches.max(1) as f64;
+                format!(
+                    "; per batch: upload {:.4} s, gpu {:.4} s, download {:.4} s",
+                    per(t.upload_s),
+                    per(t.gpu_s),
+                    per(t.download_s)
+                )
+            }
+            Engine::Cpu => String::new(),
+        };
+        out.push(Figure {
+            name: "corpus_end_to_end".into(),
+            backend: e.describe(),
+            rate: n / (read_s + decode_s + hash_s),
+            unit: "images/s",
+            megapixels_per_s: Some(mp / (read_s + decode_s + hash_s)),
+            note: format!(
+                "read {read_s:.3} s + decode {decode_s:.3} s + hash {hash_s:.3} s{stages}"
+            ),
+        });
+        out.push(hashed);
+    }
+    Ok(out)
 }
 
 /// Print the table and write the JSON report, both naming the machine and the command.

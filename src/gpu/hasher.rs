@@ -31,6 +31,18 @@ pub struct GpuHasher {
     limits: Mutex<BatchLimits>,
     /// One batch at a time: batches share the buffers.
     busy: Mutex<()>,
+    times: Mutex<StageTimes>,
+}
+
+/// Where a batch's time goes, summed over batches: packing and queueing the upload, the
+/// GPU's work (submission to completion, the upload's transfer included), and mapping and
+/// copying the hashes back.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct StageTimes {
+    pub upload_s: f64,
+    pub gpu_s: f64,
+    pub download_s: f64,
+    pub batches: u64,
 }
 
 impl GpuHasher {
@@ -43,6 +55,7 @@ impl GpuHasher {
             slots: Slots::new(),
             limits: Mutex::new(limits),
             busy: Mutex::new(()),
+            times: Mutex::new(StageTimes::default()),
         };
         hasher.write_constants();
         hasher.ctx.take_error()?;
@@ -51,6 +64,11 @@ impl GpuHasher {
 
     pub fn context(&self) -> &GpuContext {
         &self.ctx
+    }
+
+    /// Stage times since the last call, and reset.
+    pub fn take_times(&self) -> StageTimes {
+        std::mem::take(&mut *self.times.lock().unwrap())
     }
 
     pub fn shared_context(&self) -> Arc<GpuContext> {
@@ -106,6 +124,7 @@ impl GpuHasher {
         frames: &[&Frame],
         algos: Algorithms,
     ) -> Result<Vec<FrameHashes>, GpuError> {
+        let started = std::time::Instant::now();
         let packed = batch::pack(frames, algos.phash);
         let n = frames.len();
         let out_bytes = (n * OUT_WORDS * 4) as u64;
@@ -159,8 +178,21 @@ impl GpuHasher {
             let readback = &slots[&Role::Readback].buffer;
             enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, readback, 0, out_bytes);
         }
+        let queued = std::time::Instant::now();
         self.ctx.queue.submit([enc.finish()]);
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Runtime(e.to_string()))?;
+        let computed = std::time::Instant::now();
         let words = self.slots.read(&self.ctx, Role::Readback, out_bytes)?;
+        {
+            let mut t = self.times.lock().unwrap();
+            t.upload_s += (queued - started).as_secs_f64();
+            t.gpu_s += (computed - queued).as_secs_f64();
+            t.download_s += computed.elapsed().as_secs_f64();
+            t.batches += 1;
+        }
         self.ctx.take_error()?;
         Ok(frames
             .iter()
