@@ -24,6 +24,16 @@ fn save_png(seed: u64, w: u32, h: u32, path: &Path) {
         .unwrap();
 }
 
+/// `dir/in` holding `n` generated `w x h` PNGs named `0.png`, `1.png`, ...
+fn pngs(dir: &Path, n: u64, w: u32, h: u32) -> std::path::PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..n {
+        save_png(i, w, h, &input.join(format!("{i}.png")));
+    }
+    input
+}
+
 fn records(out: &Path) -> Vec<Value> {
     std::fs::read_to_string(out)
         .unwrap()
@@ -212,11 +222,7 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
 #[test]
 fn resume_repairs_a_torn_last_line() {
     let dir = scratch("scan-torn");
-    let input = dir.join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    for i in 0..5 {
-        save_png(i, 30, 30, &input.join(format!("{i}.png")));
-    }
+    let input = pngs(&dir, 5, 30, 30);
     let out = dir.join("out.jsonl");
     assert!(
         bin()
@@ -257,11 +263,7 @@ fn resume_repairs_a_torn_last_line() {
 #[test]
 fn shards_cover_everything_once_and_merge_checks_it() {
     let dir = scratch("scan-shards");
-    let input = dir.join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    for i in 0..40 {
-        save_png(i, 16, 16, &input.join(format!("{i}.png")));
-    }
+    let input = pngs(&dir, 40, 16, 16);
     let mut outs = vec![];
     for k in 0..3 {
         let out = dir.join(format!("shard{k}.jsonl"));

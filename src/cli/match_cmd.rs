@@ -45,7 +45,7 @@ pub struct MatchArgs {
     pub output: Option<PathBuf>,
 }
 
-/// A query as reported: its name and, for images, its quality.
+/// A query as reported: the image path, or the label its hash list gave it.
 struct Query {
     name: String,
 }
