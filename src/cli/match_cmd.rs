@@ -16,7 +16,7 @@ use crate::gpu::GpuMatcher;
 use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes};
 use crate::refset::{Algo, RefSet, input};
-use crate::scan::walk;
+use crate::scan::{sniff, walk};
 
 #[derive(Args, Debug)]
 pub struct MatchArgs {
@@ -118,11 +118,11 @@ struct Counts {
 
 /// Images are recognised by their first bytes; anything else is read as a hash list.
 fn is_image(p: &Path) -> bool {
-    let mut head = [0u8; 32];
-    let n = File::open(p)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
-    image::guess_format(&head[..n]).is_ok()
+    let mut head = Vec::with_capacity(sniff::HEAD);
+    let _ = File::open(p).and_then(|f| {
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, sniff::HEAD as u64), &mut head)
+    });
+    matches!(sniff::detect(&head), sniff::Detected::Image(_))
 }
 
 fn read_list(
