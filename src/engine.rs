@@ -100,6 +100,15 @@ impl Engine {
         }
     }
 
+    /// Like [`Engine::hash`], but a GPU failure (device lost, driver error) costs speed, not
+    /// results: the frames are hashed again on the CPU path, which gives the same answers.
+    pub fn hash_or_cpu(&self, frames: &[&Frame], algos: Algorithms) -> Vec<FrameHashes> {
+        self.hash(frames, algos).unwrap_or_else(|e| {
+            eprintln!("hashsweep: warning: {e}; hashing these frames on the CPU");
+            frames.par_iter().map(|f| hash_cpu(f, algos)).collect()
+        })
+    }
+
     /// Hash every frame; results in input order.
     pub fn hash(&self, frames: &[&Frame], algos: Algorithms) -> Result<Vec<FrameHashes>, GpuError> {
         match self {

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use rayon::prelude::*;
 
 use super::EXIT_SOME_FAILED;
 use super::output::{Format, Outcome, RowWriter};
 use crate::decode::{self, DecodeOptions, Decoded};
 use crate::engine::{Algorithms, BackendChoice, Engine, FrameHashes};
-use crate::scan::walk;
+use crate::scan::{take_round, walk};
 
 /// Decoded pixels held before a hashing round: bounds memory whatever the folder holds.
 const ROUND_PIXELS: usize = 96 << 20;
@@ -142,17 +141,16 @@ impl<'a> HashSource<'a> {
     pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
         let mut rest = files;
         while !rest.is_empty() {
-            let (round, n) = decode_round(rest, &self.opts);
+            let round = take_round(
+                rest,
+                ROUND_FILES,
+                ROUND_PIXELS,
+                |p| decode::decode_file(p, &self.opts),
+                |d: &Result<Decoded, _>| d.as_ref().map_or(0, |d| d.frame.pixels()),
+            );
+            let n = round.len();
             let frames: Vec<&crate::Frame> = round.iter().flatten().map(|d| &d.frame).collect();
-            // A GPU failure (device lost, driver error) costs speed, not results: the round
-            // is hashed again on the CPU path, which gives the same answers.
-            let hashes = self.engine.hash(&frames, self.algos).unwrap_or_else(|e| {
-                eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
-                Engine::Cpu
-                    .hash(&frames, self.algos)
-                    .expect("the CPU path cannot fail")
-            });
-            let mut hashes = hashes.into_iter();
+            let mut hashes = self.engine.hash_or_cpu(&frames, self.algos).into_iter();
             for (path, d) in rest[..n].iter().zip(round) {
                 let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
                     width: d.width,
@@ -164,30 +162,4 @@ impl<'a> HashSource<'a> {
             rest = &rest[n..];
         }
     }
-}
-
-/// Decode files from the front of `files` in parallel until the round's pixel budget is
-/// spent; returns the results and how many files they cover.
-fn decode_round(
-    files: &[PathBuf],
-    opts: &DecodeOptions,
-) -> (Vec<Result<Decoded, decode::DecodeError>>, usize) {
-    let step = rayon::current_num_threads().max(1) * 2;
-    let mut done = vec![];
-    let mut pixels = 0;
-    while done.len() < files.len().min(ROUND_FILES) && pixels < ROUND_PIXELS {
-        let end = (done.len() + step).min(files.len());
-        let part: Vec<_> = files[done.len()..end]
-            .par_iter()
-            .map(|p| decode::decode_file(p, opts))
-            .collect();
-        pixels += part
-            .iter()
-            .flatten()
-            .map(|d| d.frame.pixels())
-            .sum::<usize>();
-        done.extend(part);
-    }
-    let n = done.len();
-    (done, n)
 }

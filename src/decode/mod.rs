@@ -90,9 +90,13 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     if reader.format().is_none() {
         return Err(DecodeError::UnknownFormat);
     }
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|e| DecodeError::Decode(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
+    reader.limits(limits);
+    let failed = |e: image::ImageError| DecodeError::Decode(e.to_string());
+    // Opening the decoder reads only the header: the size is refused before any pixel.
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > opts.max_pixels {
         return Err(DecodeError::TooLarge {
             width,
@@ -103,14 +107,6 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     if let Some(d) = reduced_jpeg(bytes, opts, width, height) {
         return Ok(d);
     }
-    reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(DecodeError::Io)?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
-    reader.limits(limits);
-    let failed = |e: image::ImageError| DecodeError::Decode(e.to_string());
-    let mut decoder = reader.into_decoder().map_err(failed)?;
     let orientation = decoder.orientation().ok();
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(failed)?;
     if let (true, Some(o)) = (opts.exif_orient, orientation) {

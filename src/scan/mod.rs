@@ -219,8 +219,14 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             let mut rest = &todo[..];
             while !rest.is_empty() {
                 let t = Instant::now();
-                let (round, n) = examine_round(rest, cfg);
-                rest = &rest[n..];
+                let round = take_round(
+                    rest,
+                    ROUND_FILES,
+                    ROUND_PIXELS,
+                    |f| examine_guarded(f, cfg),
+                    |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
+                );
+                rest = &rest[round.len()..];
                 if tx.send((round, t.elapsed())).is_err() {
                     return;
                 }
@@ -230,10 +236,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             stage("read+decode", read_time, &mut summary);
             let t = Instant::now();
             let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
-            let hashes = engine.hash(&frames, cfg.algos).or_else(|e| {
-                eprintln!("hashsweep: warning: {e}; hashing this round on the CPU");
-                Engine::Cpu.hash(&frames, cfg.algos)
-            })?;
+            let hashes = engine.hash_or_cpu(&frames, cfg.algos);
             stage("hash", t.elapsed(), &mut summary);
             let t = Instant::now();
             // (record, frame or None for the image itself, hashes)
@@ -406,26 +409,26 @@ fn finish(mut r: Value, status: &str, reason: Option<String>, s: &mut Summary) -
     r
 }
 
-/// Read and decode files from the front of `todo` on all cores, within the round's budget.
-fn examine_round(todo: &[walk::Found], cfg: &ScanConfig) -> (Vec<Examined>, usize) {
+/// Work through the front of `items` on all cores, a few per thread at a time, until
+/// `max_items` are done or the results hold `max_pixels` decoded pixels: the round that
+/// bounds memory whatever the inputs. Returns the results, one per item taken, in order.
+pub fn take_round<T: Sync, R: Send>(
+    items: &[T],
+    max_items: usize,
+    max_pixels: usize,
+    work: impl Fn(&T) -> R + Sync,
+    pixels: impl Fn(&R) -> usize,
+) -> Vec<R> {
     let step = rayon::current_num_threads().max(1) * 2;
-    let mut done: Vec<Examined> = vec![];
-    let mut pixels = 0;
-    while done.len() < todo.len().min(ROUND_FILES) && pixels < ROUND_PIXELS {
-        let end = (done.len() + step).min(todo.len());
-        let part: Vec<Examined> = todo[done.len()..end]
-            .par_iter()
-            .map(|f| examine_guarded(f, cfg))
-            .collect();
-        pixels += part
-            .iter()
-            .flat_map(|e| &e.frames)
-            .map(Frame::pixels)
-            .sum::<usize>();
+    let mut done: Vec<R> = vec![];
+    let mut held = 0;
+    while done.len() < items.len().min(max_items) && held < max_pixels {
+        let end = (done.len() + step).min(items.len());
+        let part: Vec<R> = items[done.len()..end].par_iter().map(&work).collect();
+        held += part.iter().map(&pixels).sum::<usize>();
         done.extend(part);
     }
-    let n = done.len();
-    (done, n)
+    done
 }
 
 /// No panic from one file reaches the run: it becomes that file's error record.
