@@ -14,6 +14,7 @@ pub mod matching;
 pub mod refset;
 pub mod robustness;
 pub mod scan;
+pub mod video;
 
 pub use engine::{Algorithms, BackendChoice, Engine, FrameHashes};
 pub use frame::Frame;

@@ -22,6 +22,7 @@ fn build(name: &str, algo: Algo, hashes: &[Vec<u64>]) -> RefSet {
             labels: vec![format!("e{i}")],
             quality: None,
             id: None,
+            video: None,
         })
         .collect();
     write::write_set(&path, &mut EntrySections::new(algo, entries)).unwrap();

@@ -230,6 +230,11 @@ fn merge(sets: &[PathBuf], output: &Path) -> anyhow::Result<i32> {
                 labels: s.labels(i).into_iter().map(String::from).collect(),
                 quality: s.quality(i),
                 id: Some(s.ids()[i]),
+                video: s
+                    .video_of()
+                    .get(i)
+                    .filter(|&&v| v != u32::MAX)
+                    .map(|&v| s.video_name(v as usize).to_string()),
             });
         }
     }

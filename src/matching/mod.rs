@@ -2,6 +2,8 @@
 //! raw pairs (`Hit`s); what to report is decided here, once, for both: the best dihedral
 //! variant per (query, entry) and the K nearest.
 
+pub mod video;
+
 use crate::cpu::hamming::{self, Hit};
 use crate::gpu::GpuError;
 use crate::refset::{Algo, RefSet};

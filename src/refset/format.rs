@@ -59,6 +59,9 @@ impl Algo {
 pub const FLAG_QUALITY: u32 = 1;
 pub const FLAG_LABELS: u32 = 2;
 pub const FLAG_SORTED: u32 = 4;
+/// Entries are frame hashes of videos (built from vPDQ files): each names its video, so a
+/// video match is one query over the whole set.
+pub const FLAG_VIDEOS: u32 = 8;
 
 /// The fixed header, little-endian, `HEADER_LEN` bytes.
 #[repr(C)]
@@ -84,7 +87,14 @@ pub struct Header {
     pub pad: u64,
     /// BLAKE3 of the whole file with this field zeroed.
     pub checksum: [u8; 32],
-    pub reserved: [u8; 128],
+    /// `count` u32: the video of each entry (index into the video names), with FLAG_VIDEOS.
+    pub video_of_offset: u64,
+    pub video_count: u64,
+    /// `video_count + 1` u64 offsets into the video name blob.
+    pub video_name_index_offset: u64,
+    pub video_names_offset: u64,
+    pub video_names_len: u64,
+    pub reserved: [u8; 88],
 }
 
 impl Header {

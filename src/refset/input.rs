@@ -135,6 +135,18 @@ impl Parser<'_> {
         quality: Option<u8>,
         id: Option<u64>,
     ) -> Result<(), InputError> {
+        self.push_frame(line, hex, label, quality, id, None)
+    }
+
+    fn push_frame(
+        &mut self,
+        line: usize,
+        hex: &str,
+        label: Option<String>,
+        quality: Option<u8>,
+        id: Option<u64>,
+        video: Option<&str>,
+    ) -> Result<(), InputError> {
         let hex = hex.trim();
         let algo = match self.algo.or_else(|| Algo::from_hex_len(hex.len())) {
             Some(a) => a,
@@ -155,6 +167,7 @@ impl Parser<'_> {
             labels: vec![label.replace('\n', " ")],
             quality,
             id,
+            video: video.map(String::from),
         });
         Ok(())
     }
@@ -254,7 +267,14 @@ impl Parser<'_> {
                 continue;
             }
             let label = format!("{video}#frame={}@{}s", c[0], c[3]);
-            self.push(i + 1, c[2], Some(label), c[1].parse().ok(), None)?;
+            self.push_frame(
+                i + 1,
+                c[2],
+                Some(label),
+                c[1].parse().ok(),
+                None,
+                Some(&video),
+            )?;
         }
         Ok(())
     }
@@ -334,6 +354,7 @@ mod tests {
         let p = parse(&format!("0,100,{H},0.000\n30,95,{H},1.001\n"), None, false).unwrap();
         assert_eq!(p.entries[1].labels[0], "in#frame=30@1.001s");
         assert_eq!(p.entries[1].quality, Some(95));
+        assert_eq!(p.entries[1].video.as_deref(), Some("in"));
     }
 
     #[test]

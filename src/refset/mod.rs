@@ -13,7 +13,9 @@ use memmap2::Mmap;
 use thiserror::Error;
 
 pub use format::Algo;
-use format::{FLAG_LABELS, FLAG_QUALITY, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC, VERSION};
+use format::{
+    FLAG_LABELS, FLAG_QUALITY, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC, VERSION,
+};
 
 #[derive(Debug, Error)]
 pub enum RefSetError {
@@ -132,6 +134,41 @@ impl RefSet {
         self.labels(i).join("; ")
     }
 
+    /// Whether entries are video frame hashes (a set built from vPDQ files).
+    pub fn has_videos(&self) -> bool {
+        self.header.has(FLAG_VIDEOS)
+    }
+
+    pub fn video_count(&self) -> usize {
+        if self.has_videos() {
+            self.header.video_count as usize
+        } else {
+            0
+        }
+    }
+
+    /// Each entry's video index (`u32::MAX`: none); empty unless `has_videos`.
+    pub fn video_of(&self) -> &[u32] {
+        if !self.has_videos() {
+            return &[];
+        }
+        bytemuck::cast_slice(self.section(self.header.video_of_offset, self.len() * 4))
+    }
+
+    pub fn video_name(&self, v: usize) -> &str {
+        let index: &[u64] = bytemuck::cast_slice(self.section(
+            self.header.video_name_index_offset,
+            (self.video_count() + 1) * 8,
+        ));
+        let blob = self.section(
+            self.header.video_names_offset,
+            self.header.video_names_len as usize,
+        );
+        blob.get(index[v] as usize..index[v + 1] as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("<invalid video name>")
+    }
+
     /// Recompute the checksum over the mapped file and compare it with the stored one.
     pub fn verify(&self) -> Result<String, RefSetError> {
         let computed = checksum(&self.map);
@@ -163,6 +200,14 @@ pub fn checksum(file: &[u8]) -> [u8; 32] {
 
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A hostile file could name video 7 of 3; checked once on open so that readers may index.
+fn video_refs_out_of_range(map: &[u8], h: &Header) -> bool {
+    let at = h.video_of_offset as usize;
+    let of: &[u32] = bytemuck::cast_slice(&map[at..at + h.count as usize * 4]);
+    of.iter()
+        .any(|&v| v != u32::MAX && v as u64 >= h.video_count)
 }
 
 /// Every offset and length in the header must lie inside the file, so that no later
@@ -214,6 +259,20 @@ fn check_header(path: &Path, map: &[u8]) -> Result<Header, RefSetError> {
         }
         if !fits(h.labels_offset, Some(h.labels_len)) {
             return Err(corrupt("label blob out of bounds"));
+        }
+    }
+    if h.has(FLAG_VIDEOS) {
+        if !fits(h.video_of_offset, n.checked_mul(4)) {
+            return Err(corrupt("video section out of bounds"));
+        }
+        let index_len = h.video_count.checked_add(1).and_then(|x| x.checked_mul(8));
+        if !fits(h.video_name_index_offset, index_len)
+            || !fits(h.video_names_offset, Some(h.video_names_len))
+        {
+            return Err(corrupt("video names out of bounds"));
+        }
+        if video_refs_out_of_range(map, &h) {
+            return Err(corrupt("an entry names a video that does not exist"));
         }
     }
     Ok(h)

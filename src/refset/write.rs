@@ -7,7 +7,8 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::format::{
-    self, Algo, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, HEADER_LEN, Header, LABEL_SEPARATOR,
+    self, Algo, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header,
+    LABEL_SEPARATOR,
 };
 
 /// One reference hash with what is known about it.
@@ -18,27 +19,34 @@ pub struct Entry {
     pub labels: Vec<String>,
     pub quality: Option<u8>,
     pub id: Option<u64>,
+    /// The video this frame hash came from (vPDQ inputs).
+    pub video: Option<String>,
 }
 
 /// Stable id of a hash when its source gives none: the first 8 bytes of BLAKE3 over the
-/// algorithm code and the hash's bytes, so rebuilding from any input order gives the same id.
-pub fn derived_id(algo: Algo, words: &[u64]) -> u64 {
+/// algorithm code, the hash's bytes and, for a video frame, the video's name, so rebuilding
+/// from any input order gives the same id.
+pub fn derived_id(algo: Algo, words: &[u64], video: Option<&str>) -> u64 {
     let mut h = blake3::Hasher::new();
     h.update(&[algo as u8]);
     for w in words {
         h.update(&w.to_le_bytes());
     }
+    if let Some(v) = video {
+        h.update(v.as_bytes());
+    }
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 /// Sort by hash and keep each hash once, with all its labels (in first-seen order, without
-/// repeats), its best quality and its first explicit id.
+/// repeats), its best quality and its first explicit id. Frame hashes of different videos
+/// stay apart: a video's distinct hashes are what vPDQ matching counts.
 pub fn merge_duplicates(mut entries: Vec<Entry>) -> Vec<Entry> {
-    entries.sort_by(|a, b| a.words.cmp(&b.words));
+    entries.sort_by(|a, b| (&a.words, &a.video).cmp(&(&b.words, &b.video)));
     let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
     for e in entries {
         match out.last_mut() {
-            Some(last) if last.words == e.words => {
+            Some(last) if last.words == e.words && last.video == e.video => {
                 for l in e.labels {
                     if !last.labels.contains(&l) {
                         last.labels.push(l);
@@ -101,6 +109,17 @@ pub trait Sections {
     ) -> std::io::Result<()> {
         Ok(())
     }
+    /// With FLAG_VIDEOS: the videos' names, in index order.
+    fn video_names(&self) -> &[String] {
+        &[]
+    }
+    /// With FLAG_VIDEOS: each entry's video, as a u32 index into `video_names`.
+    fn videos(
+        &mut self,
+        _put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn layout<S: Sections + ?Sized>(s: &S) -> Header {
@@ -122,7 +141,12 @@ fn layout<S: Sections + ?Sized>(s: &S) -> Header {
         file_len: 0,
         pad: 0,
         checksum: [0; 32],
-        reserved: [0; 128],
+        video_of_offset: 0,
+        video_count: 0,
+        video_name_index_offset: 0,
+        video_names_offset: 0,
+        video_names_len: 0,
+        reserved: [0; 88],
     };
     let mut at = format::align_up(HEADER_LEN as u64);
     h.hashes_offset = at;
@@ -141,6 +165,19 @@ fn layout<S: Sections + ?Sized>(s: &S) -> Header {
         h.labels_offset = at;
         h.labels_len = s.labels_len();
         at += h.labels_len;
+    }
+    if h.has(FLAG_VIDEOS) {
+        let videos = s.video_names().len() as u64;
+        let names_len: u64 = s.video_names().iter().map(|v| v.len() as u64).sum();
+        at = format::align_up(at);
+        h.video_of_offset = at;
+        at = format::align_up(at + n * 4);
+        h.video_count = videos;
+        h.video_name_index_offset = at;
+        at = format::align_up(at + (videos + 1) * 8);
+        h.video_names_offset = at;
+        h.video_names_len = names_len;
+        at += names_len;
     }
     h.file_len = at;
     h
@@ -171,6 +208,21 @@ pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Resul
             s.label_index(&mut |b| sink.put(b))?;
             sink.pad_to(header.labels_offset)?;
             s.labels(&mut |b| sink.put(b))?;
+        }
+        if header.has(FLAG_VIDEOS) {
+            sink.pad_to(header.video_of_offset)?;
+            s.videos(&mut |b| sink.put(b))?;
+            sink.pad_to(header.video_name_index_offset)?;
+            let mut at = 0u64;
+            sink.put(&at.to_le_bytes())?;
+            for v in s.video_names() {
+                at += v.len() as u64;
+                sink.put(&at.to_le_bytes())?;
+            }
+            sink.pad_to(header.video_names_offset)?;
+            for v in s.video_names() {
+                sink.put(v.as_bytes())?;
+            }
         }
         if sink.pos != header.file_len {
             return Err(std::io::Error::other(format!(
@@ -211,14 +263,20 @@ fn temp_name(path: &Path) -> PathBuf {
 pub struct EntrySections {
     algo: Algo,
     entries: Vec<Entry>,
+    /// Distinct video names, sorted, when any entry names one.
+    videos: Vec<String>,
 }
 
 impl EntrySections {
     /// Sorts and merges duplicates first.
     pub fn new(algo: Algo, entries: Vec<Entry>) -> EntrySections {
+        let mut videos: Vec<String> = entries.iter().filter_map(|e| e.video.clone()).collect();
+        videos.sort();
+        videos.dedup();
         EntrySections {
             algo,
             entries: merge_duplicates(entries),
+            videos,
         }
     }
 
@@ -247,6 +305,9 @@ impl Sections for EntrySections {
         if self.entries.iter().any(|e| !e.labels.is_empty()) {
             f |= FLAG_LABELS;
         }
+        if !self.videos.is_empty() {
+            f |= FLAG_VIDEOS;
+        }
         f
     }
     fn labels_len(&self) -> u64 {
@@ -262,7 +323,7 @@ impl Sections for EntrySections {
         self.entries.iter().try_for_each(|e| {
             put(&e
                 .id
-                .unwrap_or_else(|| derived_id(algo, &e.words))
+                .unwrap_or_else(|| derived_id(algo, &e.words, e.video.as_deref()))
                 .to_le_bytes())
         })
     }
@@ -295,6 +356,20 @@ impl Sections for EntrySections {
                 .labels
                 .join(std::str::from_utf8(&[LABEL_SEPARATOR]).expect("ascii"))
                 .as_bytes())?;
+        }
+        Ok(())
+    }
+    fn video_names(&self) -> &[String] {
+        &self.videos
+    }
+    fn videos(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        for e in &self.entries {
+            // An entry without a video in a video set (a plain hash list merged in) is
+            // marked with u32::MAX and never counted as a video's frame.
+            let v = e.video.as_ref().map_or(u32::MAX, |v| {
+                self.videos.binary_search(v).expect("collected in new") as u32
+            });
+            put(&v.to_le_bytes())?;
         }
         Ok(())
     }

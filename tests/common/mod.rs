@@ -115,3 +115,36 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Whether `ffmpeg` and `ffprobe` run. Without them a video test prints a notice and checks
+/// nothing, except under `CI=true`, where `.ci/run` installs them and their absence fails.
+pub fn have_ffmpeg() -> bool {
+    let runs = |p: &str| {
+        std::process::Command::new(p)
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if runs("ffmpeg") && runs("ffprobe") {
+        return true;
+    }
+    assert!(!in_ci(), "CI=true but ffmpeg/ffprobe are not installed");
+    eprintln!("NOTICE: ffmpeg not found; this video test checked nothing");
+    false
+}
+
+/// The sample videos of `../shared/testdata/video`, sorted, if they and FFmpeg are there.
+pub fn sample_videos() -> Option<Vec<PathBuf>> {
+    let dir = testdata()?.join("video");
+    if !have_ffmpeg() {
+        return None;
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no sample videos in {}", dir.display());
+    Some(v)
+}

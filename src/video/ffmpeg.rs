@@ -1,0 +1,334 @@
+//! Talking to FFmpeg: `ffprobe` for the stream's size and rate, `ffmpeg` for the sampled
+//! frames as raw RGB24 on a pipe.
+//!
+//! FFmpeg runs as a child process rather than linked in: a decoder crash or hang on a
+//! hostile file ends that process, never the scan; the watchdog can kill it; and the build
+//! needs no C libraries, only the `ffmpeg` package at run time.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{VideoError, VideoInfo, VideoOptions};
+use crate::frame::Frame;
+
+/// The programs to run: `HASHSWEEP_FFMPEG` / `HASHSWEEP_FFPROBE`, else from `PATH`.
+fn program(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+fn spawn(var: &str, default: &str, args: &[String]) -> Result<Child, VideoError> {
+    let prog = program(var, default);
+    Command::new(&prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => VideoError::NoFfmpeg(prog),
+            _ => VideoError::Io(format!("starting {prog}: {e}")),
+        })
+}
+
+/// Kills `child` unless `alive` hears from the reader at least every `stall`; the reader
+/// drops its sender when done. Returns whether it had to kill.
+fn watchdog(mut child: Child, alive: mpsc::Receiver<()>, stall: Duration) -> (Child, bool) {
+    loop {
+        match alive.recv_timeout(stall) {
+            Ok(()) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return (child, false),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                return (child, true);
+            }
+        }
+    }
+}
+
+/// The last part of a child's stderr, read on a thread so the pipe never fills.
+fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut err = child.stderr.take().expect("piped");
+    std::thread::spawn(move || {
+        let mut all = vec![];
+        let _ = err.read_to_end(&mut all);
+        let text = String::from_utf8_lossy(&all);
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    })
+}
+
+pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> {
+    let args: Vec<String> = [
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames:format=duration,format_name",
+        "-of",
+        "json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([path.to_string_lossy().into_owned()])
+    .collect();
+    let mut child = spawn("HASHSWEEP_FFPROBE", "ffprobe", &args)?;
+    let stderr = collect_stderr(&mut child);
+    let mut out = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<()>();
+    let stall = opts.stall_timeout;
+    let dog = std::thread::spawn(move || watchdog(child, rx, stall));
+    let mut json = vec![];
+    let read = out.read_to_end(&mut json);
+    drop(tx);
+    let (mut child, killed) = dog.join().expect("watchdog does not panic");
+    let status = child.wait();
+    let why = stderr.join().unwrap_or_default();
+    if killed {
+        return Err(VideoError::Timeout(opts.stall_timeout.as_secs_f64()));
+    }
+    read.map_err(|e| VideoError::Io(e.to_string()))?;
+    if !status.is_ok_and(|s| s.success()) {
+        return Err(VideoError::Unreadable(if why.is_empty() {
+            "ffprobe failed".into()
+        } else {
+            why
+        }));
+    }
+    parse_probe(&json)
+}
+
+fn rational(s: Option<&str>) -> Option<f64> {
+    let (n, d) = s?.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (n > 0.0 && d > 0.0).then(|| n / d)
+}
+
+/// ffprobe's JSON to what hashing needs; the frame rate is chosen as the reference does
+/// (average rate, else the base rate).
+pub fn parse_probe(json: &[u8]) -> Result<VideoInfo, VideoError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| VideoError::Unreadable(e.to_string()))?;
+    let Some(s) = v["streams"].as_array().and_then(|a| a.first()) else {
+        return Err(VideoError::NoVideoStream);
+    };
+    let (width, height) = (
+        s["width"].as_u64().unwrap_or(0),
+        s["height"].as_u64().unwrap_or(0),
+    );
+    if width == 0 || height == 0 || width > u32::MAX as u64 || height > u32::MAX as u64 {
+        return Err(VideoError::Unreadable(format!(
+            "video stream has no usable size ({width}x{height})"
+        )));
+    }
+    let avg = rational(s["avg_frame_rate"].as_str());
+    let base = rational(s["r_frame_rate"].as_str());
+    let frame_rate = avg.or(base).ok_or(VideoError::NoFrameRate)?;
+    // A base rate well above the average means frames are not evenly spaced.
+    let variable = matches!((avg, base), (Some(a), Some(b)) if (a - b).abs() > 0.01 * b);
+    Ok(VideoInfo {
+        width: width as u32,
+        height: height as u32,
+        frame_rate,
+        variable_frame_rate: variable,
+        duration: v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok()),
+        codec: s["codec_name"].as_str().unwrap_or("unknown").to_string(),
+        container: v["format"]["format_name"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+    })
+}
+
+/// The sampled frames of one video, read as FFmpeg produces them.
+pub struct FrameReader {
+    out: ChildStdout,
+    alive: Option<mpsc::Sender<()>>,
+    dog: Option<std::thread::JoinHandle<(Child, bool)>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    width: u32,
+    height: u32,
+    frame_mod: u64,
+    taken: u64,
+    stall: Duration,
+    /// The pipe reached its end: FFmpeg finished (or died) on its own.
+    ended: bool,
+}
+
+/// How reading ended, for the record.
+#[derive(Debug, Default)]
+pub struct Ending {
+    pub warnings: Vec<String>,
+    /// FFmpeg was stopped by the watchdog.
+    pub timed_out: bool,
+}
+
+impl FrameReader {
+    /// FFmpeg decodes every frame (frame numbers count decoded frames, as the reference's
+    /// do) and passes on those with `n % frame_mod == 0`, converted to RGB24 at the stream's
+    /// size with the area filter the reference uses and swscale's default (BT.601) matrix.
+    pub fn start(
+        path: &Path,
+        info: &VideoInfo,
+        frame_mod: u64,
+        opts: &VideoOptions,
+    ) -> Result<FrameReader, VideoError> {
+        let mut filter = String::new();
+        if frame_mod > 1 {
+            filter += &format!("select=not(mod(n\\,{frame_mod})),");
+        }
+        filter += &format!(
+            "scale={}:{}:flags=area:in_color_matrix=bt601,format=rgb24",
+            info.width, info.height
+        );
+        let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if opts.threads > 0 {
+            args.extend(["-threads".into(), opts.threads.to_string()]);
+        }
+        args.extend(["-i".into(), path.to_string_lossy().into_owned()]);
+        args.extend(
+            [
+                "-map",
+                "0:v:0",
+                "-an",
+                "-sn",
+                "-dn",
+                "-vf",
+                &filter,
+                "-vsync",
+                "passthrough",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "pipe:1",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        let mut child = spawn("HASHSWEEP_FFMPEG", "ffmpeg", &args)?;
+        let stderr = collect_stderr(&mut child);
+        let out = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        let stall = opts.stall_timeout;
+        let dog = std::thread::spawn(move || watchdog(child, rx, stall));
+        Ok(FrameReader {
+            out,
+            alive: Some(tx),
+            dog: Some(dog),
+            stderr: Some(stderr),
+            width: info.width,
+            height: info.height,
+            frame_mod,
+            taken: 0,
+            stall,
+            ended: false,
+        })
+    }
+
+    /// The next sampled frame and its frame number; `None` at the end of the stream (or
+    /// when FFmpeg stopped: `finish` says why).
+    pub fn next_frame(&mut self) -> Option<(u64, Frame)> {
+        let len = self.width as usize * self.height as usize * 3;
+        let mut rgb = vec![0u8; len];
+        if self.out.read_exact(&mut rgb).is_err() {
+            self.ended = true;
+            return None;
+        }
+        if let Some(a) = &self.alive {
+            let _ = a.send(());
+        }
+        let number = self.taken * self.frame_mod;
+        self.taken += 1;
+        let frame = Frame::new(self.width, self.height, rgb).ok()?;
+        Some((number, frame))
+    }
+
+    /// Stop FFmpeg if it is still running and say how the stream ended.
+    pub fn finish(mut self) -> Ending {
+        drop(self.alive.take());
+        let (mut child, timed_out) = self
+            .dog
+            .take()
+            .expect("finish runs once")
+            .join()
+            .expect("watchdog does not panic");
+        // A reader that stops early must not leave FFmpeg blocked on a full pipe; its exit
+        // status then says nothing about the file.
+        let status = if self.ended {
+            child.wait().ok()
+        } else {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        };
+        let why = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let mut end = Ending {
+            timed_out,
+            ..Ending::default()
+        };
+        if timed_out {
+            end.warnings.push(format!(
+                "decoding stopped: no frame for {:.0} s (--video-timeout); later frames not hashed",
+                self.stall.as_secs_f64()
+            ));
+        } else if status.is_some_and(|s| !s.success()) || !why.is_empty() {
+            end.warnings.push(if why.is_empty() {
+                "ffmpeg ended with an error".to_string()
+            } else {
+                format!("ffmpeg: {why}")
+            });
+        }
+        end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_output_gives_size_rate_and_variable_rate() {
+        let j = br#"{"streams":[{"codec_name":"h264","width":480,"height":720,"r_frame_rate":"30/1","avg_frame_rate":"30/1"}],"format":{"format_name":"mov,mp4","duration":"22.464000"}}"#;
+        let i = parse_probe(j).unwrap();
+        assert_eq!((i.width, i.height, i.frame_rate), (480, 720, 30.0));
+        assert!(!i.variable_frame_rate);
+        assert_eq!(i.duration, Some(22.464));
+        let vfr = br#"{"streams":[{"width":4,"height":4,"r_frame_rate":"60/1","avg_frame_rate":"2997/125"}],"format":{}}"#;
+        assert!(parse_probe(vfr).unwrap().variable_frame_rate);
+        let no_avg = br#"{"streams":[{"width":4,"height":4,"r_frame_rate":"25/1","avg_frame_rate":"0/0"}],"format":{}}"#;
+        assert_eq!(parse_probe(no_avg).unwrap().frame_rate, 25.0);
+    }
+
+    #[test]
+    fn streams_without_video_or_size_or_rate_are_errors() {
+        assert!(matches!(
+            parse_probe(br#"{"streams":[],"format":{}}"#),
+            Err(VideoError::NoVideoStream)
+        ));
+        assert!(matches!(
+            parse_probe(br#"{"format":{}}"#),
+            Err(VideoError::NoVideoStream)
+        ));
+        assert!(
+            parse_probe(br#"{"streams":[{"width":0,"height":4,"avg_frame_rate":"25/1"}]}"#)
+                .is_err()
+        );
+        assert!(matches!(
+            parse_probe(br#"{"streams":[{"width":4,"height":4,"avg_frame_rate":"0/0","r_frame_rate":"0/0"}]}"#),
+            Err(VideoError::NoFrameRate)
+        ));
+    }
+}

@@ -1,0 +1,268 @@
+//! vPDQ (../shared/spec/vpdq.md): PDQ hashes of the frames sampled every
+//! `seconds_per_hash`, in the reference's text form. Frames come from FFmpeg
+//! ([`ffmpeg`]) and are hashed by the same [`Engine`] batches as images.
+
+pub mod ffmpeg;
+
+use std::path::Path;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::engine::{Algorithms, Engine};
+use crate::frame::Frame;
+use crate::hash::{Pdq256, PdqHashes};
+
+#[derive(Debug, Error)]
+pub enum VideoError {
+    #[error("{0} not found: videos need FFmpeg (Debian/Ubuntu: apt install ffmpeg)")]
+    NoFfmpeg(String),
+    #[error("not a readable video: {0}")]
+    Unreadable(String),
+    #[error("no video stream")]
+    NoVideoStream,
+    #[error("the video stream gives no frame rate")]
+    NoFrameRate,
+    #[error("video frames of {width}x{height} are over {max} pixels (--max-pixels): not decoded")]
+    TooLarge { width: u32, height: u32, max: u64 },
+    #[error("no answer from FFmpeg for {0:.0} s (--video-timeout): stopped")]
+    Timeout(f64),
+    #[error("no frame could be decoded{0}")]
+    NoFrames(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("{path}:{line}: {reason}")]
+    Malformed {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct VideoOptions {
+    /// Seconds between hashed frames (`seconds_per_hash`); 0 hashes every frame.
+    pub interval: f64,
+    /// FFmpeg is stopped when it delivers no frame for this long (a hang, not a long video).
+    pub stall_timeout: Duration,
+    /// FFmpeg's decoding threads; 0 lets FFmpeg choose.
+    pub threads: usize,
+    pub max_pixels: u64,
+}
+
+impl Default for VideoOptions {
+    fn default() -> VideoOptions {
+        VideoOptions {
+            interval: 1.0,
+            stall_timeout: Duration::from_secs(300),
+            threads: 0,
+            max_pixels: crate::decode::DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// What the container says about the video stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VideoInfo {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: f64,
+    /// Frames are not evenly spaced: timestamps, which vPDQ derives from the frame number
+    /// and the average rate, are then approximate.
+    pub variable_frame_rate: bool,
+    pub duration: Option<f64>,
+    pub codec: String,
+    pub container: String,
+}
+
+/// Every `frame_mod`-th frame is hashed: `(int)(seconds_per_hash * frame_rate)`, at least 1.
+pub fn frame_mod(interval: f64, frame_rate: f64) -> u64 {
+    ((interval * frame_rate) as u64).max(1)
+}
+
+/// One hashed frame: a line of the vPDQ text form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Feature {
+    pub frame: u64,
+    pub quality: u8,
+    pub hash: Pdq256,
+    /// Seconds: frame number over frame rate.
+    pub timestamp: f64,
+}
+
+impl Feature {
+    pub fn new(frame: u64, frame_rate: f64, h: &PdqHashes) -> Feature {
+        Feature {
+            frame,
+            quality: h.quality.0,
+            hash: h.original(),
+            timestamp: frame as f64 / frame_rate,
+        }
+    }
+
+    /// `frame_number,quality,pdq_hex,timestamp`, the timestamp with 3 decimals.
+    pub fn line(&self) -> String {
+        format!(
+            "{},{},{},{:.3}",
+            self.frame, self.quality, self.hash, self.timestamp
+        )
+    }
+}
+
+pub fn to_text(features: &[Feature]) -> String {
+    features.iter().map(|f| f.line() + "\n").collect()
+}
+
+/// Read a vPDQ text file (ours or another tool's).
+pub fn read_text(path: &Path) -> Result<Vec<Feature>, VideoError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| VideoError::Io(format!("{}: {e}", path.display())))?;
+    let malformed = |line: usize, reason: &str| VideoError::Malformed {
+        path: path.display().to_string(),
+        line,
+        reason: reason.to_string(),
+    };
+    let mut out = vec![];
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let c: Vec<&str> = l.split(',').map(str::trim).collect();
+        let [frame, quality, hash, ts] = c[..] else {
+            return Err(malformed(i + 1, "expected frame,quality,hash,timestamp"));
+        };
+        out.push(Feature {
+            frame: frame
+                .parse()
+                .map_err(|_| malformed(i + 1, "bad frame number"))?,
+            quality: quality
+                .parse()
+                .map_err(|_| malformed(i + 1, "bad quality"))?,
+            hash: hash.parse().map_err(|_| malformed(i + 1, "bad PDQ hash"))?,
+            timestamp: ts.parse().map_err(|_| malformed(i + 1, "bad timestamp"))?,
+        });
+    }
+    Ok(out)
+}
+
+/// Probe a video and start decoding its sampled frames, refusing frames too large to hold.
+pub fn open(
+    path: &Path,
+    opts: &VideoOptions,
+) -> Result<(VideoInfo, ffmpeg::FrameReader), VideoError> {
+    let info = ffmpeg::probe(path, opts)?;
+    if info.width as u64 * info.height as u64 > opts.max_pixels {
+        return Err(VideoError::TooLarge {
+            width: info.width,
+            height: info.height,
+            max: opts.max_pixels,
+        });
+    }
+    let m = frame_mod(opts.interval, info.frame_rate);
+    let reader = ffmpeg::FrameReader::start(path, &info, m, opts)?;
+    Ok((info, reader))
+}
+
+/// A whole video's hash, with what went wrong on the way.
+#[derive(Debug, Clone)]
+pub struct VideoHash {
+    pub info: VideoInfo,
+    pub features: Vec<Feature>,
+    pub warnings: Vec<String>,
+}
+
+/// Decoded pixels held at once while hashing one video.
+const CHUNK_PIXELS: usize = 64 << 20;
+
+/// Hash one video on `engine`, frames in batches of bounded memory. Used where one video
+/// is wanted on its own (`match`); `scan` interleaves many videos and images instead.
+pub fn hash_video(
+    path: &Path,
+    engine: &Engine,
+    opts: &VideoOptions,
+) -> Result<VideoHash, VideoError> {
+    let (info, mut reader) = open(path, opts)?;
+    let pdq_only = Algorithms {
+        pdq: true,
+        phash: false,
+    };
+    let mut features = vec![];
+    let mut chunk: Vec<(u64, Frame)> = vec![];
+    loop {
+        let next = reader.next_frame();
+        let held: usize = chunk.iter().map(|(_, f)| f.pixels()).sum();
+        if next.is_none() || held >= CHUNK_PIXELS {
+            let frames: Vec<&Frame> = chunk.iter().map(|(_, f)| f).collect();
+            let hashes = engine.hash_or_cpu(&frames, pdq_only);
+            for ((n, _), h) in chunk.iter().zip(hashes) {
+                let p = h.pdq.expect("PDQ was asked for");
+                features.push(Feature::new(*n, info.frame_rate, &p));
+            }
+            chunk.clear();
+        }
+        match next {
+            Some(f) => chunk.push(f),
+            None => break,
+        }
+    }
+    let end = reader.finish();
+    let mut warnings = end.warnings;
+    if features.is_empty() {
+        let why = warnings
+            .first()
+            .map_or(String::new(), |w| format!(" ({w})"));
+        return Err(VideoError::NoFrames(why));
+    }
+    if info.variable_frame_rate {
+        warnings.push(VARIABLE_RATE_WARNING.to_string());
+    }
+    Ok(VideoHash {
+        info,
+        features,
+        warnings,
+    })
+}
+
+pub const VARIABLE_RATE_WARNING: &str =
+    "variable frame rate: timestamps are frame number / average rate, as vPDQ defines them";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_mod_truncates_like_the_reference_and_is_at_least_one() {
+        assert_eq!(frame_mod(1.0, 30.0), 30);
+        assert_eq!(frame_mod(1.0, 29.97), 29);
+        assert_eq!(frame_mod(0.0, 30.0), 1);
+        assert_eq!(frame_mod(1.0, 0.5), 1);
+        assert_eq!(frame_mod(2.5, 24.0), 60);
+    }
+
+    #[test]
+    fn text_lines_round_trip() {
+        let dir = std::env::temp_dir().join(format!("hs-vpdq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h: Pdq256 = "b4ad26b96d18d2491a79f80f07f2c9936fe6083dfb6983d8a4a36db40034df54"
+            .parse()
+            .unwrap();
+        let f = Feature {
+            frame: 30,
+            quality: 100,
+            hash: h,
+            timestamp: 30.0 / 29.97,
+        };
+        assert_eq!(
+            f.line(),
+            "30,100,b4ad26b96d18d2491a79f80f07f2c9936fe6083dfb6983d8a4a36db40034df54,1.001"
+        );
+        let p = dir.join("a.vpdq.txt");
+        std::fs::write(&p, to_text(&[f, f])).unwrap();
+        let back = read_text(&p).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].frame, back[0].hash), (30, h));
+        std::fs::write(&p, "30,100,zz,1.0\n").unwrap();
+        assert!(read_text(&p).unwrap_err().to_string().contains(":1:"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
