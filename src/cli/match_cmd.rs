@@ -1,5 +1,7 @@
-//! `hashsweep match`: queries (hash files, or images hashed on the fly) against a reference
-//! set, exact, on the GPU or CPU.
+//! `hashsweep match`: queries (hash files, or images and videos hashed on the fly) against a
+//! reference set, exact, on the GPU or CPU. Against a set built from vPDQ files, videos and
+//! vPDQ files are matched as whole videos (vPDQ rule); against an image set, each sampled
+//! frame of a video is a query of its own.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -14,13 +16,13 @@ use super::output::{Format, csv_cell};
 use crate::engine::{Algorithms, BackendChoice, Engine};
 use crate::gpu::GpuMatcher;
 use crate::hash::Dihedral;
-use crate::matching::{self, MatchParams, Matcher, QueryHashes};
+use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
 use crate::refset::{Algo, RefSet, input};
 use crate::scan::{sniff, walk};
 
 #[derive(Args, Debug)]
 pub struct MatchArgs {
-    /// Hash files (any format `refs build` reads) and/or images and directories.
+    /// Hash files (any format `refs build` reads), images, videos and directories.
     #[arg(required = true)]
     pub queries: Vec<PathBuf>,
     #[arg(long)]
@@ -43,6 +45,8 @@ pub struct MatchArgs {
     pub format: Format,
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub video: super::video::VideoArgs,
 }
 
 /// A query as reported: the image path, or the label its hash list gave it.
@@ -62,8 +66,15 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     for (p, e) in &walk_errors {
         eprintln!("hashsweep: {}: {e}", p.display());
     }
-    let (images, lists): (Vec<PathBuf>, Vec<PathBuf>) =
-        files.into_iter().partition(|p| is_image(p));
+    let mut kinds = Kinds::default();
+    for f in files {
+        kinds.add(f);
+    }
+    if set.has_videos() && (!kinds.videos.is_empty() || !kinds.vpdq.is_empty()) {
+        return match_videos(&args, &set, &engine, &kinds, stats);
+    }
+    let (images, mut lists) = (kinds.images, kinds.lists);
+    lists.extend(kinds.vpdq);
     for list in &lists {
         read_list(
             list,
@@ -78,6 +89,14 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
         &engine,
         &images,
         algo,
+        &args,
+        &mut queries,
+        &mut hashes,
+        &mut stats,
+    );
+    video_frames(
+        &engine,
+        &kinds.videos,
         &args,
         &mut queries,
         &mut hashes,
@@ -116,13 +135,212 @@ struct Counts {
     failed: usize,
 }
 
-/// Images are recognised by their first bytes; anything else is read as a hash list.
-fn is_image(p: &Path) -> bool {
-    let mut head = Vec::with_capacity(sniff::HEAD);
-    let _ = File::open(p).and_then(|f| {
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, sniff::HEAD as u64), &mut head)
+/// Queries sorted by what their content says they are.
+#[derive(Default)]
+struct Kinds {
+    images: Vec<PathBuf>,
+    videos: Vec<PathBuf>,
+    /// vPDQ text files: one video each.
+    vpdq: Vec<PathBuf>,
+    /// Any other hash list.
+    lists: Vec<PathBuf>,
+}
+
+impl Kinds {
+    /// Images and videos by their first bytes; anything else is read as a hash list.
+    fn add(&mut self, p: PathBuf) {
+        let mut head = Vec::with_capacity(sniff::HEAD.max(512));
+        let _ = File::open(&p).and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head)
+        });
+        match sniff::detect(&head[..head.len().min(sniff::HEAD)]) {
+            sniff::Detected::Image(_) => self.images.push(p),
+            sniff::Detected::Video(_) => self.videos.push(p),
+            _ if input::detect(&String::from_utf8_lossy(&head)) == input::Kind::Vpdq => {
+                self.vpdq.push(p)
+            }
+            _ => self.lists.push(p),
+        }
+    }
+}
+
+fn video_name(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Against an image set: every sampled frame of each video is a query, named
+/// `VIDEO#frame=N@Ts`, in all 8 orientations with `--dihedral`.
+fn video_frames(
+    engine: &Engine,
+    videos: &[PathBuf],
+    args: &MatchArgs,
+    queries: &mut Vec<Query>,
+    hashes: &mut QueryHashes,
+    stats: &mut Counts,
+) {
+    let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
+    for v in videos {
+        let hashed = match (hashes.algo, crate::video::hash_video(v, engine, &opts)) {
+            (Algo::Phash, _) => {
+                eprintln!(
+                    "hashsweep: {}: videos are hashed with PDQ; this is a pHash set",
+                    v.display()
+                );
+                stats.failed += 1;
+                continue;
+            }
+            (_, Ok(h)) => h,
+            (_, Err(e)) => {
+                eprintln!("hashsweep: {}: {e}", v.display());
+                stats.failed += 1;
+                continue;
+            }
+        };
+        for w in &hashed.warnings {
+            eprintln!("hashsweep: warning: {}: {w}", v.display());
+        }
+        for (f, p) in hashed.features.iter().zip(&hashed.variants) {
+            if f.quality < args.min_quality {
+                stats.low_quality += 1;
+                continue;
+            }
+            let q = queries.len() as u32;
+            let variants = if args.dihedral { 8 } else { 1 };
+            for (k, h) in p.hashes.iter().take(variants).enumerate() {
+                hashes.push(q, k as u8, &h.0);
+            }
+            queries.push(Query {
+                name: format!("{}#frame={}@{:.3}s", video_name(v), f.frame, f.timestamp),
+            });
+        }
+    }
+}
+
+/// Against a set built from vPDQ files: each video or vPDQ file is one query video, and
+/// all of them go through the matcher in one run over the whole set.
+fn match_videos(
+    args: &MatchArgs,
+    set: &RefSet,
+    engine: &Engine,
+    kinds: &Kinds,
+    mut stats: Counts,
+) -> anyhow::Result<i32> {
+    for p in kinds.images.iter().chain(&kinds.lists) {
+        eprintln!(
+            "hashsweep: {}: not a video or vPDQ file; this set holds videos (give images in a run of their own)",
+            p.display()
+        );
+        stats.failed += 1;
+    }
+    let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
+    let mut names = vec![];
+    let mut features = vec![];
+    let read = kinds
+        .vpdq
+        .iter()
+        .map(|p| (p, crate::video::read_text(p).map_err(anyhow::Error::from)));
+    let hashed = kinds.videos.iter().map(|p| {
+        let h = crate::video::hash_video(p, engine, &opts).map_err(anyhow::Error::from);
+        (p, h.map(|h| {
+            for w in &h.warnings {
+                eprintln!("hashsweep: warning: {}: {w}", p.display());
+            }
+            h.features
+        }))
     });
-    matches!(sniff::detect(&head), sniff::Detected::Image(_))
+    for (p, r) in read.chain(hashed) {
+        match r {
+            Ok(f) => {
+                names.push(video_name(p));
+                features.push(f);
+            }
+            Err(e) => {
+                eprintln!("hashsweep: {}: {e}", p.display());
+                stats.failed += 1;
+            }
+        }
+    }
+    let distance = args.max_distance.unwrap_or(31);
+    let p = args.video.params(distance, args.min_quality);
+    let queries: Vec<_> = features
+        .iter()
+        .map(|f| video::distinct(f, p.min_quality))
+        .collect();
+    let totals = video::VideoTotals::new(set, p.min_quality);
+    let gpu = match engine.gpu_context() {
+        Some(ctx) => Some(GpuMatcher::new(ctx)?),
+        None => None,
+    };
+    let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
+    let found = video::against_set(set, &totals, &matcher, &queries, &p)?;
+    write_video_matches(args, set, &names, &found, &p)?;
+    eprintln!(
+        "hashsweep: {} query videos against {} videos ({} frame hashes) on {}: {} pairs share hashes, {} match (q% >= {}, c% >= {}); {} failed",
+        names.len(),
+        set.video_count(),
+        set.len(),
+        engine.describe(),
+        found.len(),
+        found.iter().filter(|m| m.score.is_match(&p)).count(),
+        p.query_pct,
+        p.compared_pct,
+        stats.failed
+    );
+    Ok(i32::from(stats.failed > 0))
+}
+
+fn write_video_matches(
+    args: &MatchArgs,
+    set: &RefSet,
+    names: &[String],
+    found: &[video::VideoMatch],
+    p: &video::VpdqParams,
+) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(open_output(args)?);
+    let set_name = args.refs.to_string_lossy();
+    if args.format == Format::Csv {
+        writeln!(
+            out,
+            "query,refset,compared,query_match_pct,compared_match_pct,match,query_hashes_matched,query_hashes,compared_hashes_matched,compared_hashes"
+        )?;
+    }
+    for m in found {
+        let (q, c, s) = (&names[m.query], set.video_name(m.video), m.score);
+        match args.format {
+            Format::Csv => writeln!(
+                out,
+                "{},{},{},{:.2},{:.2},{},{},{},{},{}",
+                csv_cell(q),
+                csv_cell(&set_name),
+                csv_cell(c),
+                s.query_pct(),
+                s.compared_pct(),
+                s.is_match(p),
+                s.query_hits,
+                s.query_total,
+                s.compared_hits,
+                s.compared_total
+            )?,
+            Format::Jsonl => writeln!(
+                out,
+                "{}",
+                json!({"query": q, "refset": set_name, "compared": c,
+                    "query_match_pct": (s.query_pct() * 100.0).round() / 100.0,
+                    "compared_match_pct": (s.compared_pct() * 100.0).round() / 100.0,
+                    "match": s.is_match(p), "query_hashes": [s.query_hits, s.query_total],
+                    "compared_hashes": [s.compared_hits, s.compared_total]})
+            )?,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn open_output(args: &MatchArgs) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &args.output {
+        Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    })
 }
 
 fn read_list(
@@ -201,11 +419,7 @@ fn write_matches(
     queries: &[Query],
     found: &[matching::Match],
 ) -> anyhow::Result<()> {
-    let out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut out = BufWriter::new(out);
+    let mut out = BufWriter::new(open_output(args)?);
     let set_name = args.refs.to_string_lossy();
     if args.format == Format::Csv {
         writeln!(out, "query,refset,entry_id,label,distance,variant")?;

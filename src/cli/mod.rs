@@ -8,6 +8,7 @@ mod merge;
 pub mod output;
 mod refs;
 mod scan;
+mod video;
 
 use clap::{Parser, Subcommand};
 

@@ -176,6 +176,7 @@ fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {
         "has_quality": h.has(FLAG_QUALITY),
         "has_labels": h.has(FLAG_LABELS),
         "labelled_entries": labelled,
+        "videos": set.video_count(),
         "file_bytes": h.file_len,
         "checksum": set.stored_checksum(),
         "checksum_status": status,

@@ -72,6 +72,12 @@ pub struct ScanArgs {
     /// Hash every frame of animated GIF and WebP files (default: the first frame).
     #[arg(long)]
     pub all_frames: bool,
+    #[command(flatten)]
+    pub video: super::video::VideoArgs,
+    /// Folder for each video's vPDQ file (`frame,quality,hash,timestamp`; default OUT
+    /// with `.vpdq/`).
+    #[arg(long)]
+    pub vpdq_dir: Option<PathBuf>,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -132,6 +138,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         command: std::env::args().collect(),
         format: args.format,
         all_frames: args.all_frames,
+        video: args.video.options(args.max_pixels),
+        vpdq_dir: args
+            .vpdq_dir
+            .clone()
+            .unwrap_or_else(|| scan::vpdq_dir(&args.output)),
+        query_match_pct: args.video.query_match_pct,
+        compared_match_pct: args.video.compared_match_pct,
         progress: if args.quiet {
             crate::scan::progress::Mode::Off
         } else {

@@ -11,6 +11,7 @@ pub mod record;
 pub mod resume;
 pub mod shard;
 pub mod sniff;
+pub mod video;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashSet};
@@ -38,8 +39,8 @@ use sniff::Detected;
 pub const REDUCED_JPEG_SIDE: u32 = 1024;
 
 /// Files per round at most, and decoded pixels per round at most.
-const ROUND_FILES: usize = 256;
-const ROUND_PIXELS: usize = 64 << 20;
+pub const ROUND_FILES: usize = 256;
+pub const ROUND_PIXELS: usize = 64 << 20;
 
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Digests {
@@ -66,6 +67,12 @@ pub struct ScanConfig {
     pub format: record::Format,
     /// Hash every frame of animated GIF and WebP files, not only the first.
     pub all_frames: bool,
+    pub video: crate::video::VideoOptions,
+    /// Where each video's vPDQ text file goes.
+    pub vpdq_dir: PathBuf,
+    /// Pq and Pc of video-to-video matches (sets built from vPDQ files).
+    pub query_match_pct: f64,
+    pub compared_match_pct: f64,
 }
 
 /// Counts for the summary record and the exit code.
@@ -78,6 +85,8 @@ pub struct Summary {
     pub by_format: BTreeMap<String, usize>,
     pub bytes_read: u64,
     pub matches: usize,
+    /// Video frames hashed (sampled frames of all videos).
+    pub video_frames: usize,
     pub seconds: f64,
     pub images_per_s: f64,
     /// Busy time per stage, seconds: which stage limits the run.
@@ -90,16 +99,32 @@ impl Summary {
     }
 }
 
-/// What reading one file produced, before hashing.
-struct Examined {
+/// What reading one file produced, before hashing; for a video, one piece of it.
+pub struct Examined {
     record: Value,
-    /// The image, then with `--all-frames` every frame of an animation.
+    /// The image, then with `--all-frames` every frame of an animation; or a video's
+    /// sampled frames.
     frames: Vec<Frame>,
+    video: Option<video::VideoPart>,
+}
+
+/// Where a hashed frame came from: the file itself, a frame of an animation, or a sampled
+/// frame of a video.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Image,
+    Animation(usize),
+    Video(video::VideoFrame),
 }
 
 /// `OUT.matches.jsonl` beside the output (`OUT` without its `.jsonl`/`.csv`).
 pub fn matches_path(out: &Path) -> PathBuf {
     sibling(out, "matches.jsonl")
+}
+
+/// `OUT.vpdq/`: default folder of the videos' vPDQ files.
+pub fn vpdq_dir(out: &Path) -> PathBuf {
+    sibling(out, "vpdq")
 }
 
 /// Where header and summary records go beside a CSV output.
@@ -216,9 +241,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
         let todo = &todo;
         scope.spawn(move || {
+            let mut send = |round, t| tx.send((round, t)).is_ok();
+            let mut rounds = video::Rounds::new(&mut send);
             let mut rest = &todo[..];
             while !rest.is_empty() {
-                let t = Instant::now();
                 let round = take_round(
                     rest,
                     ROUND_FILES,
@@ -227,11 +253,17 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                     |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
                 );
                 rest = &rest[round.len()..];
-                if tx.send((round, t.elapsed())).is_err() {
+                for e in round {
+                    if !rounds.stream(e, cfg) {
+                        return;
+                    }
+                }
+                if !rounds.flush() {
                     return;
                 }
             }
         });
+        let mut videos = video::Videos::new(&sets, cfg);
         for (mut round, read_time) in rx {
             stage("read+decode", read_time, &mut summary);
             let t = Instant::now();
@@ -239,15 +271,31 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             let hashes = engine.hash_or_cpu(&frames, cfg.algos);
             stage("hash", t.elapsed(), &mut summary);
             let t = Instant::now();
-            // (record, frame or None for the image itself, hashes)
-            let mut hashed: Vec<(usize, Option<usize>, FrameHashes)> = vec![];
+            // (item of the round, where the frame came from, hashes)
+            let mut hashed: Vec<(usize, Origin, FrameHashes)> = vec![];
             let mut it = hashes.into_iter();
             for (i, e) in round.iter_mut().enumerate() {
                 let n = std::mem::take(&mut e.frames).len();
                 let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
+                if let Some(video::VideoPart::Frames {
+                    id,
+                    numbers,
+                    frame_rate,
+                    ..
+                }) = &e.video
+                {
+                    let at = videos.add(*id, numbers, *frame_rate, &hs);
+                    summary.video_frames += at.len();
+                    hashed.extend(
+                        at.into_iter()
+                            .zip(hs)
+                            .map(|(v, h)| (i, Origin::Video(v), h)),
+                    );
+                    continue;
+                }
                 if let Some(first) = hs.first() {
                     put_hashes(&mut e.record, first);
-                    hashed.push((i, None, *first));
+                    hashed.push((i, Origin::Image, *first));
                 }
                 if hs.len() > 1 {
                     let per: Vec<Value> = hs[1..]
@@ -260,7 +308,12 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                         })
                         .collect();
                     e.record["frames"] = json!(per);
-                    hashed.extend(hs[1..].iter().enumerate().map(|(k, h)| (i, Some(k), *h)));
+                    hashed.extend(
+                        hs[1..]
+                            .iter()
+                            .enumerate()
+                            .map(|(k, h)| (i, Origin::Animation(k), *h)),
+                    );
                 }
             }
             let mut mlines = String::new();
@@ -271,13 +324,18 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                 })?;
                 summary.matches += found.len();
                 for m in found {
-                    let (i, frame, _) = hashed[m.query as usize];
+                    let (i, origin, _) = hashed[m.query as usize];
                     let variant = Dihedral::ALL[m.variant as usize].name();
                     let mut line = json!({"path": round[i].record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
                            "label": set.label_text(m.entry as usize), "distance": m.distance,
                            "variant": if variant == "pdq" { "original" } else { variant }});
-                    if let Some(k) = frame {
-                        line["frame"] = json!(k);
+                    match origin {
+                        Origin::Image => {}
+                        Origin::Animation(k) => line["frame"] = json!(k),
+                        Origin::Video(v) => {
+                            line["frame"] = json!(v.number);
+                            line["timestamp"] = json!(v.timestamp);
+                        }
                     }
                     if round[i].record["path_escaped"] == true {
                         line["path_escaped"] = json!(true);
@@ -293,8 +351,18 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                 summary.errors(),
                 summary.bytes_read,
             );
-            let n = round.len() as u64;
-            for e in round {
+            let mut n = 0;
+            for mut e in round {
+                if let Some(video::VideoPart::Frames { id, last, .. }) = e.video {
+                    if !last {
+                        continue;
+                    }
+                    for line in videos.finish(id, &mut e.record, &sets, &matcher, cfg)? {
+                        summary.matches += 1;
+                        mlines += &format!("{line}\n");
+                    }
+                }
+                n += 1;
                 let status = e.record["status"].as_str().unwrap_or("ok").to_string();
                 let reason = e.record["reason"].as_str().map(String::from);
                 let r = finish(e.record, &status, reason, &mut summary);
@@ -366,6 +434,11 @@ fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> 
                 None => "dropped (colour channels hashed as stored)".into(),
             },
             "pdq_pipeline": "reference core on the full decoded image",
+            "video_interval_s": cfg.video.interval,
+            "video_timeout_s": cfg.video.stall_timeout.as_secs_f64(),
+            "vpdq_dir": cfg.vpdq_dir,
+            "video_match": {"distance": cfg.max_distance.unwrap_or(31), "min_quality": cfg.min_quality,
+                "query_match_pct": cfg.query_match_pct, "compared_match_pct": cfg.compared_match_pct},
         },
         "backend": engine.describe(),
         "adapter": engine.adapter(),
@@ -441,6 +514,7 @@ fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
             Examined {
                 record,
                 frames: vec![],
+                video: None,
             }
         },
     )
@@ -460,6 +534,7 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
     let ex = |record: Value, frame: Option<Frame>| Examined {
         record,
         frames: frame.into_iter().collect(),
+        video: None,
     };
     match f.kind {
         walk::Kind::Special => {
@@ -523,10 +598,7 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
                 ex(record, None)
             }
         },
-        Detected::Video(_) => {
-            skipped(&mut record, "video: not hashed by this version");
-            ex(record, None)
-        }
+        Detected::Video(_) => video::examine(record, &f.path, cfg),
         Detected::Other(_) | Detected::Unknown => {
             skipped(&mut record, "not an image");
             ex(record, None)
@@ -660,11 +732,16 @@ fn put_hashes(r: &mut Value, h: &FrameHashes) {
 fn match_round(
     set: &RefSet,
     matcher: &Matcher,
-    hashed: &[(usize, Option<usize>, FrameHashes)],
+    hashed: &[(usize, Origin, FrameHashes)],
     cfg: &ScanConfig,
 ) -> anyhow::Result<Vec<matching::Match>> {
     let mut q = QueryHashes::new(set.algo());
-    for (i, (_, _, h)) in hashed.iter().enumerate() {
+    for (i, (_, origin, h)) in hashed.iter().enumerate() {
+        // Video frames meet sets of video frames as whole videos (vPDQ rule), not frame by
+        // frame; see `video::Videos::finish`.
+        if set.has_videos() && matches!(origin, Origin::Video(_)) {
+            continue;
+        }
         match (set.algo(), h.pdq, h.phash) {
             (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
                 let n = if cfg.dihedral { 8 } else { 1 };
@@ -711,6 +788,10 @@ mod tests {
             progress: progress::Mode::Off,
             format: record::Format::Jsonl,
             all_frames: false,
+            video: Default::default(),
+            vpdq_dir: PathBuf::from("unused.vpdq"),
+            query_match_pct: 80.0,
+            compared_match_pct: 0.0,
         }
     }
 

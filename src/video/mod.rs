@@ -145,11 +145,8 @@ pub fn read_text(path: &Path) -> Result<Vec<Feature>, VideoError> {
     Ok(out)
 }
 
-/// Probe a video and start decoding its sampled frames, refusing frames too large to hold.
-pub fn open(
-    path: &Path,
-    opts: &VideoOptions,
-) -> Result<(VideoInfo, ffmpeg::FrameReader), VideoError> {
+/// Probe a video, refusing frames too large to hold.
+pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> {
     let info = ffmpeg::probe(path, opts)?;
     if info.width as u64 * info.height as u64 > opts.max_pixels {
         return Err(VideoError::TooLarge {
@@ -158,9 +155,17 @@ pub fn open(
             max: opts.max_pixels,
         });
     }
+    Ok(info)
+}
+
+/// Start decoding the frames vPDQ samples from a probed video.
+pub fn start(
+    path: &Path,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+) -> Result<ffmpeg::FrameReader, VideoError> {
     let m = frame_mod(opts.interval, info.frame_rate);
-    let reader = ffmpeg::FrameReader::start(path, &info, m, opts)?;
-    Ok((info, reader))
+    ffmpeg::FrameReader::start(path, info, m, opts)
 }
 
 /// A whole video's hash, with what went wrong on the way.
@@ -168,6 +173,9 @@ pub fn open(
 pub struct VideoHash {
     pub info: VideoInfo,
     pub features: Vec<Feature>,
+    /// Each feature's frame in all 8 dihedral variants, for matching frames against
+    /// image sets in any orientation.
+    pub variants: Vec<PdqHashes>,
     pub warnings: Vec<String>,
 }
 
@@ -181,12 +189,13 @@ pub fn hash_video(
     engine: &Engine,
     opts: &VideoOptions,
 ) -> Result<VideoHash, VideoError> {
-    let (info, mut reader) = open(path, opts)?;
+    let info = probe(path, opts)?;
+    let mut reader = start(path, &info, opts)?;
     let pdq_only = Algorithms {
         pdq: true,
         phash: false,
     };
-    let mut features = vec![];
+    let (mut features, mut variants) = (vec![], vec![]);
     let mut chunk: Vec<(u64, Frame)> = vec![];
     loop {
         let next = reader.next_frame();
@@ -197,6 +206,7 @@ pub fn hash_video(
             for ((n, _), h) in chunk.iter().zip(hashes) {
                 let p = h.pdq.expect("PDQ was asked for");
                 features.push(Feature::new(*n, info.frame_rate, &p));
+                variants.push(p);
             }
             chunk.clear();
         }
@@ -219,8 +229,27 @@ pub fn hash_video(
     Ok(VideoHash {
         info,
         features,
+        variants,
         warnings,
     })
+}
+
+/// What a finished decode has to say: an error when it gave no frame at all, otherwise
+/// the warnings a best-effort result carries.
+pub fn ending_warnings(
+    end: ffmpeg::Ending,
+    info: &VideoInfo,
+    frames: usize,
+) -> Result<Vec<String>, VideoError> {
+    let mut warnings = end.warnings;
+    if frames == 0 {
+        let why = warnings.first().map_or(String::new(), |w| format!(" ({w})"));
+        return Err(VideoError::NoFrames(why));
+    }
+    if info.variable_frame_rate {
+        warnings.push(VARIABLE_RATE_WARNING.to_string());
+    }
+    Ok(warnings)
 }
 
 pub const VARIABLE_RATE_WARNING: &str =

@@ -1,0 +1,291 @@
+//! Videos in a scan. A video is probed with the other files of its round, then decoded on
+//! its own (FFmpeg runs its own threads); its sampled frames are cut into pieces that share
+//! hashing batches with images and other videos, so memory stays bounded however long the
+//! video. The record goes out with the last piece: a resumed run redoes a video whose
+//! record is missing, and every video is still recorded exactly once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Examined, ROUND_FILES, ROUND_PIXELS, ScanConfig};
+use crate::engine::FrameHashes;
+use crate::matching::Matcher;
+use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
+use crate::refset::RefSet;
+use crate::video::{self, Feature, VideoInfo};
+
+/// What a video contributes to a round.
+pub enum VideoPart {
+    /// Probed by `examine`; the producer decodes it.
+    Pending { path: PathBuf, info: VideoInfo },
+    /// Sampled frames (in `Examined::frames`) with their frame numbers; the record is
+    /// complete only with the `last` piece.
+    Frames {
+        id: u64,
+        numbers: Vec<u64>,
+        frame_rate: f64,
+        last: bool,
+    },
+}
+
+/// What a video file's record says before decoding: stream facts, or why it is not hashed.
+pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
+    let mut e = Examined {
+        record: Value::Null,
+        frames: vec![],
+        video: None,
+    };
+    if !cfg.algos.pdq {
+        record["status"] = json!("skipped");
+        record["reason"] = json!("video: vPDQ needs PDQ (add pdq to --algo)");
+    } else {
+        match video::probe(path, &cfg.video) {
+            Ok(info) => {
+                record["video"] = json!(info);
+                record["status"] = json!("ok");
+                e.video = Some(VideoPart::Pending {
+                    path: path.to_path_buf(),
+                    info,
+                });
+            }
+            Err(err) => {
+                record["status"] = json!("error");
+                record["reason"] = json!(err.to_string());
+            }
+        }
+    }
+    e.record = record;
+    e
+}
+
+/// Fills rounds for the hash stage and hands each full one on, with the time spent
+/// reading and decoding it.
+pub struct Rounds<'a> {
+    items: Vec<Examined>,
+    pixels: usize,
+    since: Instant,
+    next_id: u64,
+    send: &'a mut dyn FnMut(Vec<Examined>, Duration) -> bool,
+}
+
+impl<'a> Rounds<'a> {
+    pub fn new(send: &'a mut dyn FnMut(Vec<Examined>, Duration) -> bool) -> Rounds<'a> {
+        Rounds {
+            items: vec![],
+            pixels: 0,
+            since: Instant::now(),
+            next_id: 0,
+            send,
+        }
+    }
+
+    /// Add one item; false once the consumer has gone.
+    pub fn push(&mut self, e: Examined) -> bool {
+        self.pixels += e.frames.iter().map(crate::Frame::pixels).sum::<usize>();
+        self.items.push(e);
+        if self.pixels >= ROUND_PIXELS || self.items.len() >= ROUND_FILES {
+            return self.flush();
+        }
+        true
+    }
+
+    pub fn flush(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        self.pixels = 0;
+        let ok = (self.send)(std::mem::take(&mut self.items), self.since.elapsed());
+        self.since = Instant::now();
+        ok
+    }
+
+    /// Decode a `Pending` video into pieces. False once the consumer has gone.
+    pub fn stream(&mut self, mut e: Examined, cfg: &ScanConfig) -> bool {
+        let Some(VideoPart::Pending { path, info }) = e.video.take() else {
+            return self.push(e);
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let piece = |record: Value, frames, numbers, last| Examined {
+            record,
+            frames,
+            video: Some(VideoPart::Frames {
+                id,
+                numbers,
+                frame_rate: info.frame_rate,
+                last,
+            }),
+        };
+        let mut reader = match video::start(&path, &info, &cfg.video) {
+            Ok(r) => r,
+            Err(err) => {
+                e.record["status"] = json!("error");
+                e.record["reason"] = json!(err.to_string());
+                return self.push(e);
+            }
+        };
+        let (mut frames, mut numbers, mut total) = (vec![], vec![], 0usize);
+        let mut held = 0;
+        while let Some((n, f)) = reader.next_frame() {
+            held += f.pixels();
+            frames.push(f);
+            numbers.push(n);
+            total += 1;
+            if self.pixels + held >= ROUND_PIXELS {
+                let part = piece(
+                    path_only(&e.record),
+                    std::mem::take(&mut frames),
+                    std::mem::take(&mut numbers),
+                    false,
+                );
+                held = 0;
+                if !self.push(part) || !self.flush() {
+                    reader.finish();
+                    return false;
+                }
+            }
+        }
+        match video::ending_warnings(reader.finish(), &info, total) {
+            Ok(w) if !w.is_empty() => e.record["warnings"] = json!(w),
+            Ok(_) => {}
+            Err(err) => {
+                e.record["status"] = json!("error");
+                e.record["reason"] = json!(err.to_string());
+            }
+        }
+        self.push(piece(e.record, frames, numbers, true))
+    }
+}
+
+/// A piece before the last needs only the path, for its frame matches.
+fn path_only(record: &Value) -> Value {
+    let mut r = json!({"path": record["path"]});
+    if record["path_escaped"] == true {
+        r["path_escaped"] = json!(true);
+    }
+    r
+}
+
+/// The consumer's side: features of the videos still being read, and the video sets'
+/// per-video totals, computed once per scan.
+pub struct Videos {
+    features: HashMap<u64, Vec<Feature>>,
+    totals: Vec<Option<VideoTotals>>,
+    dir: PathBuf,
+}
+
+/// Where a frame of a round came from, for its match lines.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoFrame {
+    pub number: u64,
+    pub timestamp: f64,
+}
+
+impl Videos {
+    pub fn new(sets: &[RefSet], cfg: &ScanConfig) -> Videos {
+        Videos {
+            features: HashMap::new(),
+            totals: sets
+                .iter()
+                .map(|s| {
+                    s.has_videos()
+                        .then(|| VideoTotals::new(s, cfg.min_quality))
+                })
+                .collect(),
+            dir: cfg.vpdq_dir.clone(),
+        }
+    }
+
+    /// Keep a piece's hashes; returns each frame's number and timestamp.
+    pub fn add(
+        &mut self,
+        id: u64,
+        numbers: &[u64],
+        frame_rate: f64,
+        hashes: &[FrameHashes],
+    ) -> Vec<VideoFrame> {
+        let acc = self.features.entry(id).or_default();
+        numbers
+            .iter()
+            .zip(hashes)
+            .filter_map(|(&n, h)| {
+                let f = Feature::new(n, frame_rate, h.pdq.as_ref()?);
+                acc.push(f);
+                Some(VideoFrame {
+                    number: n,
+                    timestamp: f.timestamp,
+                })
+            })
+            .collect()
+    }
+
+    /// The last piece is in: write the vPDQ file, fill the record, and match the whole
+    /// video against the sets built from vPDQ files. Returns the match lines.
+    pub fn finish(
+        &mut self,
+        id: u64,
+        record: &mut Value,
+        sets: &[RefSet],
+        matcher: &Matcher,
+        cfg: &ScanConfig,
+    ) -> anyhow::Result<Vec<Value>> {
+        let features = self.features.remove(&id).unwrap_or_default();
+        if record["status"] != "ok" {
+            return Ok(vec![]);
+        }
+        record["frames_hashed"] = json!(features.len());
+        let file = self.write_text(record, &features)?;
+        record["vpdq_file"] = json!(file.to_string_lossy());
+        let p = VpdqParams {
+            distance: cfg.max_distance.unwrap_or(31),
+            min_quality: cfg.min_quality,
+            query_pct: cfg.query_match_pct,
+            compared_pct: cfg.compared_match_pct,
+        };
+        let query = [vmatch::distinct(&features, p.min_quality)];
+        let mut lines = vec![];
+        for (set, totals) in sets.iter().zip(&self.totals) {
+            let Some(totals) = totals else { continue };
+            let found = vmatch::against_set(set, totals, matcher, &query, &p).or_else(|e| {
+                eprintln!("hashsweep: warning: {e}; matching this video on the CPU");
+                vmatch::against_set(set, totals, &Matcher::Cpu, &query, &p)
+            })?;
+            for m in found {
+                let mut line = path_only(record);
+                line["type"] = json!("video_match");
+                line["refset"] = json!(set.path().to_string_lossy());
+                line["video"] = json!(set.video_name(m.video));
+                line["query_match_pct"] = json!(round2(m.score.query_pct()));
+                line["compared_match_pct"] = json!(round2(m.score.compared_pct()));
+                line["match"] = json!(m.score.is_match(&p));
+                line["query_hashes"] = json!([m.score.query_hits, m.score.query_total]);
+                line["compared_hashes"] = json!([m.score.compared_hits, m.score.compared_total]);
+                lines.push(line);
+            }
+        }
+        Ok(lines)
+    }
+
+    /// `DIR/NAME-XXXXXXXX.vpdq.txt`, XXXXXXXX from the path, so that equal names in
+    /// different folders do not collide; written whole, then renamed into place.
+    fn write_text(&self, record: &Value, features: &[Feature]) -> std::io::Result<PathBuf> {
+        let path = record["path"].as_str().unwrap_or("video");
+        let name = Path::new(path)
+            .file_name()
+            .map_or("video".into(), |n| n.to_string_lossy().into_owned());
+        let tag = &blake3::hash(path.as_bytes()).to_hex()[..8];
+        std::fs::create_dir_all(&self.dir)?;
+        let file = self.dir.join(format!("{name}-{tag}.vpdq.txt"));
+        let tmp = self.dir.join(format!(".{name}-{tag}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, video::to_text(features))?;
+        std::fs::rename(&tmp, &file)?;
+        Ok(file)
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
