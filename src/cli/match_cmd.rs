@@ -150,9 +150,8 @@ impl Kinds {
     /// Images and videos by their first bytes; anything else is read as a hash list.
     fn add(&mut self, p: PathBuf) {
         let mut head = Vec::with_capacity(sniff::HEAD.max(512));
-        let _ = File::open(&p).and_then(|f| {
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head)
-        });
+        let _ = File::open(&p)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head));
         match sniff::detect(&head[..head.len().min(sniff::HEAD)]) {
             sniff::Detected::Image(_) => self.images.push(p),
             sniff::Detected::Video(_) => self.videos.push(p),
@@ -241,12 +240,15 @@ fn match_videos(
         .map(|p| (p, crate::video::read_text(p).map_err(anyhow::Error::from)));
     let hashed = kinds.videos.iter().map(|p| {
         let h = crate::video::hash_video(p, engine, &opts).map_err(anyhow::Error::from);
-        (p, h.map(|h| {
-            for w in &h.warnings {
-                eprintln!("hashsweep: warning: {}: {w}", p.display());
-            }
-            h.features
-        }))
+        (
+            p,
+            h.map(|h| {
+                for w in &h.warnings {
+                    eprintln!("hashsweep: warning: {}: {w}", p.display());
+                }
+                h.features
+            }),
+        )
     });
     for (p, r) in read.chain(hashed) {
         match r {

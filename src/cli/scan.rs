@@ -78,6 +78,9 @@ pub struct ScanArgs {
     /// with `.vpdq/`).
     #[arg(long)]
     pub vpdq_dir: Option<PathBuf>,
+    /// Decoded pixels held per round (memory bound); tests make it small.
+    #[arg(long, default_value_t = scan::ROUND_PIXELS, hide = true)]
+    pub round_pixels: usize,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -145,6 +148,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| scan::vpdq_dir(&args.output)),
         query_match_pct: args.video.query_match_pct,
         compared_match_pct: args.video.compared_match_pct,
+        round_pixels: args.round_pixels.max(1),
         progress: if args.quiet {
             crate::scan::progress::Mode::Off
         } else {

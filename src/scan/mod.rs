@@ -73,6 +73,9 @@ pub struct ScanConfig {
     /// Pq and Pc of video-to-video matches (sets built from vPDQ files).
     pub query_match_pct: f64,
     pub compared_match_pct: f64,
+    /// Decoded pixels per round at most (`ROUND_PIXELS`; smaller in tests, to cut videos
+    /// into many pieces).
+    pub round_pixels: usize,
 }
 
 /// Counts for the summary record and the exit code.
@@ -242,13 +245,13 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         let todo = &todo;
         scope.spawn(move || {
             let mut send = |round, t| tx.send((round, t)).is_ok();
-            let mut rounds = video::Rounds::new(&mut send);
+            let mut rounds = video::Rounds::new(cfg.round_pixels, &mut send);
             let mut rest = &todo[..];
             while !rest.is_empty() {
                 let round = take_round(
                     rest,
                     ROUND_FILES,
-                    ROUND_PIXELS,
+                    cfg.round_pixels,
                     |f| examine_guarded(f, cfg),
                     |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
                 );
@@ -792,6 +795,7 @@ mod tests {
             vpdq_dir: PathBuf::from("unused.vpdq"),
             query_match_pct: 80.0,
             compared_match_pct: 0.0,
+            round_pixels: ROUND_PIXELS,
         }
     }
 

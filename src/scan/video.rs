@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Examined, ROUND_FILES, ROUND_PIXELS, ScanConfig};
+use super::{Examined, ROUND_FILES, ScanConfig};
 use crate::engine::FrameHashes;
 use crate::matching::Matcher;
 use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
@@ -66,16 +66,21 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
 pub struct Rounds<'a> {
     items: Vec<Examined>,
     pixels: usize,
+    max_pixels: usize,
     since: Instant,
     next_id: u64,
     send: &'a mut dyn FnMut(Vec<Examined>, Duration) -> bool,
 }
 
 impl<'a> Rounds<'a> {
-    pub fn new(send: &'a mut dyn FnMut(Vec<Examined>, Duration) -> bool) -> Rounds<'a> {
+    pub fn new(
+        max_pixels: usize,
+        send: &'a mut dyn FnMut(Vec<Examined>, Duration) -> bool,
+    ) -> Rounds<'a> {
         Rounds {
             items: vec![],
             pixels: 0,
+            max_pixels,
             since: Instant::now(),
             next_id: 0,
             send,
@@ -86,7 +91,7 @@ impl<'a> Rounds<'a> {
     pub fn push(&mut self, e: Examined) -> bool {
         self.pixels += e.frames.iter().map(crate::Frame::pixels).sum::<usize>();
         self.items.push(e);
-        if self.pixels >= ROUND_PIXELS || self.items.len() >= ROUND_FILES {
+        if self.pixels >= self.max_pixels || self.items.len() >= ROUND_FILES {
             return self.flush();
         }
         true
@@ -134,7 +139,7 @@ impl<'a> Rounds<'a> {
             frames.push(f);
             numbers.push(n);
             total += 1;
-            if self.pixels + held >= ROUND_PIXELS {
+            if self.pixels + held >= self.max_pixels {
                 let part = piece(
                     path_only(&e.record),
                     std::mem::take(&mut frames),
@@ -190,10 +195,7 @@ impl Videos {
             features: HashMap::new(),
             totals: sets
                 .iter()
-                .map(|s| {
-                    s.has_videos()
-                        .then(|| VideoTotals::new(s, cfg.min_quality))
-                })
+                .map(|s| s.has_videos().then(|| VideoTotals::new(s, cfg.min_quality)))
                 .collect(),
             dir: cfg.vpdq_dir.clone(),
         }
@@ -279,7 +281,9 @@ impl Videos {
         let tag = &blake3::hash(path.as_bytes()).to_hex()[..8];
         std::fs::create_dir_all(&self.dir)?;
         let file = self.dir.join(format!("{name}-{tag}.vpdq.txt"));
-        let tmp = self.dir.join(format!(".{name}-{tag}.tmp-{}", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!(".{name}-{tag}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, video::to_text(features))?;
         std::fs::rename(&tmp, &file)?;
         Ok(file)

@@ -55,9 +55,21 @@ fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
         let mut all = vec![];
         let _ = err.read_to_end(&mut all);
         let text = String::from_utf8_lossy(&all);
-        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        let tail: Vec<String> = text.lines().rev().take(3).map(without_addresses).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
     })
+}
+
+/// FFmpeg prefixes messages with `[demuxer @ 0x55d1...]`; the address differs every run and
+/// would make records of the same file differ.
+fn without_addresses(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(" @ 0x") {
+        out += &rest[..at];
+        rest = rest[at + 5..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out + rest
 }
 
 pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> {
@@ -310,6 +322,15 @@ mod tests {
         assert!(parse_probe(vfr).unwrap().variable_frame_rate);
         let no_avg = br#"{"streams":[{"width":4,"height":4,"r_frame_rate":"25/1","avg_frame_rate":"0/0"}],"format":{}}"#;
         assert_eq!(parse_probe(no_avg).unwrap().frame_rate, 25.0);
+    }
+
+    #[test]
+    fn addresses_are_dropped_from_messages() {
+        assert_eq!(
+            without_addresses("[mov,mp4 @ 0x5593f2f48a80] moov atom not found"),
+            "[mov,mp4] moov atom not found"
+        );
+        assert_eq!(without_addresses("plain"), "plain");
     }
 
     #[test]

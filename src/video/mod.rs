@@ -243,7 +243,9 @@ pub fn ending_warnings(
 ) -> Result<Vec<String>, VideoError> {
     let mut warnings = end.warnings;
     if frames == 0 {
-        let why = warnings.first().map_or(String::new(), |w| format!(" ({w})"));
+        let why = warnings
+            .first()
+            .map_or(String::new(), |w| format!(" ({w})"));
         return Err(VideoError::NoFrames(why));
     }
     if info.variable_frame_rate {
