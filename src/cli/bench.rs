@@ -53,6 +53,19 @@ pub enum BenchArgs {
         #[arg(long, value_enum, default_value = "cpu")]
         backend: BackendChoice,
     },
+    /// vPDQ end to end: the videos of a folder decoded by FFmpeg and hashed, frames per
+    /// second per backend and interval, with the decode-only rate beside it.
+    Video {
+        /// Folder of videos (default: the shared sample clips beside the checkout).
+        folder: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
+        /// Seconds between hashed frames; 0 = every frame.
+        #[arg(long, value_delimiter = ',', default_value = "1,0")]
+        intervals: Vec<f64>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Matching throughput: comparisons per second per backend on random hashes.
     Match {
         /// Reference entries (random, generated in memory).
@@ -108,6 +121,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             output,
             backend,
         } => bench_robustness(corpus, generate, max_side, &output, backend),
+        BenchArgs::Video {
+            folder,
+            backend,
+            intervals,
+            json,
+        } => bench_video(folder, backend, &intervals, json),
         BenchArgs::Match {
             refs_count,
             queries,
@@ -173,6 +192,85 @@ fn bench_hash(
     figures.extend(corpus_figures(&dir, &engines, min)?);
     if generated {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    let adapter = gpu.as_ref().and_then(|g| g.adapter());
+    publish(&figures, adapter, json_path)
+}
+
+fn bench_video(
+    folder: Option<PathBuf>,
+    backend: BackendChoice,
+    intervals: &[f64],
+    json_path: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let dir = folder.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/video")
+    });
+    let (files, _) = crate::scan::walk::expand(std::slice::from_ref(&dir));
+    let videos: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| {
+            let mut head = vec![];
+            let _ = std::fs::File::open(p).and_then(|f| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, crate::scan::sniff::HEAD as u64),
+                    &mut head,
+                )
+            });
+            matches!(
+                crate::scan::sniff::detect(&head),
+                crate::scan::sniff::Detected::Video(_)
+            )
+        })
+        .collect();
+    anyhow::ensure!(!videos.is_empty(), "no videos in {}", dir.display());
+    let cpu = Engine::Cpu;
+    let gpu = match backend {
+        BackendChoice::Cpu => None,
+        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
+    };
+    let mut engines = vec![&cpu];
+    engines.extend(gpu.as_ref());
+    let mut figures = vec![];
+    for &interval in intervals {
+        let opts = crate::video::VideoOptions {
+            interval,
+            threads: rayon::current_num_threads(),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let mut n = 0;
+        for v in &videos {
+            n += crate::video::decode_only(v, &opts)?;
+        }
+        let decode_s = t.elapsed().as_secs_f64();
+        figures.push(Figure {
+            name: format!("vpdq_decode_only_every_{interval}s"),
+            backend: "ffmpeg".into(),
+            rate: n as f64 / decode_s,
+            unit: "frames/s",
+            megapixels_per_s: None,
+            note: format!("{n} sampled frames of {} videos, not hashed", videos.len()),
+        });
+        for e in &engines {
+            let t = Instant::now();
+            let mut n = 0;
+            for v in &videos {
+                n += crate::video::hash_video(v, e, &opts)?.features.len();
+            }
+            let secs = t.elapsed().as_secs_f64();
+            figures.push(Figure {
+                name: format!("vpdq_every_{interval}s"),
+                backend: e.describe(),
+                rate: n as f64 / secs,
+                unit: "frames/s",
+                megapixels_per_s: None,
+                note: format!(
+                    "{n} frames of {} videos in {secs:.2} s, decode + hash",
+                    videos.len()
+                ),
+            });
+        }
     }
     let adapter = gpu.as_ref().and_then(|g| g.adapter());
     publish(&figures, adapter, json_path)

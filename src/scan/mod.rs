@@ -256,12 +256,15 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
                     |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
                 );
                 rest = &rest[round.len()..];
-                for e in round {
-                    if !rounds.stream(e, cfg) {
+                let (videos, others): (Vec<Examined>, Vec<Examined>) = round
+                    .into_iter()
+                    .partition(|e| matches!(e.video, Some(video::VideoPart::Pending { .. })));
+                for e in others {
+                    if !rounds.push(e) {
                         return;
                     }
                 }
-                if !rounds.flush() {
+                if !rounds.stream_all(videos, cfg) || !rounds.flush() {
                     return;
                 }
             }

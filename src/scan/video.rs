@@ -107,61 +107,165 @@ impl<'a> Rounds<'a> {
         ok
     }
 
-    /// Decode a `Pending` video into pieces. False once the consumer has gone.
-    pub fn stream(&mut self, mut e: Examined, cfg: &ScanConfig) -> bool {
-        let Some(VideoPart::Pending { path, info }) = e.video.take() else {
-            return self.push(e);
+    /// Decode the `Pending` videos of a batch, several at once (one FFmpeg per core
+    /// share: two single-threaded decoders get more from two cores than one with two
+    /// threads), their frames cut into pieces as rounds fill. Video records come out in the
+    /// order the videos finish. False once the consumer has gone.
+    pub fn stream_all(&mut self, pending: Vec<Examined>, cfg: &ScanConfig) -> bool {
+        if pending.is_empty() {
+            return true;
+        }
+        let workers = rayon::current_num_threads().clamp(1, pending.len());
+        let opts = crate::video::VideoOptions {
+            threads: (cfg.video.threads / workers).max(1),
+            ..cfg.video.clone()
         };
-        let id = self.next_id;
-        self.next_id += 1;
-        let piece = |record: Value, frames, numbers, last| Examined {
-            record,
-            frames,
-            video: Some(VideoPart::Frames {
-                id,
-                numbers,
-                frame_rate: info.frame_rate,
-                last,
-            }),
-        };
-        let mut reader = match video::start(&path, &info, &cfg.video) {
-            Ok(r) => r,
-            Err(err) => {
-                e.record["status"] = json!("error");
-                e.record["reason"] = json!(err.to_string());
-                return self.push(e);
+        let mut jobs = vec![];
+        let mut open: Vec<Open> = pending
+            .into_iter()
+            .map(|mut e| {
+                let Some(VideoPart::Pending { path, info }) = e.video.take() else {
+                    unreachable!("only pending videos are streamed")
+                };
+                self.next_id += 1;
+                jobs.push((path, info.clone()));
+                Open {
+                    id: self.next_id - 1,
+                    info,
+                    record: e.record,
+                    frames: vec![],
+                    numbers: vec![],
+                    total: 0,
+                }
+            })
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(workers * 4);
+        std::thread::scope(|scope| {
+            let (todo, next, opts) = (&jobs, &next, &opts);
+            for _ in 0..workers {
+                let tx = tx.clone();
+                scope.spawn(move || decode_worker(todo, next, opts, &tx));
             }
-        };
-        let (mut frames, mut numbers, mut total) = (vec![], vec![], 0usize);
+            drop(tx);
+            self.collect(&mut open, rx)
+        })
+    }
+
+    /// The producer's half of `stream_all`: frames into pieces, endings into records.
+    fn collect(&mut self, open: &mut [Open], rx: std::sync::mpsc::Receiver<Decoded>) -> bool {
         let mut held = 0;
-        while let Some((n, f)) = reader.next_frame() {
-            held += f.pixels();
-            frames.push(f);
-            numbers.push(n);
-            total += 1;
-            if self.pixels + held >= self.max_pixels {
-                let part = piece(
-                    path_only(&e.record),
-                    std::mem::take(&mut frames),
-                    std::mem::take(&mut numbers),
-                    false,
-                );
-                held = 0;
-                if !self.push(part) || !self.flush() {
-                    reader.finish();
-                    return false;
+        for msg in rx {
+            match msg {
+                Decoded::Frame(i, n, f) => {
+                    held += f.pixels();
+                    open[i].frames.push(f);
+                    open[i].numbers.push(n);
+                    open[i].total += 1;
+                    if self.pixels + held >= self.max_pixels {
+                        held = 0;
+                        let parts: Vec<Examined> = open
+                            .iter_mut()
+                            .filter(|o| !o.frames.is_empty())
+                            .map(|o| o.piece(path_only(&o.record), false))
+                            .collect();
+                        for p in parts {
+                            if !self.push(p) {
+                                return false;
+                            }
+                        }
+                        if !self.flush() {
+                            return false;
+                        }
+                    }
+                }
+                Decoded::End(i, end) => {
+                    let o = &mut open[i];
+                    held = held.saturating_sub(o.frames.iter().map(crate::Frame::pixels).sum());
+                    let end = end.and_then(|e| video::ending_warnings(e, &o.info, o.total));
+                    match end {
+                        Ok(w) if !w.is_empty() => o.record["warnings"] = json!(w),
+                        Ok(_) => {}
+                        Err(err) => {
+                            o.record["status"] = json!("error");
+                            o.record["reason"] = json!(err.to_string());
+                        }
+                    }
+                    let record = std::mem::take(&mut o.record);
+                    let last = o.piece(record, true);
+                    if !self.push(last) {
+                        return false;
+                    }
                 }
             }
         }
-        match video::ending_warnings(reader.finish(), &info, total) {
-            Ok(w) if !w.is_empty() => e.record["warnings"] = json!(w),
-            Ok(_) => {}
-            Err(err) => {
-                e.record["status"] = json!("error");
-                e.record["reason"] = json!(err.to_string());
+        true
+    }
+}
+
+/// A video being decoded by `stream_all`.
+struct Open {
+    id: u64,
+    info: VideoInfo,
+    record: Value,
+    frames: Vec<crate::Frame>,
+    numbers: Vec<u64>,
+    total: usize,
+}
+
+impl Open {
+    /// The frames gathered so far, as a piece of this video.
+    fn piece(&mut self, record: Value, last: bool) -> Examined {
+        Examined {
+            record,
+            frames: std::mem::take(&mut self.frames),
+            video: Some(VideoPart::Frames {
+                id: self.id,
+                numbers: std::mem::take(&mut self.numbers),
+                frame_rate: self.info.frame_rate,
+                last,
+            }),
+        }
+    }
+}
+
+/// From a decoding thread: a sampled frame of video `i`, or how its decoding ended.
+enum Decoded {
+    Frame(usize, u64, crate::Frame),
+    End(usize, Result<video::ffmpeg::Ending, video::VideoError>),
+}
+
+/// Take the next video not yet started, decode it, repeat. Stops when the producer has
+/// gone (the send fails); FFmpeg is then stopped by `finish`.
+fn decode_worker(
+    todo: &[(PathBuf, VideoInfo)],
+    next: &std::sync::atomic::AtomicUsize,
+    opts: &crate::video::VideoOptions,
+    tx: &std::sync::mpsc::SyncSender<Decoded>,
+) {
+    loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some((path, info)) = todo.get(i) else {
+            return;
+        };
+        let mut reader = match video::start(path, info, opts) {
+            Ok(r) => r,
+            Err(e) => {
+                if tx.send(Decoded::End(i, Err(e))).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        while let Some((n, f)) = reader.next_frame() {
+            if tx.send(Decoded::Frame(i, n, f)).is_err() {
+                reader.finish();
+                return;
             }
         }
-        self.push(piece(e.record, frames, numbers, true))
+        if tx.send(Decoded::End(i, Ok(reader.finish()))).is_err() {
+            return;
+        }
     }
 }
 

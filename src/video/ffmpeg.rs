@@ -33,12 +33,22 @@ fn spawn(var: &str, default: &str, args: &[String]) -> Result<Child, VideoError>
         })
 }
 
-/// Kills `child` unless `alive` hears from the reader at least every `stall`; the reader
-/// drops its sender when done. Returns whether it had to kill.
-fn watchdog(mut child: Child, alive: mpsc::Receiver<()>, stall: Duration) -> (Child, bool) {
+/// Kills `child` when the reader waits more than `stall` for it. The reader says `true`
+/// when it starts waiting for FFmpeg and `false` when it has its frame; time it spends
+/// elsewhere (a full hashing queue downstream) does not count. It drops its sender when
+/// done. Returns whether it had to kill.
+fn watchdog(mut child: Child, alive: mpsc::Receiver<bool>, stall: Duration) -> (Child, bool) {
+    let mut waiting = true;
     loop {
-        match alive.recv_timeout(stall) {
-            Ok(()) => continue,
+        let heard = if waiting {
+            alive.recv_timeout(stall)
+        } else {
+            alive
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        };
+        match heard {
+            Ok(w) => waiting = w,
             Err(mpsc::RecvTimeoutError::Disconnected) => return (child, false),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
@@ -90,7 +100,7 @@ pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> 
     let mut child = spawn("HASHSWEEP_FFPROBE", "ffprobe", &args)?;
     let stderr = collect_stderr(&mut child);
     let mut out = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel::<()>();
+    let (tx, rx) = mpsc::channel::<bool>();
     let stall = opts.stall_timeout;
     let dog = std::thread::spawn(move || watchdog(child, rx, stall));
     let mut json = vec![];
@@ -160,7 +170,7 @@ pub fn parse_probe(json: &[u8]) -> Result<VideoInfo, VideoError> {
 /// The sampled frames of one video, read as FFmpeg produces them.
 pub struct FrameReader {
     out: ChildStdout,
-    alive: Option<mpsc::Sender<()>>,
+    alive: Option<mpsc::Sender<bool>>,
     dog: Option<std::thread::JoinHandle<(Child, bool)>>,
     stderr: Option<std::thread::JoinHandle<String>>,
     width: u32,
@@ -251,12 +261,13 @@ impl FrameReader {
     pub fn next_frame(&mut self) -> Option<(u64, Frame)> {
         let len = self.width as usize * self.height as usize * 3;
         let mut rgb = vec![0u8; len];
-        if self.out.read_exact(&mut rgb).is_err() {
+        let wait = |w: bool| self.alive.as_ref().map(|a| a.send(w));
+        wait(true);
+        let read = self.out.read_exact(&mut rgb);
+        wait(false);
+        if read.is_err() {
             self.ended = true;
             return None;
-        }
-        if let Some(a) = &self.alive {
-            let _ = a.send(());
         }
         let number = self.taken * self.frame_mod;
         self.taken += 1;

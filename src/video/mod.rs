@@ -179,11 +179,13 @@ pub struct VideoHash {
     pub warnings: Vec<String>,
 }
 
-/// Decoded pixels held at once while hashing one video.
-const CHUNK_PIXELS: usize = 64 << 20;
+/// Decoded pixels hashed at once while hashing one video: small enough that decoding the
+/// next chunk overlaps hashing this one, large enough for full GPU batches.
+const CHUNK_PIXELS: usize = 16 << 20;
 
-/// Hash one video on `engine`, frames in batches of bounded memory. Used where one video
-/// is wanted on its own (`match`); `scan` interleaves many videos and images instead.
+/// Hash one video on `engine`, frames in chunks of bounded memory, FFmpeg's output read on
+/// a second thread so decoding overlaps hashing. Used where one video is wanted on its own
+/// (`match`, `bench video`); `scan` interleaves many videos and images instead.
 pub fn hash_video(
     path: &Path,
     engine: &Engine,
@@ -196,42 +198,58 @@ pub fn hash_video(
         phash: false,
     };
     let (mut features, mut variants) = (vec![], vec![]);
-    let mut chunk: Vec<(u64, Frame)> = vec![];
-    loop {
-        let next = reader.next_frame();
-        let held: usize = chunk.iter().map(|(_, f)| f.pixels()).sum();
-        if next.is_none() || held >= CHUNK_PIXELS {
-            let frames: Vec<&Frame> = chunk.iter().map(|(_, f)| f).collect();
-            let hashes = engine.hash_or_cpu(&frames, pdq_only);
-            for ((n, _), h) in chunk.iter().zip(hashes) {
-                let p = h.pdq.expect("PDQ was asked for");
-                features.push(Feature::new(*n, info.frame_rate, &p));
-                variants.push(p);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Frame)>(8);
+    let end = std::thread::scope(|scope| {
+        let decoding = scope.spawn(move || {
+            while let Some(f) = reader.next_frame() {
+                if tx.send(f).is_err() {
+                    break;
+                }
             }
-            chunk.clear();
+            reader.finish()
+        });
+        let mut chunk: Vec<(u64, Frame)> = vec![];
+        let mut frames = rx.iter();
+        loop {
+            let next = frames.next();
+            let held: usize = chunk.iter().map(|(_, f)| f.pixels()).sum();
+            if next.is_none() || held >= CHUNK_PIXELS {
+                let refs: Vec<&Frame> = chunk.iter().map(|(_, f)| f).collect();
+                let hashes = engine.hash_or_cpu(&refs, pdq_only);
+                for ((n, _), h) in chunk.iter().zip(hashes) {
+                    let p = h.pdq.expect("PDQ was asked for");
+                    features.push(Feature::new(*n, info.frame_rate, &p));
+                    variants.push(p);
+                }
+                chunk.clear();
+            }
+            match next {
+                Some(f) => chunk.push(f),
+                None => break,
+            }
         }
-        match next {
-            Some(f) => chunk.push(f),
-            None => break,
-        }
-    }
-    let end = reader.finish();
-    let mut warnings = end.warnings;
-    if features.is_empty() {
-        let why = warnings
-            .first()
-            .map_or(String::new(), |w| format!(" ({w})"));
-        return Err(VideoError::NoFrames(why));
-    }
-    if info.variable_frame_rate {
-        warnings.push(VARIABLE_RATE_WARNING.to_string());
-    }
+        decoding.join().expect("the decoding thread does not panic")
+    });
+    let warnings = ending_warnings(end, &info, features.len())?;
     Ok(VideoHash {
         info,
         features,
         variants,
         warnings,
     })
+}
+
+/// Frames FFmpeg delivers for one video, without hashing: the decoding share of a
+/// benchmark. Returns the number of sampled frames.
+pub fn decode_only(path: &Path, opts: &VideoOptions) -> Result<usize, VideoError> {
+    let info = probe(path, opts)?;
+    let mut reader = start(path, &info, opts)?;
+    let mut n = 0;
+    while reader.next_frame().is_some() {
+        n += 1;
+    }
+    ending_warnings(reader.finish(), &info, n)?;
+    Ok(n)
 }
 
 /// What a finished decode has to say: an error when it gave no frame at all, otherwise
