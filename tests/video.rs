@@ -278,6 +278,12 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
     );
     make_video(&input.join("clip.avi"), src, &["-t", "2", "-c:v", "mpeg4"]);
     make_video(&input.join("clip.ts"), src, &["-t", "2"]);
+    make_video(
+        &input.join("clip.webm"),
+        src,
+        &["-t", "2", "-c:v", "libvpx", "-b:v", "200k"],
+    );
+    make_video(&input.join("clip.mov"), src, &["-t", "2", "-c:v", "mjpeg"]);
     let good = std::fs::read(input.join("good.mp4")).unwrap();
     std::fs::write(input.join("truncated.mp4"), &good[..good.len() * 6 / 10]).unwrap();
     std::fs::write(input.join("empty.mp4"), b"").unwrap();
@@ -296,7 +302,7 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
     let out = dir.join("out.jsonl");
     let (code, recs) = scan(&[input.to_str().unwrap()], &out);
     assert_eq!(code, 1, "some files failed");
-    assert_eq!(recs.len(), 10);
+    assert_eq!(recs.len(), 12);
     let status = |f: &str| by_name(&recs, f)["status"].as_str().unwrap().to_string();
     let reason = |f: &str| {
         by_name(&recs, f)["reason"]
@@ -305,7 +311,15 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
             .to_string()
     };
     assert_eq!(status("image.png"), "ok");
-    for f in ["good.mp4", "clip.mkv", "clip.avi", "clip.ts", "vfr.mp4"] {
+    for f in [
+        "good.mp4",
+        "clip.mkv",
+        "clip.avi",
+        "clip.ts",
+        "clip.webm",
+        "clip.mov",
+        "vfr.mp4",
+    ] {
         assert_eq!(status(f), "ok", "{f}: {}", reason(f));
         assert!(
             by_name(&recs, f)["frames_hashed"].as_u64().unwrap() >= 2,
@@ -635,6 +649,49 @@ fn scan_finds_frames_in_image_sets_and_videos_in_video_sets() {
         frames.contains("pattern-sd-grey-bar.mp4#frame=60@2.000s,"),
         "{frames}"
     );
+    // The frame turned a quarter: found only in the matching orientation, and named.
+    let turned = dir.join("turned.png");
+    image::open(&png).unwrap().rotate90().save(&turned).unwrap();
+    let turned_csv = dir.join("turned.csv");
+    std::fs::write(
+        &turned_csv,
+        run(&["hash", "--backend", "cpu", turned.to_str().unwrap()]),
+    )
+    .unwrap();
+    let turned_set = dir.join("turned.hsref");
+    run(&[
+        "refs",
+        "build",
+        turned_csv.to_str().unwrap(),
+        "-o",
+        turned_set.to_str().unwrap(),
+    ]);
+    let video = vdir.join("pattern-sd-grey-bar.mp4");
+    let plain = String::from_utf8(run(&[
+        "match",
+        "--backend",
+        "cpu",
+        "--refs",
+        turned_set.to_str().unwrap(),
+        video.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert!(!plain.contains("#frame=60@"), "{plain}");
+    let turned_hits = String::from_utf8(run(&[
+        "match",
+        "--backend",
+        "cpu",
+        "--dihedral",
+        "--refs",
+        turned_set.to_str().unwrap(),
+        video.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let row = turned_hits
+        .lines()
+        .find(|l| l.contains("#frame=60@2.000s,"))
+        .unwrap_or_else(|| panic!("{turned_hits}"));
+    assert!(!row.ends_with(",original"), "{row}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
