@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One short run on a GPU machine: build the release binary, run the GPU tests, then
-# `bench hash` and `bench match`, leaving the JSON reports in one folder.
+# `bench hash`, `bench match` and (when ffmpeg and the sample clips are there) `bench video`,
+# leaving the JSON reports in one folder.
 #
 #   bash scripts/gpu-bench.sh [OUT_DIR]        (default benches/results/<date>-<host>)
 #
@@ -19,4 +20,7 @@ cargo test --release --test gpu --test matching -- --nocapture 2>&1 | grep -E "F
 ./target/release/hashsweep bench hash --backend gpu --batch-sizes 1,16,64,256,1024 --min-time 2 --json "$out/bench-hash.json"
 ./target/release/hashsweep bench match --backend gpu --refs-count 10000000 --queries 1000 --min-time 2 --json "$out/bench-match-pdq.json"
 ./target/release/hashsweep bench match --backend gpu --algo phash --refs-count 10000000 --queries 1000 --min-time 2 --json "$out/bench-match-phash.json"
+if command -v ffmpeg >/dev/null && [ -d ../shared/testdata/video ]; then
+  ./target/release/hashsweep bench video --backend gpu --json "$out/bench-video.json"
+fi
 echo "reports in $out"
