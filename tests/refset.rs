@@ -29,9 +29,8 @@ fn build(dir: &Path) -> PathBuf {
         format!("{{\"path\":\"y.png\",\"pdq\":\"{B}\",\"quality\":91}}\n"),
     )
     .unwrap();
-    std::fs::write(dir.join("clip.vpdq.txt"), format!("0,100,{A},0.000\n")).unwrap();
     let set = dir.join("known.hsref");
-    let inputs = ["plain.txt", "ref.csv", "q.jsonl", "clip.vpdq.txt"].map(|f| dir.join(f));
+    let inputs = ["plain.txt", "ref.csv", "q.jsonl"].map(|f| dir.join(f));
     let out = bin()
         .args(["refs", "build", "-o"])
         .arg(&set)
@@ -54,10 +53,7 @@ fn build_merges_duplicates_keeping_every_label_and_the_best_quality() {
     let a = (0..2)
         .find(|&i| set.labels(i).contains(&"hotline-1"))
         .unwrap();
-    assert_eq!(
-        set.labels(a),
-        ["hotline-1", "case7/x.jpg", "clip#frame=0@0.000s"]
-    );
+    assert_eq!(set.labels(a), ["hotline-1", "case7/x.jpg"]);
     assert_eq!(set.quality(a), Some(100));
     let b = 1 - a;
     assert_eq!(set.labels(b).len(), 2);
@@ -70,6 +66,66 @@ fn build_merges_duplicates_keeping_every_label_and_the_best_quality() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into())
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+}
+
+/// A vPDQ frame hash keeps its video: it is not merged with the same hash from an image
+/// list or another video, and the video survives `refs merge`.
+#[test]
+fn video_frames_stay_apart_with_their_video_through_build_and_merge() {
+    let dir = scratch("refs-video");
+    std::fs::write(dir.join("plain.txt"), format!("{A} hotline-1\n")).unwrap();
+    std::fs::write(
+        dir.join("clip.vpdq.txt"),
+        format!("0,100,{A},0.000\n30,100,{A},1.000\n30,90,{B},1.000\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("other.vpdq.txt"), format!("0,80,{A},0.000\n")).unwrap();
+    let set = dir.join("v.hsref");
+    let inputs = ["plain.txt", "clip.vpdq.txt", "other.vpdq.txt"].map(|f| dir.join(f));
+    assert!(
+        bin()
+            .args(["refs", "build", "-o"])
+            .arg(&set)
+            .args(&inputs)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let merged = dir.join("m.hsref");
+    assert!(
+        run(&["refs", "merge", "-o"], &[&merged, &set])
+            .status
+            .success()
+    );
+    for path in [&set, &merged] {
+        let s = RefSet::open(path).unwrap();
+        // A (no video), A (clip, twice merged), B (clip), A (other).
+        assert_eq!((s.len(), s.video_count()), (4, 2));
+        let video = |i: usize| {
+            s.video_of()
+                .get(i)
+                .filter(|&&v| v != u32::MAX)
+                .map(|&v| s.video_name(v as usize).to_string())
+        };
+        let mut seen: Vec<(Option<String>, usize)> = (0..s.len())
+            .map(|i| (video(i), s.labels(i).len()))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (None, 1),
+                (Some("clip".into()), 1),
+                (Some("clip".into()), 2),
+                (Some("other".into()), 1)
+            ]
+        );
+        let ids: std::collections::HashSet<u64> = s.ids().iter().copied().collect();
+        assert_eq!(ids.len(), 4, "the video is part of a derived id");
+    }
+    let out = run(&["refs", "info", "--json"], &[&set]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["videos"], 2);
 }
 
 #[test]

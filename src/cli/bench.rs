@@ -168,10 +168,7 @@ fn bench_hash(
         }),
     ];
     let cpu = Engine::Cpu;
-    let gpu = match backend {
-        BackendChoice::Cpu => None,
-        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
-    };
+    let gpu = gpu_beside_cpu(backend);
     let mut engines = vec![&cpu];
     engines.extend(gpu.as_ref());
     for e in &engines {
@@ -210,25 +207,15 @@ fn bench_video(
     let videos: Vec<PathBuf> = files
         .into_iter()
         .filter(|p| {
-            let mut head = vec![];
-            let _ = std::fs::File::open(p).and_then(|f| {
-                std::io::Read::read_to_end(
-                    &mut std::io::Read::take(f, crate::scan::sniff::HEAD as u64),
-                    &mut head,
-                )
-            });
             matches!(
-                crate::scan::sniff::detect(&head),
+                crate::scan::sniff::detect_file(p),
                 crate::scan::sniff::Detected::Video(_)
             )
         })
         .collect();
     anyhow::ensure!(!videos.is_empty(), "no videos in {}", dir.display());
     let cpu = Engine::Cpu;
-    let gpu = match backend {
-        BackendChoice::Cpu => None,
-        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
-    };
+    let gpu = gpu_beside_cpu(backend);
     let mut engines = vec![&cpu];
     engines.extend(gpu.as_ref());
     let mut figures = vec![];
@@ -274,6 +261,14 @@ fn bench_video(
     }
     let adapter = gpu.as_ref().and_then(|g| g.adapter());
     publish(&figures, adapter, json_path)
+}
+
+/// The GPU engine to measure beside the CPU, if `backend` allows one and it opens.
+fn gpu_beside_cpu(backend: BackendChoice) -> Option<Engine> {
+    match backend {
+        BackendChoice::Cpu => None,
+        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
+    }
 }
 
 /// JPEGs from thumbnail to 24 MP (geometric sizes, 4:3), in a fresh temporary folder.
@@ -537,10 +532,7 @@ fn bench_match(
             (refs.len() * 8) as f64 * runs as f64 / secs / 1e9
         ),
     }];
-    let engine = match backend {
-        BackendChoice::Cpu => None,
-        b => Engine::open(b, None).ok().filter(|e| e.adapter().is_some()),
-    };
+    let engine = gpu_beside_cpu(backend);
     if let Some(ctx) = engine.as_ref().and_then(Engine::gpu_context) {
         let m = crate::gpu::GpuMatcher::new(ctx)?;
         let mut qh = QueryHashes::new(algo);

@@ -149,18 +149,21 @@ struct Kinds {
 impl Kinds {
     /// Images and videos by their first bytes; anything else is read as a hash list.
     fn add(&mut self, p: PathBuf) {
-        let mut head = Vec::with_capacity(sniff::HEAD.max(512));
-        let _ = File::open(&p)
-            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head));
-        match sniff::detect(&head[..head.len().min(sniff::HEAD)]) {
+        match sniff::detect_file(&p) {
             sniff::Detected::Image(_) => self.images.push(p),
             sniff::Detected::Video(_) => self.videos.push(p),
-            _ if input::detect(&String::from_utf8_lossy(&head)) == input::Kind::Vpdq => {
-                self.vpdq.push(p)
-            }
+            _ if is_vpdq_text(&p) => self.vpdq.push(p),
             _ => self.lists.push(p),
         }
     }
+}
+
+/// Whether a hash list's first line is a vPDQ line (`frame,quality,hash,timestamp`).
+fn is_vpdq_text(p: &Path) -> bool {
+    let mut head = Vec::with_capacity(512);
+    let _ = File::open(p)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head));
+    input::detect(&String::from_utf8_lossy(&head)) == input::Kind::Vpdq
 }
 
 fn video_name(p: &Path) -> String {
@@ -262,7 +265,9 @@ fn match_videos(
             }
         }
     }
-    let distance = args.max_distance.unwrap_or(31);
+    let distance = args
+        .max_distance
+        .unwrap_or_else(|| matching::default_max_distance(Algo::Pdq));
     let p = args.video.params(distance, args.min_quality);
     let queries: Vec<_> = features
         .iter()
@@ -323,15 +328,11 @@ fn write_video_matches(
                 s.compared_hits,
                 s.compared_total
             )?,
-            Format::Jsonl => writeln!(
-                out,
-                "{}",
-                json!({"query": q, "refset": set_name, "compared": c,
-                    "query_match_pct": (s.query_pct() * 100.0).round() / 100.0,
-                    "compared_match_pct": (s.compared_pct() * 100.0).round() / 100.0,
-                    "match": s.is_match(p), "query_hashes": [s.query_hits, s.query_total],
-                    "compared_hashes": [s.compared_hits, s.compared_total]})
-            )?,
+            Format::Jsonl => {
+                let mut line = json!({"query": q, "refset": set_name, "compared": c});
+                s.put_json(p, &mut line);
+                writeln!(out, "{line}")?
+            }
         }
     }
     out.flush()?;

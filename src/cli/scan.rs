@@ -158,13 +158,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let s = scan::run(&cfg, &engine)?;
     if !args.quiet {
         eprintln!(
-            "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} images/s; {} matches; {:.1} s on {}",
+            "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} files/s; {} video frames hashed; {} matches; {:.1} s on {}",
             s.in_shard,
             s.already_recorded,
             s.by_status,
             s.by_format,
             s.bytes_read as f64 / 1e6,
             s.images_per_s,
+            s.video_frames,
             s.matches,
             s.seconds,
             engine.describe()

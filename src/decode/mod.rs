@@ -22,6 +22,10 @@ pub enum DecodeError {
     Empty,
     #[error("unrecognised image format")]
     UnknownFormat,
+    #[error(
+        "a video ({0}), not an image: `hashsweep scan` writes its vPDQ hashes, `match` matches it"
+    )]
+    Video(&'static str),
     #[error("image is {width}x{height}, over the limit of {limit} pixels")]
     TooLarge { width: u32, height: u32, limit: u64 },
     #[error("decode failed: {0}")]
@@ -70,6 +74,10 @@ pub struct Decoded {
 
 /// Inputs are only ever opened for reading.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    // A video may be gigabytes: it is named, not read whole and then refused.
+    if let crate::scan::sniff::Detected::Video(container) = crate::scan::sniff::detect_file(path) {
+        return Err(DecodeError::Video(container));
+    }
     let bytes = std::fs::read(path)?;
     decode_bytes(&bytes, opts)
 }

@@ -78,6 +78,17 @@ impl PairScore {
             && self.query_pct() >= p.query_pct
             && self.compared_pct() >= p.compared_pct
     }
+
+    /// Set the shares (to 2 decimals, as the reference prints them), the decision and the
+    /// counts behind them on a JSON output line.
+    pub fn put_json(&self, p: &VpdqParams, line: &mut serde_json::Value) {
+        let two = |x: f64| (x * 100.0).round() / 100.0;
+        line["query_match_pct"] = two(self.query_pct()).into();
+        line["compared_match_pct"] = two(self.compared_pct()).into();
+        line["match"] = self.is_match(p).into();
+        line["query_hashes"] = serde_json::json!([self.query_hits, self.query_total]);
+        line["compared_hashes"] = serde_json::json!([self.compared_hits, self.compared_total]);
+    }
 }
 
 /// The rule applied to two videos directly, every hash against every hash: the

@@ -44,6 +44,17 @@ pub fn detect(head: &[u8]) -> Detected {
     Detected::Unknown
 }
 
+/// What a file's first bytes say it is; unreadable files are `Unknown`.
+pub fn detect_file(path: &std::path::Path) -> Detected {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(HEAD);
+    let read = std::fs::File::open(path).and_then(|f| f.take(HEAD as u64).read_to_end(&mut head));
+    match read {
+        Ok(_) => detect(&head),
+        Err(_) => Detected::Unknown,
+    }
+}
+
 pub const SUPPORTED: [image::ImageFormat; 6] = [
     image::ImageFormat::Jpeg,
     image::ImageFormat::Png,

@@ -14,7 +14,7 @@ use super::{Examined, ROUND_FILES, ScanConfig};
 use crate::engine::FrameHashes;
 use crate::matching::Matcher;
 use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
-use crate::refset::RefSet;
+use crate::refset::{Algo, RefSet};
 use crate::video::{self, Feature, VideoInfo};
 
 /// What a video contributes to a round.
@@ -52,7 +52,8 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
                 });
             }
             Err(err) => {
-                record["status"] = json!("error");
+                let skip = matches!(err, video::VideoError::AudioOnly);
+                record["status"] = json!(if skip { "skipped" } else { "error" });
                 record["reason"] = json!(err.to_string());
             }
         }
@@ -346,7 +347,9 @@ impl Videos {
         let file = self.write_text(record, &features)?;
         record["vpdq_file"] = json!(file.to_string_lossy());
         let p = VpdqParams {
-            distance: cfg.max_distance.unwrap_or(31),
+            distance: cfg
+                .max_distance
+                .unwrap_or(crate::matching::default_max_distance(Algo::Pdq)),
             min_quality: cfg.min_quality,
             query_pct: cfg.query_match_pct,
             compared_pct: cfg.compared_match_pct,
@@ -364,11 +367,7 @@ impl Videos {
                 line["type"] = json!("video_match");
                 line["refset"] = json!(set.path().to_string_lossy());
                 line["video"] = json!(set.video_name(m.video));
-                line["query_match_pct"] = json!(round2(m.score.query_pct()));
-                line["compared_match_pct"] = json!(round2(m.score.compared_pct()));
-                line["match"] = json!(m.score.is_match(&p));
-                line["query_hashes"] = json!([m.score.query_hits, m.score.query_total]);
-                line["compared_hashes"] = json!([m.score.compared_hits, m.score.compared_total]);
+                m.score.put_json(&p, &mut line);
                 lines.push(line);
             }
         }
@@ -392,8 +391,4 @@ impl Videos {
         std::fs::rename(&tmp, &file)?;
         Ok(file)
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }

@@ -86,10 +86,8 @@ pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> 
     let args: Vec<String> = [
         "-v",
         "error",
-        "-select_streams",
-        "v:0",
         "-show_entries",
-        "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames:format=duration,format_name",
+        "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:format=duration,format_name",
         "-of",
         "json",
     ]
@@ -129,13 +127,20 @@ fn rational(s: Option<&str>) -> Option<f64> {
     (n > 0.0 && d > 0.0).then(|| n / d)
 }
 
-/// ffprobe's JSON to what hashing needs; the frame rate is chosen as the reference does
-/// (average rate, else the base rate).
+/// ffprobe's JSON to what hashing needs, from the first video stream (the one FFmpeg's
+/// `-map 0:v:0` decodes); the frame rate is chosen as the reference does (average rate,
+/// else the base rate).
 pub fn parse_probe(json: &[u8]) -> Result<VideoInfo, VideoError> {
     let v: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| VideoError::Unreadable(e.to_string()))?;
-    let Some(s) = v["streams"].as_array().and_then(|a| a.first()) else {
-        return Err(VideoError::NoVideoStream);
+    let streams = v["streams"].as_array().map_or(&[][..], Vec::as_slice);
+    let of_type = |t: &str| streams.iter().find(|s| s["codec_type"] == t);
+    let Some(s) = of_type("video") else {
+        return Err(if of_type("audio").is_some() {
+            VideoError::AudioOnly
+        } else {
+            VideoError::NoVideoStream
+        });
     };
     let (width, height) = (
         s["width"].as_u64().unwrap_or(0),
@@ -324,14 +329,14 @@ mod tests {
 
     #[test]
     fn probe_output_gives_size_rate_and_variable_rate() {
-        let j = br#"{"streams":[{"codec_name":"h264","width":480,"height":720,"r_frame_rate":"30/1","avg_frame_rate":"30/1"}],"format":{"format_name":"mov,mp4","duration":"22.464000"}}"#;
+        let j = br#"{"streams":[{"codec_type":"audio"},{"codec_type":"video","codec_name":"h264","width":480,"height":720,"r_frame_rate":"30/1","avg_frame_rate":"30/1"}],"format":{"format_name":"mov,mp4","duration":"22.464000"}}"#;
         let i = parse_probe(j).unwrap();
         assert_eq!((i.width, i.height, i.frame_rate), (480, 720, 30.0));
         assert!(!i.variable_frame_rate);
         assert_eq!(i.duration, Some(22.464));
-        let vfr = br#"{"streams":[{"width":4,"height":4,"r_frame_rate":"60/1","avg_frame_rate":"2997/125"}],"format":{}}"#;
+        let vfr = br#"{"streams":[{"codec_type":"video","width":4,"height":4,"r_frame_rate":"60/1","avg_frame_rate":"2997/125"}],"format":{}}"#;
         assert!(parse_probe(vfr).unwrap().variable_frame_rate);
-        let no_avg = br#"{"streams":[{"width":4,"height":4,"r_frame_rate":"25/1","avg_frame_rate":"0/0"}],"format":{}}"#;
+        let no_avg = br#"{"streams":[{"codec_type":"video","width":4,"height":4,"r_frame_rate":"25/1","avg_frame_rate":"0/0"}],"format":{}}"#;
         assert_eq!(parse_probe(no_avg).unwrap().frame_rate, 25.0);
     }
 
@@ -354,12 +359,16 @@ mod tests {
             parse_probe(br#"{"format":{}}"#),
             Err(VideoError::NoVideoStream)
         ));
+        assert!(matches!(
+            parse_probe(br#"{"streams":[{"codec_type":"audio"}]}"#),
+            Err(VideoError::AudioOnly)
+        ));
         assert!(
-            parse_probe(br#"{"streams":[{"width":0,"height":4,"avg_frame_rate":"25/1"}]}"#)
+            parse_probe(br#"{"streams":[{"codec_type":"video","width":0,"height":4,"avg_frame_rate":"25/1"}]}"#)
                 .is_err()
         );
         assert!(matches!(
-            parse_probe(br#"{"streams":[{"width":4,"height":4,"avg_frame_rate":"0/0","r_frame_rate":"0/0"}]}"#),
+            parse_probe(br#"{"streams":[{"codec_type":"video","width":4,"height":4,"avg_frame_rate":"0/0","r_frame_rate":"0/0"}]}"#),
             Err(VideoError::NoFrameRate)
         ));
     }

@@ -21,6 +21,10 @@ pub enum VideoError {
     Unreadable(String),
     #[error("no video stream")]
     NoVideoStream,
+    /// A container of sound only (music, voice memos): nothing a video hash can describe,
+    /// so scans skip it rather than count it as a failure.
+    #[error("audio only: no video stream")]
+    AudioOnly,
     #[error("the video stream gives no frame rate")]
     NoFrameRate,
     #[error("video frames of {width}x{height} are over {max} pixels (--max-pixels): not decoded")]
