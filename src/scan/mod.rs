@@ -172,7 +172,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         o.open(p)
     };
     let mut out = open(&cfg.out)?;
-    let mut mout = if sets.is_empty() {
+    let mout = if sets.is_empty() {
         // A fresh run without sets must not leave an earlier run's matches beside its output.
         if !cfg.resume && mpath.exists() {
             std::fs::remove_file(&mpath)?;
@@ -192,13 +192,58 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     }
     let head = format!("{}\n", header(cfg, engine, &sets, !done.is_empty()));
     write_synced(meta.as_mut().unwrap_or(&mut out), &head)?;
+    let (todo, early) = plan(cfg, &done, &mut summary);
+    write_synced(&mut out, &early)?;
 
+    let matcher_gpu = match engine.gpu_context() {
+        Some(ctx) if !sets.is_empty() => Some(GpuMatcher::new(ctx)?),
+        _ => None,
+    };
+    let mut sink = Sink {
+        cfg,
+        engine,
+        matcher: matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu),
+        videos: video::Videos::new(&sets, cfg),
+        sets: &sets,
+        out,
+        mout,
+        shown: progress::Progress::new(cfg.progress, todo.len() as u64),
+        summary,
+    };
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
+        let todo = &todo;
+        scope.spawn(move || produce(todo, cfg, tx));
+        for (round, read_time) in rx {
+            sink.round(round, read_time)?;
+        }
+        Ok(())
+    })?;
+    sink.shown.finish();
+    let (mut summary, mut out) = (sink.summary, sink.out);
+    summary.seconds = started.elapsed().as_secs_f64();
+    let images = summary.by_status.get("ok").copied().unwrap_or(0);
+    summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
+    let mut s = serde_json::to_value(&summary)?;
+    s["type"] = json!("summary");
+    s["shard"] = json!(cfg.shard.to_string());
+    write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
+    Ok(summary)
+}
+
+/// What this run has to do: the files of this shard not yet recorded, in walk order, and
+/// the records of paths the walk could not enter (as lines to write first).
+fn plan(
+    cfg: &ScanConfig,
+    done: &HashSet<String>,
+    summary: &mut Summary,
+) -> (Vec<walk::Found>, String) {
     let walk_opts = walk::WalkOptions {
         follow_symlinks: cfg.follow_symlinks,
     };
     let (mut found, walk_errors) = walk::walk(&cfg.inputs, walk_opts);
     // Our own output files, when they lie under an input, are not evidence.
-    let own: Vec<PathBuf> = [&cfg.out, &mpath, &meta_path(&cfg.out)]
+    let own: Vec<PathBuf> = [&cfg.out, &matches_path(&cfg.out), &meta_path(&cfg.out)]
         .iter()
         .filter_map(|p| p.canonicalize().ok())
         .collect();
@@ -217,7 +262,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         summary.in_shard += 1;
         if !done.contains(&record::key(path)) {
             let r = base_record(path, None);
-            let r = finish(r, "error", Some(e.to_string()), &mut summary);
+            let r = finish(r, "error", Some(e.to_string()), summary);
             early += &format!("{}\n", record::line(cfg.format, &r));
         }
     }
@@ -229,176 +274,211 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             todo.push(f);
         }
     }
-    write_synced(&mut out, &early)?;
+    (todo, early)
+}
 
-    let matcher_gpu = match engine.gpu_context() {
-        Some(ctx) if !sets.is_empty() => Some(GpuMatcher::new(ctx)?),
-        _ => None,
-    };
-    let matcher = matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-    let mut shown = progress::Progress::new(cfg.progress, todo.len() as u64);
-    let stage = |name: &str, t: Duration, s: &mut Summary| {
-        *s.stage_seconds.entry(name.to_string()).or_default() += t.as_secs_f64();
-    };
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
-        let todo = &todo;
-        scope.spawn(move || {
-            let mut send = |round, t| tx.send((round, t)).is_ok();
-            let mut rounds = video::Rounds::new(cfg.round_pixels, &mut send);
-            let mut rest = &todo[..];
-            while !rest.is_empty() {
-                let round = take_round(
-                    rest,
-                    ROUND_FILES,
-                    cfg.round_pixels,
-                    |f| examine_guarded(f, cfg),
-                    |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
-                );
-                rest = &rest[round.len()..];
-                let (videos, others): (Vec<Examined>, Vec<Examined>) = round
-                    .into_iter()
-                    .partition(|e| matches!(e.video, Some(video::VideoPart::Pending { .. })));
-                for e in others {
-                    if !rounds.push(e) {
-                        return;
-                    }
-                }
-                if !rounds.stream_all(videos, cfg) || !rounds.flush() {
-                    return;
-                }
+/// The reading side: files examined a round at a time on all cores, videos decoded into
+/// pieces, rounds handed to the sink with the time they took. Returns when the sink hangs up.
+fn produce(
+    todo: &[walk::Found],
+    cfg: &ScanConfig,
+    tx: mpsc::SyncSender<(Vec<Examined>, Duration)>,
+) {
+    let mut send = |round, t| tx.send((round, t)).is_ok();
+    let mut rounds = video::Rounds::new(cfg.round_pixels, &mut send);
+    let mut rest = todo;
+    while !rest.is_empty() {
+        let round = take_round(
+            rest,
+            ROUND_FILES,
+            cfg.round_pixels,
+            |f| examine_guarded(f, cfg),
+            |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
+        );
+        rest = &rest[round.len()..];
+        let (videos, others): (Vec<Examined>, Vec<Examined>) = round
+            .into_iter()
+            .partition(|e| matches!(e.video, Some(video::VideoPart::Pending { .. })));
+        for e in others {
+            if !rounds.push(e) {
+                return;
             }
-        });
-        let mut videos = video::Videos::new(&sets, cfg);
-        for (mut round, read_time) in rx {
-            stage("read+decode", read_time, &mut summary);
-            let t = Instant::now();
-            let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
-            let hashes = engine.hash_or_cpu(&frames, cfg.algos);
-            stage("hash", t.elapsed(), &mut summary);
-            let t = Instant::now();
-            // (item of the round, where the frame came from, hashes)
-            let mut hashed: Vec<(usize, Origin, FrameHashes)> = vec![];
-            let mut it = hashes.into_iter();
-            for (i, e) in round.iter_mut().enumerate() {
-                let n = std::mem::take(&mut e.frames).len();
-                let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
-                if let Some(video::VideoPart::Frames {
-                    id,
-                    numbers,
-                    frame_rate,
-                    ..
-                }) = &e.video
-                {
-                    let at = videos.add(*id, numbers, *frame_rate, &hs);
-                    summary.video_frames += at.len();
-                    hashed.extend(
-                        at.into_iter()
-                            .zip(hs)
-                            .map(|(v, h)| (i, Origin::Video(v), h)),
-                    );
-                    continue;
-                }
-                if let Some(first) = hs.first() {
-                    put_hashes(&mut e.record, first);
-                    hashed.push((i, Origin::Image, *first));
-                }
-                if hs.len() > 1 {
-                    let per: Vec<Value> = hs[1..]
+        }
+        if !rounds.stream_all(videos, cfg) || !rounds.flush() {
+            return;
+        }
+    }
+}
+
+/// The writing side: each round is hashed, matched and written, matches first, each file
+/// synced, so that what is on disk is always a prefix of the work with nothing half-said.
+struct Sink<'a> {
+    cfg: &'a ScanConfig,
+    engine: &'a Engine,
+    sets: &'a [RefSet],
+    matcher: Matcher<'a>,
+    videos: video::Videos,
+    out: File,
+    mout: Option<File>,
+    shown: progress::Progress,
+    summary: Summary,
+}
+
+/// A hashed frame of a round: (item of the round, where it came from, hashes).
+type Hashed = (usize, Origin, FrameHashes);
+
+impl Sink<'_> {
+    fn stage(&mut self, name: &str, t: Duration) {
+        *self
+            .summary
+            .stage_seconds
+            .entry(name.to_string())
+            .or_default() += t.as_secs_f64();
+    }
+
+    fn round(&mut self, mut round: Vec<Examined>, read_time: Duration) -> anyhow::Result<()> {
+        self.stage("read+decode", read_time);
+        let t = Instant::now();
+        let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
+        let hashes = self.engine.hash_or_cpu(&frames, self.cfg.algos);
+        self.stage("hash", t.elapsed());
+        let t = Instant::now();
+        let hashed = self.spread(&mut round, hashes);
+        let mut mlines = self.frame_matches(&round, &hashed)?;
+        self.stage("match", t.elapsed());
+        let t = Instant::now();
+        let lines = self.records(round, &mut mlines)?;
+        // Matches first: a file whose record is written has all its matches on disk.
+        if let Some(m) = self.mout.as_mut() {
+            write_synced(m, &mlines)?;
+        }
+        write_synced(&mut self.out, &lines)?;
+        self.stage("write", t.elapsed());
+        Ok(())
+    }
+
+    /// Hand each item its hashes: into an image's record (animation frames in `frames`),
+    /// or to its video's features. Returns every hashed frame, for matching.
+    fn spread(&mut self, round: &mut [Examined], hashes: Vec<FrameHashes>) -> Vec<Hashed> {
+        let mut hashed = vec![];
+        let mut it = hashes.into_iter();
+        for (i, e) in round.iter_mut().enumerate() {
+            let n = std::mem::take(&mut e.frames).len();
+            let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
+            if let Some(video::VideoPart::Frames {
+                id,
+                numbers,
+                frame_rate,
+                ..
+            }) = &e.video
+            {
+                let at = self.videos.add(*id, numbers, *frame_rate, &hs);
+                self.summary.video_frames += at.len();
+                hashed.extend(
+                    at.into_iter()
+                        .zip(hs)
+                        .map(|(v, h)| (i, Origin::Video(v), h)),
+                );
+                continue;
+            }
+            if let Some(first) = hs.first() {
+                put_hashes(&mut e.record, first);
+                hashed.push((i, Origin::Image, *first));
+            }
+            if hs.len() > 1 {
+                let per: Vec<Value> = hs[1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, h)| {
+                        let mut v = json!({"index": k});
+                        put_hashes(&mut v, h);
+                        v
+                    })
+                    .collect();
+                e.record["frames"] = json!(per);
+                hashed.extend(
+                    hs[1..]
                         .iter()
                         .enumerate()
-                        .map(|(k, h)| {
-                            let mut v = json!({"index": k});
-                            put_hashes(&mut v, h);
-                            v
-                        })
-                        .collect();
-                    e.record["frames"] = json!(per);
-                    hashed.extend(
-                        hs[1..]
-                            .iter()
-                            .enumerate()
-                            .map(|(k, h)| (i, Origin::Animation(k), *h)),
-                    );
-                }
+                        .map(|(k, h)| (i, Origin::Animation(k), *h)),
+                );
             }
-            let mut mlines = String::new();
-            for set in &sets {
-                let found = match_round(set, &matcher, &hashed, cfg).or_else(|e| {
-                    eprintln!("hashsweep: warning: {e}; matching this round on the CPU");
-                    match_round(set, &Matcher::Cpu, &hashed, cfg)
-                })?;
-                summary.matches += found.len();
-                for m in found {
-                    let (i, origin, _) = hashed[m.query as usize];
-                    let variant = Dihedral::ALL[m.variant as usize].name();
-                    let mut line = json!({"path": round[i].record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
-                           "label": set.label_text(m.entry as usize), "distance": m.distance,
-                           "variant": if variant == "pdq" { "original" } else { variant }});
-                    match origin {
-                        Origin::Image => {}
-                        Origin::Animation(k) => line["frame"] = json!(k),
-                        Origin::Video(v) => {
-                            line["frame"] = json!(v.number);
-                            line["timestamp"] = json!(v.timestamp);
-                        }
-                    }
-                    if round[i].record["path_escaped"] == true {
-                        line["path_escaped"] = json!(true);
-                    }
-                    mlines += &format!("{line}\n");
-                }
-            }
-            stage("match", t.elapsed(), &mut summary);
-            let t = Instant::now();
-            let mut lines = String::new();
-            let (before_ok, before_err, before_bytes) = (
-                summary.by_status.get("ok").copied().unwrap_or(0),
-                summary.errors(),
-                summary.bytes_read,
-            );
-            let mut n = 0;
-            for mut e in round {
-                if let Some(video::VideoPart::Frames { id, last, .. }) = e.video {
-                    if !last {
-                        continue;
-                    }
-                    for line in videos.finish(id, &mut e.record, &sets, &matcher, cfg)? {
-                        summary.matches += 1;
-                        mlines += &format!("{line}\n");
-                    }
-                }
-                n += 1;
-                let status = e.record["status"].as_str().unwrap_or("ok").to_string();
-                let reason = e.record["reason"].as_str().map(String::from);
-                let r = finish(e.record, &status, reason, &mut summary);
-                lines += &format!("{}\n", record::line(cfg.format, &r));
-            }
-            let ok = summary.by_status.get("ok").copied().unwrap_or(0) - before_ok;
-            shown.add(
-                n,
-                ok as u64,
-                (summary.errors() - before_err) as u64,
-                summary.bytes_read - before_bytes,
-            );
-            // Matches first: a file whose record is written has all its matches on disk.
-            if let Some(m) = mout.as_mut() {
-                write_synced(m, &mlines)?;
-            }
-            write_synced(&mut out, &lines)?;
-            stage("write", t.elapsed(), &mut summary);
         }
-        Ok(())
-    })?;
-    shown.finish();
-    summary.seconds = started.elapsed().as_secs_f64();
-    let images = summary.by_status.get("ok").copied().unwrap_or(0);
-    summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
-    let mut s = serde_json::to_value(&summary)?;
-    s["type"] = json!("summary");
-    s["shard"] = json!(cfg.shard.to_string());
-    write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
-    Ok(summary)
+        hashed
+    }
+
+    /// This round's frames against every set, as match lines.
+    fn frame_matches(&mut self, round: &[Examined], hashed: &[Hashed]) -> anyhow::Result<String> {
+        let mut mlines = String::new();
+        for set in self.sets {
+            let found = match_round(set, &self.matcher, hashed, self.cfg).or_else(|e| {
+                eprintln!("hashsweep: warning: {e}; matching this round on the CPU");
+                match_round(set, &Matcher::Cpu, hashed, self.cfg)
+            })?;
+            self.summary.matches += found.len();
+            for m in found {
+                let (i, origin, _) = hashed[m.query as usize];
+                let variant = Dihedral::ALL[m.variant as usize].name();
+                let mut line = json!({"path": round[i].record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
+                       "label": set.label_text(m.entry as usize), "distance": m.distance,
+                       "variant": if variant == "pdq" { "original" } else { variant }});
+                match origin {
+                    Origin::Image => {}
+                    Origin::Animation(k) => line["frame"] = json!(k),
+                    Origin::Video(v) => {
+                        line["frame"] = json!(v.number);
+                        line["timestamp"] = json!(v.timestamp);
+                    }
+                }
+                if round[i].record["path_escaped"] == true {
+                    line["path_escaped"] = json!(true);
+                }
+                mlines += &format!("{line}\n");
+            }
+        }
+        Ok(mlines)
+    }
+
+    /// The records of the files this round completes (a video only with its last piece,
+    /// after its whole-video matches, which go to `mlines`), counted and shown.
+    fn records(&mut self, round: Vec<Examined>, mlines: &mut String) -> anyhow::Result<String> {
+        let mut lines = String::new();
+        let s = &self.summary;
+        let (before_ok, before_err, before_bytes) = (
+            s.by_status.get("ok").copied().unwrap_or(0),
+            s.errors(),
+            s.bytes_read,
+        );
+        let mut n = 0;
+        for mut e in round {
+            if let Some(video::VideoPart::Frames { id, last, .. }) = e.video {
+                if !last {
+                    continue;
+                }
+                let found =
+                    self.videos
+                        .finish(id, &mut e.record, self.sets, &self.matcher, self.cfg)?;
+                for line in found {
+                    self.summary.matches += 1;
+                    *mlines += &format!("{line}\n");
+                }
+            }
+            n += 1;
+            let status = e.record["status"].as_str().unwrap_or("ok").to_string();
+            let reason = e.record["reason"].as_str().map(String::from);
+            let r = finish(e.record, &status, reason, &mut self.summary);
+            lines += &format!("{}\n", record::line(self.cfg.format, &r));
+        }
+        let s = &self.summary;
+        let ok = s.by_status.get("ok").copied().unwrap_or(0) - before_ok;
+        self.shown.add(
+            n,
+            ok as u64,
+            (s.errors() - before_err) as u64,
+            s.bytes_read - before_bytes,
+        );
+        Ok(lines)
+    }
 }
 
 fn write_synced(f: &mut File, text: &str) -> std::io::Result<()> {
@@ -738,7 +818,7 @@ fn put_hashes(r: &mut Value, h: &FrameHashes) {
 fn match_round(
     set: &RefSet,
     matcher: &Matcher,
-    hashed: &[(usize, Origin, FrameHashes)],
+    hashed: &[Hashed],
     cfg: &ScanConfig,
 ) -> anyhow::Result<Vec<matching::Match>> {
     let mut q = QueryHashes::new(set.algo());
