@@ -126,19 +126,9 @@ impl Parser<'_> {
         format!("{}:{line}", self.path.display())
     }
 
-    /// Add one record; `line` is 1-based, for messages and default labels.
+    /// Add one record; `line` is 1-based, for messages and default labels; `video` names
+    /// the video of a vPDQ frame.
     fn push(
-        &mut self,
-        line: usize,
-        hex: &str,
-        label: Option<String>,
-        quality: Option<u8>,
-        id: Option<u64>,
-    ) -> Result<(), InputError> {
-        self.push_frame(line, hex, label, quality, id, None)
-    }
-
-    fn push_frame(
         &mut self,
         line: usize,
         hex: &str,
@@ -180,7 +170,7 @@ impl Parser<'_> {
                 continue;
             }
             let (hash, rest) = l.split_once([',', ' ', '\t']).unwrap_or((l, ""));
-            self.push(i + 1, hash, Some(rest.trim().to_string()), None, None)?;
+            self.push(i + 1, hash, Some(rest.trim().to_string()), None, None, None)?;
         }
         Ok(())
     }
@@ -211,7 +201,7 @@ impl Parser<'_> {
             let quality = quality_col.and_then(|c| cells.get(c)?.parse().ok());
             let id = id_col.and_then(|c| cells.get(c)?.parse().ok());
             let label = label_col.and_then(|c| cells.get(c).cloned());
-            self.push(i + 1, hash, label, quality, id)?;
+            self.push(i + 1, hash, label, quality, id, None)?;
         }
         Ok(())
     }
@@ -245,7 +235,7 @@ impl Parser<'_> {
                 .find_map(|k| v[k].as_str())
                 .map(String::from);
             let quality = v["quality"].as_u64().and_then(|q| u8::try_from(q).ok());
-            self.push(i + 1, hash, label, quality, v["id"].as_u64())?;
+            self.push(i + 1, hash, label, quality, v["id"].as_u64(), None)?;
         }
         Ok(())
     }
@@ -267,7 +257,7 @@ impl Parser<'_> {
                 continue;
             }
             let label = format!("{video}#frame={}@{}s", c[0], c[3]);
-            self.push_frame(
+            self.push(
                 i + 1,
                 c[2],
                 Some(label),
