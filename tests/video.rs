@@ -284,6 +284,15 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
         &["-t", "2", "-c:v", "libvpx", "-b:v", "200k"],
     );
     make_video(&input.join("clip.mov"), src, &["-t", "2", "-c:v", "mjpeg"]);
+    // The same stream tagged "rotate 90" (as phones do): hashed as stored, like the reference.
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(input.join("good.mp4"))
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(input.join("rotated.mp4"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     let good = std::fs::read(input.join("good.mp4")).unwrap();
     std::fs::write(input.join("truncated.mp4"), &good[..good.len() * 6 / 10]).unwrap();
     std::fs::write(input.join("empty.mp4"), b"").unwrap();
@@ -302,7 +311,7 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
     let out = dir.join("out.jsonl");
     let (code, recs) = scan(&[input.to_str().unwrap()], &out);
     assert_eq!(code, 1, "some files failed");
-    assert_eq!(recs.len(), 12);
+    assert_eq!(recs.len(), 13);
     let status = |f: &str| by_name(&recs, f)["status"].as_str().unwrap().to_string();
     let reason = |f: &str| {
         by_name(&recs, f)["reason"]
@@ -359,6 +368,15 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
             "{l}"
         );
     }
+
+    let vpdq_of = |f: &str| {
+        std::fs::read_to_string(by_name(&recs, f)["vpdq_file"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        vpdq_of("rotated.mp4"),
+        vpdq_of("good.mp4"),
+        "a rotation tag is not applied"
+    );
 
     // Frames over the pixel limit are refused before decoding.
     let (code, recs) = scan(

@@ -220,6 +220,9 @@ impl FrameReader {
         if opts.threads > 0 {
             args.extend(["-threads".into(), opts.threads.to_string()]);
         }
+        // The reference hashes frames as stored; FFmpeg's command line would otherwise turn
+        // phone videos upright by their rotation tag, and every hash would differ.
+        args.push("-noautorotate".into());
         args.extend(["-i".into(), path.to_string_lossy().into_owned()]);
         args.extend(
             [
