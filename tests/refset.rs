@@ -102,10 +102,15 @@ fn video_frames_stay_apart_with_their_video_through_build_and_merge() {
         // A (no video), A (clip, twice merged), B (clip), A (other).
         assert_eq!((s.len(), s.video_count()), (4, 2));
         let video = |i: usize| {
-            s.video_of()
-                .get(i)
-                .filter(|&&v| v != u32::MAX)
-                .map(|&v| s.video_name(v as usize).to_string())
+            s.video_of().get(i).filter(|&&v| v != u32::MAX).map(|&v| {
+                // Videos are named by the vPDQ file's path; the file name tells them apart here.
+                let name = s.video_name(v as usize);
+                Path::new(name)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
         };
         let mut seen: Vec<(Option<String>, usize)> = (0..s.len())
             .map(|i| (video(i), s.labels(i).len()))
@@ -126,6 +131,27 @@ fn video_frames_stay_apart_with_their_video_through_build_and_merge() {
     let out = run(&["refs", "info", "--json"], &[&set]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["videos"], 2);
+    // Two folders' files of the same name are two videos.
+    for sub in ["x", "y"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        std::fs::copy(
+            dir.join("other.vpdq.txt"),
+            dir.join(sub).join("clip.vpdq.txt"),
+        )
+        .unwrap();
+    }
+    let two = dir.join("two.hsref");
+    let inputs = ["x/clip.vpdq.txt", "y/clip.vpdq.txt"].map(|f| dir.join(f));
+    assert!(
+        bin()
+            .args(["refs", "build", "-o"])
+            .arg(&two)
+            .args(&inputs)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(RefSet::open(&two).unwrap().video_count(), 2);
 }
 
 #[test]

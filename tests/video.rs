@@ -147,7 +147,7 @@ fn the_set_search_reproduces_pairs_csv() {
                 let qi = videos.iter().position(|v| name(v) == row["query"]).unwrap();
                 let stem = row["compared"].trim_end_matches(".mp4");
                 let ci = (0..set.video_count())
-                    .find(|&i| set.video_name(i) == stem)
+                    .find(|&i| set.video_name(i).ends_with(&format!("/{stem}")))
                     .unwrap();
                 let got = found
                     .iter()
@@ -294,6 +294,9 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
         .unwrap();
     assert!(st.success());
     let good = std::fs::read(input.join("good.mp4")).unwrap();
+    // A name near the 255-byte limit: its vPDQ file name must still fit.
+    let long = format!("{}.mp4", "v".repeat(245));
+    std::fs::write(input.join(&long), &good).unwrap();
     std::fs::write(input.join("truncated.mp4"), &good[..good.len() * 6 / 10]).unwrap();
     std::fs::write(input.join("empty.mp4"), b"").unwrap();
     let mut junk = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
@@ -311,7 +314,7 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
     let out = dir.join("out.jsonl");
     let (code, recs) = scan(&[input.to_str().unwrap()], &out);
     assert_eq!(code, 1, "some files failed");
-    assert_eq!(recs.len(), 13);
+    assert_eq!(recs.len(), 14);
     let status = |f: &str| by_name(&recs, f)["status"].as_str().unwrap().to_string();
     let reason = |f: &str| {
         by_name(&recs, f)["reason"]
@@ -377,6 +380,7 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
         vpdq_of("good.mp4"),
         "a rotation tag is not applied"
     );
+    assert_eq!(vpdq_of(&long), vpdq_of("good.mp4"), "a long name fits");
 
     // Frames over the pixel limit are refused before decoding.
     let (code, recs) = scan(
@@ -597,7 +601,10 @@ fn scan_finds_frames_in_image_sets_and_videos_in_video_sets() {
     for row in read_csv(&vdir.join("pairs.csv")) {
         let hit = video_hits.iter().find(|m| {
             m["path"].as_str().unwrap().ends_with(row["query"].as_str())
-                && m["video"] == row["compared"].trim_end_matches(".mp4")
+                && m["video"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{}", row["compared"].trim_end_matches(".mp4")))
         });
         let want: f64 = row["query_match_pct"].parse().unwrap();
         assert_eq!(
@@ -632,7 +639,10 @@ fn scan_finds_frames_in_image_sets_and_videos_in_video_sets() {
         .filter(|l| l.split(',').nth(5) == Some("true"))
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            (name(Path::new(c[0])), format!("{}.mp4", c[2]))
+            (
+                name(Path::new(c[0])),
+                format!("{}.mp4", name(Path::new(c[2]))),
+            )
         })
         .collect();
     for row in read_csv(&vdir.join("pairs.csv")) {

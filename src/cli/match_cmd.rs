@@ -279,7 +279,10 @@ fn match_videos(
         None => None,
     };
     let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-    let found = video::against_set(set, &totals, &matcher, &queries, &p)?;
+    let found = video::against_set(set, &totals, &matcher, &queries, &p).or_else(|e| {
+        eprintln!("hashsweep: warning: {e}; matching on the CPU");
+        video::against_set(set, &totals, &Matcher::Cpu, &queries, &p)
+    })?;
     write_video_matches(args, set, &names, &found, &p)?;
     eprintln!(
         "hashsweep: {} query videos against {} videos ({} frame hashes) on {}: {} pairs share hashes, {} match (q% >= {}, c% >= {}); {} failed",

@@ -344,8 +344,15 @@ impl Videos {
             return Ok(vec![]);
         }
         record["frames_hashed"] = json!(features.len());
-        let file = self.write_text(record, &features)?;
-        record["vpdq_file"] = json!(file.to_string_lossy());
+        match self.write_text(record, &features) {
+            Ok(file) => record["vpdq_file"] = json!(file.to_string_lossy()),
+            // This video's hashes cannot be kept; the run and the other files go on.
+            Err(e) => {
+                record["status"] = json!("error");
+                record["reason"] = json!(format!("writing its vPDQ file failed: {e}"));
+                return Ok(vec![]);
+            }
+        }
         let p = VpdqParams {
             distance: cfg
                 .max_distance
@@ -381,6 +388,8 @@ impl Videos {
         let name = Path::new(path)
             .file_name()
             .map_or("video".into(), |n| n.to_string_lossy().into_owned());
+        // Room for the tag and suffixes within the usual 255-byte limit on a name.
+        let name = &name[..name.floor_char_boundary(100)];
         let tag = &blake3::hash(path.as_bytes()).to_hex()[..8];
         std::fs::create_dir_all(&self.dir)?;
         let file = self.dir.join(format!("{name}-{tag}.vpdq.txt"));

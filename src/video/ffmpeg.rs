@@ -87,7 +87,7 @@ pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> 
         "-v",
         "error",
         "-show_entries",
-        "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:format=duration,format_name",
+        "stream=codec_type,codec_name,pix_fmt,width,height,avg_frame_rate,r_frame_rate:format=duration,format_name",
         "-of",
         "json",
     ]
@@ -165,6 +165,7 @@ pub fn parse_probe(json: &[u8]) -> Result<VideoInfo, VideoError> {
             .as_str()
             .and_then(|d| d.parse().ok()),
         codec: s["codec_name"].as_str().unwrap_or("unknown").to_string(),
+        pixel_format: s["pix_fmt"].as_str().unwrap_or("unknown").to_string(),
         container: v["format"]["format_name"]
             .as_str()
             .unwrap_or("unknown")
@@ -209,8 +210,16 @@ impl FrameReader {
         if frame_mod > 1 {
             filter += &format!("select=not(mod(n\\,{frame_mod})),");
         }
+        // The reference's swscale context knows only the pixel format: `yuvj*` is full
+        // range, everything else limited. FFmpeg's filter would follow each frame's range
+        // tag instead, and full-range VP9/AV1 (tagged, not `yuvj`) would hash differently.
+        let range = if info.pixel_format.starts_with("yuvj") {
+            "pc"
+        } else {
+            "tv"
+        };
         filter += &format!(
-            "scale={}:{}:flags=area:in_color_matrix=bt601,format=rgb24",
+            "scale={}:{}:flags=area:in_color_matrix=bt601:in_range={range},format=rgb24",
             info.width, info.height
         );
         let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error"]
@@ -223,6 +232,9 @@ impl FrameReader {
         // The reference hashes frames as stored; FFmpeg's command line would otherwise turn
         // phone videos upright by their rotation tag, and every hash would differ.
         args.push("-noautorotate".into());
+        // A change of frame size mid-stream would rebuild the filters and restart `select`'s
+        // frame count; the reference keeps counting (and converts at the first size).
+        args.extend(["-reinit_filter".into(), "0".into()]);
         args.extend(["-i".into(), path.to_string_lossy().into_owned()]);
         args.extend(
             [
@@ -332,9 +344,10 @@ mod tests {
 
     #[test]
     fn probe_output_gives_size_rate_and_variable_rate() {
-        let j = br#"{"streams":[{"codec_type":"audio"},{"codec_type":"video","codec_name":"h264","width":480,"height":720,"r_frame_rate":"30/1","avg_frame_rate":"30/1"}],"format":{"format_name":"mov,mp4","duration":"22.464000"}}"#;
+        let j = br#"{"streams":[{"codec_type":"audio"},{"codec_type":"video","codec_name":"h264","pix_fmt":"yuv420p","width":480,"height":720,"r_frame_rate":"30/1","avg_frame_rate":"30/1"}],"format":{"format_name":"mov,mp4","duration":"22.464000"}}"#;
         let i = parse_probe(j).unwrap();
         assert_eq!((i.width, i.height, i.frame_rate), (480, 720, 30.0));
+        assert_eq!(i.pixel_format, "yuv420p");
         assert!(!i.variable_frame_rate);
         assert_eq!(i.duration, Some(22.464));
         let vfr = br#"{"streams":[{"codec_type":"video","width":4,"height":4,"r_frame_rate":"60/1","avg_frame_rate":"2997/125"}],"format":{}}"#;

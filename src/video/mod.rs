@@ -70,6 +70,8 @@ impl Default for VideoOptions {
 pub struct VideoInfo {
     pub width: u32,
     pub height: u32,
+    /// FFmpeg's name of the decoded pixel format (`yuv420p`, `yuvj420p`, ...).
+    pub pixel_format: String,
     pub frame_rate: f64,
     /// Frames are not evenly spaced: timestamps, which vPDQ derives from the frame number
     /// and the average rate, are then approximate.
@@ -90,7 +92,7 @@ pub struct Feature {
     pub frame: u64,
     pub quality: u8,
     pub hash: Pdq256,
-    /// Seconds: frame number over frame rate.
+    /// Seconds: frame number over frame rate (computed in f32, as the reference does).
     pub timestamp: f64,
 }
 
@@ -100,7 +102,9 @@ impl Feature {
             frame,
             quality: h.quality.0,
             hash: h.original(),
-            timestamp: frame as f64 / frame_rate,
+            // The reference divides in single precision; in double, 29.97 fps clips print
+            // a different third decimal at some frames.
+            timestamp: (frame as f32 / frame_rate as f32) as f64,
         }
     }
 
