@@ -389,7 +389,11 @@ impl Videos {
             .file_name()
             .map_or("video".into(), |n| n.to_string_lossy().into_owned());
         // Room for the tag and suffixes within the usual 255-byte limit on a name.
-        let name = &name[..name.floor_char_boundary(100)];
+        let mut cut = name.len().min(100);
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let name = &name[..cut];
         let tag = &blake3::hash(path.as_bytes()).to_hex()[..8];
         std::fs::create_dir_all(&self.dir)?;
         let file = self.dir.join(format!("{name}-{tag}.vpdq.txt"));
