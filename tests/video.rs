@@ -455,40 +455,49 @@ fn a_hanging_decoder_is_stopped_and_recorded() {
     let dir = common::scratch("video-hang");
     let video = dir.join("v.mp4");
     make_video(&video, "testsrc2=size=64x64:rate=10", &["-t", "1"]);
-    let fake = dir.join("ffmpeg-that-hangs");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = dir.join("out.jsonl");
-    let st = common::bin()
-        .args([
-            "scan",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--video-timeout",
-            "1",
-            "-o",
-        ])
-        .arg(&out)
-        .arg(&video)
-        .env("HASHSWEEP_FFMPEG", &fake)
-        .status()
-        .unwrap();
-    assert_eq!(st.code(), Some(1));
-    let text = std::fs::read_to_string(&out).unwrap();
-    let r: serde_json::Value = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .find(|r: &serde_json::Value| r["type"] == "file")
-        .unwrap();
-    assert_eq!(r["status"], "error");
-    assert!(
-        r["reason"]
-            .as_str()
-            .unwrap()
-            .contains("decoding stopped: no frame for 1 s"),
-        "{r}"
-    );
+    // A decoder that hangs: no frame and no progress. One that is slow: progress reports
+    // but no frame for three times the timeout, then it ends. Only the first is stopped.
+    let hangs = "exec sleep 60\n";
+    let slow = "i=0\nwhile [ $i -lt 12 ]; do echo frame=0 >&2; echo progress=continue >&2; sleep 0.25; i=$((i+1)); done\n";
+    for (name, body, stopped) in [("hangs", hangs, true), ("slow", slow, false)] {
+        let fake = dir.join(format!("ffmpeg-that-{name}"));
+        std::fs::write(&fake, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = dir.join(format!("{name}.jsonl"));
+        let st = common::bin()
+            .args([
+                "scan",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--video-timeout",
+                "1",
+                "-o",
+            ])
+            .arg(&out)
+            .arg(&video)
+            .env("HASHSWEEP_FFMPEG", &fake)
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(1), "{name}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let r: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .find(|r: &serde_json::Value| r["type"] == "file")
+            .unwrap();
+        assert_eq!(r["status"], "error", "{name}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("no frame could be decoded"),
+            "{name}: {r}"
+        );
+        assert_eq!(
+            reason.contains("decoding stopped: no frame for 1 s"),
+            stopped,
+            "{name}: {r}"
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -33,23 +33,34 @@ fn spawn(var: &str, default: &str, args: &[String]) -> Result<Child, VideoError>
         })
 }
 
-/// Kills `child` when the reader waits more than `stall` for it. The reader says `true`
-/// when it starts waiting for FFmpeg and `false` when it has its frame; time it spends
-/// elsewhere (a full hashing queue downstream) does not count. It drops its sender when
-/// done. Returns whether it had to kill.
-fn watchdog(mut child: Child, alive: mpsc::Receiver<bool>, stall: Duration) -> (Child, bool) {
+/// What the watchdog hears.
+enum Beat {
+    /// The reader starts waiting for a frame (`true`) or has one (`false`): time the
+    /// reader spends elsewhere (a full hashing queue downstream) does not count.
+    Waiting(bool),
+    /// FFmpeg reported progress: it is decoding, even when no sampled frame is due for a
+    /// while (a long `--video-interval` over a slow codec).
+    Progress,
+    /// Reading is over.
+    Done,
+}
+
+/// Kills `child` when the reader has waited `stall` without a frame or a progress report.
+/// Returns whether it had to kill.
+fn watchdog(mut child: Child, beats: mpsc::Receiver<Beat>, stall: Duration) -> (Child, bool) {
     let mut waiting = true;
     loop {
         let heard = if waiting {
-            alive.recv_timeout(stall)
+            beats.recv_timeout(stall)
         } else {
-            alive
+            beats
                 .recv()
                 .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
         };
         match heard {
-            Ok(w) => waiting = w,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return (child, false),
+            Ok(Beat::Waiting(w)) => waiting = w,
+            Ok(Beat::Progress) => {}
+            Ok(Beat::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => return (child, false),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
                 return (child, true);
@@ -58,16 +69,53 @@ fn watchdog(mut child: Child, alive: mpsc::Receiver<bool>, stall: Duration) -> (
     }
 }
 
-/// The last part of a child's stderr, read on a thread so the pipe never fills.
-fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut err = child.stderr.take().expect("piped");
+/// The last messages of a child's stderr, read on a thread so the pipe never fills. Lines
+/// of FFmpeg's `-progress` report are not messages: each is a beat for the watchdog.
+fn collect_stderr(
+    child: &mut Child,
+    beats: Option<mpsc::Sender<Beat>>,
+) -> std::thread::JoinHandle<String> {
+    use std::io::BufRead;
+    let err = child.stderr.take().expect("piped");
     std::thread::spawn(move || {
-        let mut all = vec![];
-        let _ = err.read_to_end(&mut all);
-        let text = String::from_utf8_lossy(&all);
-        let tail: Vec<String> = text.lines().rev().take(3).map(without_addresses).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        let mut last = std::collections::VecDeque::new();
+        for line in std::io::BufReader::new(err)
+            .split(b'\n')
+            .map_while(Result::ok)
+        {
+            let line = String::from_utf8_lossy(&line);
+            if is_progress(&line) {
+                if let Some(b) = &beats {
+                    let _ = b.send(Beat::Progress);
+                }
+                continue;
+            }
+            if last.len() == 3 {
+                last.pop_front();
+            }
+            last.push_back(without_addresses(line.trim_end()));
+        }
+        Vec::from(last).join(" | ")
     })
+}
+
+/// A `key=value` line of `-progress` output.
+fn is_progress(line: &str) -> bool {
+    const KEYS: [&str; 11] = [
+        "frame",
+        "fps",
+        "bitrate",
+        "total_size",
+        "out_time_us",
+        "out_time_ms",
+        "out_time",
+        "dup_frames",
+        "drop_frames",
+        "speed",
+        "progress",
+    ];
+    line.split_once('=')
+        .is_some_and(|(k, _)| KEYS.contains(&k) || k.starts_with("stream_"))
 }
 
 /// FFmpeg prefixes messages with `[demuxer @ 0x55d1...]`; the address differs every run and
@@ -96,9 +144,9 @@ pub fn probe(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, VideoError> 
     .chain([path.to_string_lossy().into_owned()])
     .collect();
     let mut child = spawn("HASHSWEEP_FFPROBE", "ffprobe", &args)?;
-    let stderr = collect_stderr(&mut child);
+    let stderr = collect_stderr(&mut child, None);
     let mut out = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel::<bool>();
+    let (tx, rx) = mpsc::channel::<Beat>();
     let stall = opts.stall_timeout;
     let dog = std::thread::spawn(move || watchdog(child, rx, stall));
     let mut json = vec![];
@@ -176,7 +224,7 @@ pub fn parse_probe(json: &[u8]) -> Result<VideoInfo, VideoError> {
 /// The sampled frames of one video, read as FFmpeg produces them.
 pub struct FrameReader {
     out: ChildStdout,
-    alive: Option<mpsc::Sender<bool>>,
+    beats: Option<mpsc::Sender<Beat>>,
     dog: Option<std::thread::JoinHandle<(Child, bool)>>,
     stderr: Option<std::thread::JoinHandle<String>>,
     width: u32,
@@ -222,10 +270,18 @@ impl FrameReader {
             "scale={}:{}:flags=area:in_color_matrix=bt601:in_range={range},format=rgb24",
             info.width, info.height
         );
-        let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostats",
+            "-progress",
+            "pipe:2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if opts.threads > 0 {
             args.extend(["-threads".into(), opts.threads.to_string()]);
         }
@@ -257,14 +313,14 @@ impl FrameReader {
             .map(|s| s.to_string()),
         );
         let mut child = spawn("HASHSWEEP_FFMPEG", "ffmpeg", &args)?;
-        let stderr = collect_stderr(&mut child);
-        let out = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
+        let stderr = collect_stderr(&mut child, Some(tx.clone()));
+        let out = child.stdout.take().expect("piped");
         let stall = opts.stall_timeout;
         let dog = std::thread::spawn(move || watchdog(child, rx, stall));
         Ok(FrameReader {
             out,
-            alive: Some(tx),
+            beats: Some(tx),
             dog: Some(dog),
             stderr: Some(stderr),
             width: info.width,
@@ -281,7 +337,7 @@ impl FrameReader {
     pub fn next_frame(&mut self) -> Option<(u64, Frame)> {
         let len = self.width as usize * self.height as usize * 3;
         let mut rgb = vec![0u8; len];
-        let wait = |w: bool| self.alive.as_ref().map(|a| a.send(w));
+        let wait = |w: bool| self.beats.as_ref().map(|b| b.send(Beat::Waiting(w)));
         wait(true);
         let read = self.out.read_exact(&mut rgb);
         wait(false);
@@ -297,7 +353,9 @@ impl FrameReader {
 
     /// Stop FFmpeg if it is still running and say how the stream ended.
     pub fn finish(mut self) -> Ending {
-        drop(self.alive.take());
+        if let Some(b) = self.beats.take() {
+            let _ = b.send(Beat::Done);
+        }
         let (mut child, timed_out) = self
             .dog
             .take()
@@ -354,6 +412,16 @@ mod tests {
         assert!(parse_probe(vfr).unwrap().variable_frame_rate);
         let no_avg = br#"{"streams":[{"codec_type":"video","width":4,"height":4,"r_frame_rate":"25/1","avg_frame_rate":"0/0"}],"format":{}}"#;
         assert_eq!(parse_probe(no_avg).unwrap().frame_rate, 25.0);
+    }
+
+    #[test]
+    fn progress_lines_are_told_from_messages() {
+        assert!(is_progress("frame=120"));
+        assert!(is_progress("out_time_us=4000000"));
+        assert!(is_progress("stream_0_0_q=-0.0"));
+        assert!(is_progress("progress=continue"));
+        assert!(!is_progress("[h264] error while decoding MB 3 4"));
+        assert!(!is_progress("Invalid data found when processing input"));
     }
 
     #[test]
