@@ -1,7 +1,7 @@
-//! Videos in a scan. A video is probed with the other files of its round, then decoded on
-//! its own (FFmpeg runs its own threads); its sampled frames are cut into pieces that share
-//! hashing batches with images and other videos, so memory stays bounded however long the
-//! video. The record goes out with the last piece: a resumed run redoes a video whose
+//! Videos in a scan. A video is probed with the other files of its round; the videos of a
+//! round are then decoded several at once, one FFmpeg process each, and their sampled
+//! frames are cut into pieces that share hashing batches with images and other videos, so
+//! memory stays bounded however long the video. The record goes out with the last piece: a resumed run redoes a video whose
 //! record is missing, and every video is still recorded exactly once.
 
 use std::collections::HashMap;
@@ -33,11 +33,7 @@ pub enum VideoPart {
 
 /// What a video file's record says before decoding: stream facts, or why it is not hashed.
 pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
-    let mut e = Examined {
-        record: Value::Null,
-        frames: vec![],
-        video: None,
-    };
+    let mut video = None;
     if !cfg.algos.pdq {
         record["status"] = json!("skipped");
         record["reason"] = json!("video: vPDQ needs PDQ (add pdq to --algo)");
@@ -46,7 +42,7 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
             Ok(info) => {
                 record["video"] = json!(info);
                 record["status"] = json!("ok");
-                e.video = Some(VideoPart::Pending {
+                video = Some(VideoPart::Pending {
                     path: path.to_path_buf(),
                     info,
                 });
@@ -58,8 +54,11 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
             }
         }
     }
-    e.record = record;
-    e
+    Examined {
+        record,
+        frames: vec![],
+        video,
+    }
 }
 
 /// Fills rounds for the hash stage and hands each full one on, with the time spent
