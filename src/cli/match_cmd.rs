@@ -182,17 +182,18 @@ fn video_frames(
 ) {
     let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
     for v in videos {
-        let hashed = match (hashes.algo, crate::video::hash_video(v, engine, &opts)) {
-            (Algo::Phash, _) => {
-                eprintln!(
-                    "hashsweep: {}: videos are hashed with PDQ; this is a pHash set",
-                    v.display()
-                );
-                stats.failed += 1;
-                continue;
-            }
-            (_, Ok(h)) => h,
-            (_, Err(e)) => {
+        // Refused before decoding: a pHash set has nothing to say about PDQ frame hashes.
+        if hashes.algo == Algo::Phash {
+            eprintln!(
+                "hashsweep: {}: videos are hashed with PDQ; this is a pHash set",
+                v.display()
+            );
+            stats.failed += 1;
+            continue;
+        }
+        let hashed = match crate::video::hash_video(v, engine, &opts) {
+            Ok(h) => h,
+            Err(e) => {
                 eprintln!("hashsweep: {}: {e}", v.display());
                 stats.failed += 1;
                 continue;

@@ -115,12 +115,14 @@ impl RefSet {
         if !self.header.has(FLAG_LABELS) {
             return vec![];
         }
-        let index: &[u64] = bytemuck::cast_slice(
-            self.section(self.header.label_index_offset, (self.len() + 1) * 8),
-        );
-        let blob = self.section(self.header.labels_offset, self.header.labels_len as usize);
-        let (a, b) = (index[i] as usize, index[i + 1] as usize);
-        match blob.get(a..b) {
+        let h = &self.header;
+        match self.blob_item(
+            h.label_index_offset,
+            self.len(),
+            h.labels_offset,
+            h.labels_len,
+            i,
+        ) {
             Some(bytes) if !bytes.is_empty() => bytes
                 .split(|&c| c == LABEL_SEPARATOR)
                 .map(|l| std::str::from_utf8(l).unwrap_or("<invalid utf-8>"))
@@ -132,6 +134,14 @@ impl RefSet {
     /// Labels of entry `i` joined with "; " for one-line output.
     pub fn label_text(&self, i: usize) -> String {
         self.labels(i).join("; ")
+    }
+
+    /// Item `i` of a blob section that an index of `n + 1` u64 offsets cuts into items
+    /// (labels, video names); `None` when a hostile index points outside the blob.
+    fn blob_item(&self, index: u64, n: usize, blob: u64, blob_len: u64, i: usize) -> Option<&[u8]> {
+        let index: &[u64] = bytemuck::cast_slice(self.section(index, (n + 1) * 8));
+        let blob = self.section(blob, blob_len as usize);
+        blob.get(index[i] as usize..index[i + 1] as usize)
     }
 
     /// Whether entries are video frame hashes (a set built from vPDQ files).
@@ -156,15 +166,13 @@ impl RefSet {
     }
 
     pub fn video_name(&self, v: usize) -> &str {
-        let index: &[u64] = bytemuck::cast_slice(self.section(
-            self.header.video_name_index_offset,
-            (self.video_count() + 1) * 8,
-        ));
-        let blob = self.section(
-            self.header.video_names_offset,
-            self.header.video_names_len as usize,
+        let h = &self.header;
+        let (index, names, len) = (
+            h.video_name_index_offset,
+            h.video_names_offset,
+            h.video_names_len,
         );
-        blob.get(index[v] as usize..index[v + 1] as usize)
+        self.blob_item(index, self.video_count(), names, len, v)
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("<invalid video name>")
     }

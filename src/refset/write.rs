@@ -213,12 +213,8 @@ pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Resul
             sink.pad_to(header.video_of_offset)?;
             s.videos(&mut |b| sink.put(b))?;
             sink.pad_to(header.video_name_index_offset)?;
-            let mut at = 0u64;
-            sink.put(&at.to_le_bytes())?;
-            for v in s.video_names() {
-                at += v.len() as u64;
-                sink.put(&at.to_le_bytes())?;
-            }
+            let lengths = s.video_names().iter().map(|v| v.len() as u64);
+            put_offsets(lengths, &mut |b| sink.put(b))?;
             sink.pad_to(header.video_names_offset)?;
             for v in s.video_names() {
                 sink.put(v.as_bytes())?;
@@ -250,6 +246,20 @@ pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Resul
         }
     }
     Ok(header)
+}
+
+/// The index of a blob section: 0, then the running sum of the items' lengths.
+fn put_offsets(
+    lengths: impl Iterator<Item = u64>,
+    put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut at = 0u64;
+    put(&at.to_le_bytes())?;
+    for len in lengths {
+        at += len;
+        put(&at.to_le_bytes())?;
+    }
+    Ok(())
 }
 
 fn temp_name(path: &Path) -> PathBuf {
@@ -342,13 +352,7 @@ impl Sections for EntrySections {
         &mut self,
         put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let mut at = 0u64;
-        put(&at.to_le_bytes())?;
-        for e in &self.entries {
-            at += Self::label_bytes(e);
-            put(&at.to_le_bytes())?;
-        }
-        Ok(())
+        put_offsets(self.entries.iter().map(Self::label_bytes), put)
     }
     fn labels(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         for e in &self.entries {
