@@ -5,6 +5,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hashsweep::cli::bench_frame;
 use hashsweep::cpu::{pdq, phash};
+use hashsweep::engine::EngineOptions;
 use hashsweep::{Algorithms, BackendChoice, Engine, Frame};
 
 fn cpu_per_frame(c: &mut Criterion) {
@@ -23,7 +24,11 @@ fn gpu_batches(c: &mut Criterion) {
         Ok("any") => BackendChoice::Gpu,
         _ => BackendChoice::Auto,
     };
-    let Ok(engine) = Engine::open(choice, None) else {
+    let only = EngineOptions {
+        gpu_only: true,
+        ..EngineOptions::default()
+    };
+    let Ok(engine) = Engine::open_with(choice, &only) else {
         return;
     };
     if engine.adapter().is_none() {
@@ -32,14 +37,14 @@ fn gpu_batches(c: &mut Criterion) {
         );
         return;
     }
-    let mut g = c.benchmark_group("gpu_batch_512x512");
+    let mut g = c.benchmark_group("gpu_only_batch_512x512");
     g.sample_size(10);
     for n in [1usize, 16, 64, 256] {
         let frames: Vec<Frame> = (0..n).map(|i| bench_frame(512, 512, i as u64)).collect();
         let refs: Vec<&Frame> = frames.iter().collect();
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &refs, |b, refs| {
-            b.iter(|| engine.hash(refs, Algorithms::ALL).unwrap())
+            b.iter(|| engine.hash(refs, Algorithms::ALL))
         });
     }
     g.finish();

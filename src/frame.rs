@@ -85,6 +85,30 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// A deterministic textured frame (gradients plus noise, so PDQ quality is high): the
+    /// benches' and the GPU calibration's input, and the tests' generated images.
+    pub fn synthetic(w: u32, h: u32, seed: u64) -> Frame {
+        let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        for y in 0..h {
+            for x in 0..w {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let n = (s & 63) as u32;
+                let base = ((x * 255 / w.max(1)) + (y * 255 / h.max(1))) / 2;
+                rgb.extend([
+                    (base + n).min(255) as u8,
+                    ((x ^ y) & 255) as u8,
+                    (255 - base + n / 2).min(255) as u8,
+                ]);
+            }
+        }
+        Frame::new(w, h, rgb).expect("sized above")
+    }
+}
+
 impl std::fmt::Debug for Frame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Frame({}x{})", self.width, self.height)

@@ -66,9 +66,7 @@ fn hash_writes_one_row_per_file_and_error_rows_for_bad_files() {
     assert_eq!(status, ["ok", "error", "error", "ok"]);
     assert_eq!(rows[2]["error"], "empty file");
     // The hashes are the library's own for the same pixels.
-    let want = Engine::Cpu
-        .hash(&frames.iter().collect::<Vec<_>>(), Algorithms::ALL)
-        .unwrap();
+    let want = Engine::Cpu.hash(&frames.iter().collect::<Vec<_>>(), Algorithms::ALL);
     for (row, w) in [&rows[0], &rows[3]].iter().zip(&want) {
         assert_eq!(row["pdq"], w.pdq.unwrap().original().to_string());
         assert_eq!(row["quality"], w.pdq.unwrap().quality.0);
@@ -128,28 +126,83 @@ fn dihedral_csv_carries_all_eight_hashes_and_writes_to_a_file() {
 }
 
 #[test]
-fn gpu_backend_writes_the_same_rows_as_the_cpu_backend() {
+fn gpu_backend_writes_rows_within_the_stated_distance_of_the_cpu_backend() {
     if common::gpu_engine().is_none() {
         return;
     }
     let (dir, _) = corpus("gpu");
-    let run = |backend: &str| {
+    let run = |backend: &[&str]| {
         let out = bin()
-            .args([
-                "hash",
-                "--format",
-                "jsonl",
-                "--dihedral",
-                "--backend",
-                backend,
-            ])
+            .args(["hash", "--format", "jsonl", "--dihedral"])
+            .args(backend)
             .arg(&dir)
             .output()
             .unwrap();
         jsonl(&out.stdout)
     };
-    assert_eq!(run("gpu"), run("cpu"));
+    let cpu = run(&["--backend", "cpu"]);
+    for (label, args) in [
+        ("hash --gpu-only", &["--backend", "gpu", "--gpu-only"][..]),
+        ("hash --backend gpu", &["--backend", "gpu"][..]),
+    ] {
+        let gpu = run(args);
+        common::check_records(
+            &cpu.iter().collect::<Vec<_>>(),
+            &gpu.iter().collect::<Vec<_>>(),
+            label,
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn match_falls_back_to_the_cpu_when_the_gpu_fails() {
+    if common::gpu_engine().is_none() {
+        return;
+    }
+    let d = scratch("match-fallback");
+    let set = d.join("r.hsref");
+    let made = bin()
+        .args(["refs", "random", "--count", "5000", "-o"])
+        .arg(&set)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Two queries, each with its three nearest of the random entries.
+    let list = d.join("q.txt");
+    std::fs::write(&list, format!("{}\n{}\n", "0".repeat(64), "f".repeat(64))).unwrap();
+    let run = |backend: &str, fault: Option<&str>| {
+        let mut c = bin();
+        // GPU-only: no calibration batch runs first, so the fault meets the matcher.
+        c.args(["match", "--top-k", "3", "--max-distance", "256", "--refs"])
+            .arg(&set)
+            .arg(&list);
+        c.args(match backend {
+            "gpu" => &["--backend", "gpu", "--gpu-only"][..],
+            _ => &["--backend", "cpu"][..],
+        });
+        if let Some(f) = fault {
+            c.env("HASHSWEEP_GPU_FAULT", f);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (want, _) = run("cpu", None);
+    assert_eq!(
+        want.lines().count(),
+        1 + 2 * 3,
+        "a header and three rows per query"
+    );
+    let (got, err) = run("gpu", Some("hang@1"));
+    assert_eq!(got, want);
+    assert!(err.contains("matching on the CPU instead"), "{err}");
+    let (got, _) = run("gpu", None);
+    assert_eq!(got, want, "and on the GPU, exactly the same rows");
+    let _ = std::fs::remove_dir_all(d);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod common;
 use common::scratch;
 
 use hashsweep::gpu::GpuMatcher;
+use hashsweep::gpu::matcher::{Request, SetView};
 use hashsweep::matching::{self, Match, MatchParams, Matcher, QueryHashes};
 use hashsweep::refset::write::{self, Entry, EntrySections};
 use hashsweep::refset::{Algo, RefSet};
@@ -227,12 +228,12 @@ fn gpu_streams_small_chunks_and_recovers_from_append_overflow_without_losing_a_m
     };
     let cpu = Matcher::Cpu.run(&set, &q, &p).unwrap();
     assert!(cpu.len() > 300);
+    g.set_resident_budget(Some(0)); // as a set too large for the device
     g.set_chunk_entries(Some(257));
     g.set_capacity(8);
     let before = g.stats();
     let got = Matcher::Gpu(&g).run(&set, &q, &p).unwrap();
     let after = g.stats();
-    g.set_chunk_entries(None);
     assert_eq!(got, cpu);
     assert!(
         after.chunks - before.chunks >= set.len() as u64 / 257,
@@ -242,4 +243,134 @@ fn gpu_streams_small_chunks_and_recovers_from_append_overflow_without_losing_a_m
         after.overflow_reruns > before.overflow_reruns,
         "the small buffer overflowed"
     );
+    // Resident, the same set overflows the same way and still loses nothing.
+    g.set_resident_budget(None);
+    g.set_capacity(8);
+    assert_eq!(Matcher::Gpu(&g).run(&set, &q, &p).unwrap(), cpu);
+}
+
+/// The GPU's raw pairs for a request, as `matching` would ask for them.
+fn raw(g: &GpuMatcher, set: &RefSet, q: &QueryHashes, max_distance: u32) -> usize {
+    let view = SetView {
+        key: set.instance_id(),
+        words: set.words(),
+        hash_words: set.algo().words(),
+    };
+    let req = Request {
+        queries: &q.words,
+        max_distance,
+        top_k: None,
+    };
+    g.scan(&view, &req).unwrap().len()
+}
+
+#[test]
+fn a_resident_set_is_uploaded_once_and_only_found_pairs_come_back() {
+    let Some(g) = gpu() else { return };
+    let ctx = g.context();
+    let algo = Algo::Pdq;
+    let (hashes, qs) = planted(algo, 20_000, 5, 41);
+    let set = build("resident", algo, &hashes);
+    let q = query_hashes(algo, &qs);
+    let set_bytes = (set.len() * 32) as u64;
+    let before = ctx.counters();
+    for d in [31, 10, 31] {
+        let p = MatchParams {
+            max_distance: d,
+            top_k: None,
+        };
+        let c0 = ctx.counters();
+        let pairs = raw(&g, &set, &q, d);
+        let c1 = ctx.counters();
+        // One submission: its count (16 bytes), then exactly the pairs (8 bytes each).
+        assert_eq!(c1.match_submissions - c0.match_submissions, 1);
+        assert_eq!(
+            c1.bytes_downloaded - c0.bytes_downloaded,
+            16 + 8 * pairs as u64,
+            "d={d}: only what was found is read back"
+        );
+        assert_eq!(
+            Matcher::Gpu(&g).run(&set, &q, &p).unwrap(),
+            Matcher::Cpu.run(&set, &q, &p).unwrap()
+        );
+    }
+    let uploaded = ctx.counters().refs_bytes_uploaded - before.refs_bytes_uploaded;
+    eprintln!("FIGURE resident set: {set_bytes} bytes, {uploaded} uploaded over 6 runs");
+    assert_eq!(uploaded, set_bytes, "uploaded once, reused by every run");
+    assert_eq!(g.stats().resident_uploads, 1);
+    // A query far from everything: one 16-byte count comes back, even after an overflow
+    // grew the append buffer.
+    g.set_capacity(4);
+    let near = raw(&g, &set, &q, 64);
+    assert!(near > 4);
+    let lonely = query_hashes(algo, &[vec![0x5555_5555_5555_5555; 4]]);
+    let c0 = ctx.counters();
+    assert_eq!(raw(&g, &set, &lonely, 0), 0);
+    assert_eq!(ctx.counters().bytes_downloaded - c0.bytes_downloaded, 16);
+}
+
+#[test]
+fn a_set_split_over_several_bindings_matches_like_one_and_like_the_cpu() {
+    let Some(g) = gpu() else { return };
+    for algo in [Algo::Pdq, Algo::Phash] {
+        let (hashes, qs) = planted(algo, 7000, 3, 53);
+        let set = build(&format!("parts-{}", algo.name()), algo, &hashes);
+        let q = query_hashes(algo, &qs);
+        // Parts of 1000 entries (plus a short last one), as a 100-million-entry set is cut
+        // into binding-sized buffers on a real device.
+        g.set_part_bytes(Some(1000 * algo.words() as u64 * 8));
+        for top_k in [None, Some(2)] {
+            let p = MatchParams {
+                max_distance: 31.min(algo.bits() as u32),
+                top_k,
+            };
+            let want = Matcher::Cpu.run(&set, &q, &p).unwrap();
+            assert_eq!(
+                Matcher::Gpu(&g).run(&set, &q, &p).unwrap(),
+                want,
+                "{} top_k={top_k:?}",
+                algo.name()
+            );
+            let parts = g.resident_parts(set.instance_id());
+            assert_eq!(parts, Some(set.len().div_ceil(1000)), "resident in parts");
+            g.set_resident_budget(Some(0));
+            assert_eq!(
+                Matcher::Gpu(&g).run(&set, &q, &p).unwrap(),
+                want,
+                "streamed"
+            );
+            assert_eq!(g.resident_parts(set.instance_id()), None);
+            g.set_resident_budget(None);
+        }
+        g.set_part_bytes(None);
+    }
+}
+
+#[test]
+fn a_gpu_failure_while_matching_falls_back_to_the_cpu_with_the_same_matches() {
+    let Some(g) = gpu() else { return };
+    let algo = Algo::Pdq;
+    let (hashes, qs) = planted(algo, 3000, 4, 61);
+    let set = build("fault", algo, &hashes);
+    let q = query_hashes(algo, &qs);
+    let p = MatchParams {
+        max_distance: 31,
+        top_k: None,
+    };
+    let want = Matcher::Cpu.run(&set, &q, &p).unwrap();
+    g.set_resident_budget(Some(0));
+    g.context().inject(hashsweep::gpu::Fault::AllocFails, 1);
+    g.set_capacity(1 << 20); // the next reservation must allocate, and fail
+    assert!(Matcher::Gpu(&g).run(&set, &q, &p).is_err());
+    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
+    // Out of memory was a moment's: fresh buffers, and the device matches again, exactly.
+    assert_eq!(Matcher::Gpu(&g).run(&set, &q, &p).unwrap(), want);
+    // A hung device is given up: the CPU answers this call and every later one.
+    g.context().inject(hashsweep::gpu::Fault::Hang, 1);
+    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
+    assert!(matches!(
+        Matcher::Gpu(&g).run(&set, &q, &p),
+        Err(hashsweep::gpu::GpuError::Timeout(_))
+    ));
+    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
 }

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use crate::cpu::{hamming, pdq, phash};
 use crate::decode::{self, DecodeOptions};
-use crate::engine::{Algorithms, BackendChoice, Engine};
+use crate::engine::{Algorithms, BackendChoice, Engine, EngineOptions};
 use crate::frame::Frame;
-use crate::matching::{self, MatchParams, QueryHashes};
+use crate::matching;
 use crate::refset::{Algo, write};
 use crate::scan::walk;
 
@@ -167,20 +167,21 @@ fn bench_hash(
             std::hint::black_box(phash::phash(f.rgb(), 512, 512));
         }),
     ];
-    let cpu = Engine::Cpu;
-    let gpu = gpu_beside_cpu(backend);
-    let mut engines = vec![&cpu];
-    engines.extend(gpu.as_ref());
-    for e in &engines {
+    let engines = engines_beside_cpu(backend);
+    for (mode, e) in &engines {
         for &n in batch_sizes {
             let frames: Vec<Frame> = (0..n).map(|i| synthetic(512, 512, i as u64)).collect();
             figures.push(batch(
                 e,
+                mode,
                 &frames,
                 min,
                 &format!("batch_{n}x512x512_pdq+phash"),
             ));
         }
+    }
+    if let Some((_, e)) = engines.iter().find(|(m, _)| *m == "gpu-only") {
+        figures.extend(host_time_figures(e, min));
     }
     let (dir, generated) = match corpus {
         Some(d) => (d, false),
@@ -190,8 +191,49 @@ fn bench_hash(
     if generated {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let adapter = gpu.as_ref().and_then(|g| g.adapter());
+    let adapter = engines.iter().find_map(|(_, e)| e.adapter());
     publish(&figures, adapter, json_path)
+}
+
+/// The GPU path's host time per 1-megapixel frame, split into packing, submitting, waiting
+/// and unpacking, against the CPU path's hashing time for the same frame on one thread: the
+/// host work of the GPU path must stay a small fraction of simply hashing on the CPU.
+fn host_time_figures(gpu_only: &Engine, min: Duration) -> Vec<Figure> {
+    let frames: Vec<Frame> = (0..16).map(|i| synthetic(1024, 1024, i)).collect();
+    let cpu = per_frame("cpu_pdq+phash_1024x1024_1thread", &frames[0], min, |f| {
+        std::hint::black_box(crate::cpu::hash_frame(f, Algorithms::ALL));
+    });
+    let Some(h) = gpu_only.gpu_hasher() else {
+        return vec![cpu];
+    };
+    let refs: Vec<&Frame> = frames.iter().collect();
+    let _ = gpu_only.hash(&refs, Algorithms::ALL);
+    h.take_times();
+    repeat(min, || {
+        std::hint::black_box(gpu_only.hash(&refs, Algorithms::ALL));
+    });
+    let t = h.take_times();
+    let per = |s: f64| s / t.frames.max(1) as f64 * 1e3;
+    let host_ms = t.host_s_per_frame() * 1e3;
+    let cpu_ms = 1e3 / cpu.rate;
+    let host = Figure {
+        name: "gpu_host_time_per_1024x1024_frame".into(),
+        backend: gpu_only.describe(),
+        rate: host_ms,
+        unit: "ms/frame",
+        megapixels_per_s: None,
+        note: format!(
+            "host work {:.2}x the CPU path's {cpu_ms:.2} ms (goal <= 0.25): pack {:.3} + submit {:.3} + unpack {:.3} ms; waiting on the device {:.3} ms; {} batches of {} frames",
+            host_ms / cpu_ms,
+            per(t.pack_s),
+            per(t.submit_s),
+            per(t.unpack_s),
+            per(t.wait_s),
+            t.batches,
+            t.frames / t.batches.max(1)
+        ),
+    };
+    vec![cpu, host]
 }
 
 fn bench_video(
@@ -271,6 +313,23 @@ fn gpu_beside_cpu(backend: BackendChoice) -> Option<Engine> {
     }
 }
 
+/// The CPU, then with a GPU the hybrid engine (what `--backend gpu` runs) and the device
+/// alone (`--gpu-only`), each with a name for the tables.
+fn engines_beside_cpu(backend: BackendChoice) -> Vec<(&'static str, Engine)> {
+    let mut out = vec![("cpu", Engine::Cpu)];
+    if let Some(hybrid) = gpu_beside_cpu(backend) {
+        out.push(("hybrid", hybrid));
+        let only = EngineOptions {
+            gpu_only: true,
+            ..EngineOptions::default()
+        };
+        if let Ok(e) = Engine::open_with(backend, &only) {
+            out.push(("gpu-only", e));
+        }
+    }
+    out
+}
+
 /// JPEGs from thumbnail to 24 MP (geometric sizes, 4:3), in a fresh temporary folder.
 fn generate_corpus() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("hashsweep-bench-corpus-{}", std::process::id()));
@@ -295,10 +354,10 @@ fn generate_corpus() -> anyhow::Result<PathBuf> {
 }
 
 /// End to end on a folder, stage by stage: read, decode (all cores), then hashing per
-/// backend with the GPU's upload / compute / download split.
+/// engine with its speed as a fraction of the CPU's on the same frames.
 fn corpus_figures(
     dir: &std::path::Path,
-    engines: &[&Engine],
+    engines: &[(&'static str, Engine)],
     min: Duration,
 ) -> anyhow::Result<Vec<Figure>> {
     let (files, _) = walk::expand(&[dir.to_path_buf()]);
@@ -322,31 +381,19 @@ fn corpus_figures(
         megapixels_per_s: Some(mp / (read_s + decode_s)),
         note: format!("read {read_s:.3} s, decode {decode_s:.3} s"),
     }];
-    for e in engines {
-        let hashed = batch(e, &frames, min, "corpus_hash_pdq+phash");
+    let mut cpu_rate = None;
+    for (mode, e) in engines {
+        let mut hashed = batch(e, mode, &frames, min, "corpus_hash_pdq+phash");
+        let of_cpu = *cpu_rate.get_or_insert(hashed.rate);
+        hashed.note += &format!("; {:.2}x the CPU engine", hashed.rate / of_cpu);
         let hash_s = n / hashed.rate;
-        let stages = match e {
-            Engine::Gpu(g) => {
-                let t = g.take_times();
-                let per = |s: f64| s / t.batches.max(1) as f64;
-                format!(
-                    "; per batch: upload {:.4} s, gpu {:.4} s, download {:.4} s",
-                    per(t.upload_s),
-                    per(t.gpu_s),
-                    per(t.download_s)
-                )
-            }
-            Engine::Cpu => String::new(),
-        };
         out.push(Figure {
             name: "corpus_end_to_end".into(),
-            backend: e.describe(),
+            backend: format!("{mode}: {}", e.describe()),
             rate: n / (read_s + decode_s + hash_s),
             unit: "images/s",
             megapixels_per_s: Some(mp / (read_s + decode_s + hash_s)),
-            note: format!(
-                "read {read_s:.3} s + decode {decode_s:.3} s + hash {hash_s:.3} s{stages}"
-            ),
+            note: format!("read {read_s:.3} s + decode {decode_s:.3} s + hash {hash_s:.3} s"),
         });
         out.push(hashed);
     }
@@ -533,71 +580,121 @@ fn bench_match(
         ),
     }];
     let engine = gpu_beside_cpu(backend);
-    if let Some(ctx) = engine.as_ref().and_then(Engine::gpu_context) {
-        let m = crate::gpu::GpuMatcher::new(ctx)?;
-        let mut qh = QueryHashes::new(algo);
-        for (i, h) in queries.chunks_exact(w).enumerate() {
-            qh.push(i as u32, 0, h);
-        }
-        let p = MatchParams {
+    if let Some(e) = &engine {
+        figures.extend(gpu_match_figures(
+            e,
+            algo,
+            refs,
+            queries,
             max_distance,
-            top_k: None,
-        };
-        let mut gpu_found = m.scan(refs, &qh, &p)?.len(); // warm-up: buffers and shaders
-        let (runs, secs) = repeat(min, || {
-            gpu_found = m.scan(refs, &qh, &p).expect("GPU scan").len()
-        });
-        let bytes = (refs.len() * 8) as f64 * runs as f64 / secs;
-        let name = engine
-            .as_ref()
-            .and_then(|e| e.adapter())
-            .map_or(String::new(), |a| a.name.clone());
-        let bound = memory_bandwidth_gbs(&name).map_or(String::new(), |b| {
-            format!(
-                " of a {b:.0} GB/s memory bound ({:.1}%)",
-                bytes / 1e9 / b * 100.0
-            )
-        });
-        figures.push(Figure {
-            name: format!("match_{n}x{q}_{}_d{max_distance}", algo.name()),
-            backend: engine.as_ref().map_or(String::new(), Engine::describe),
-            rate: comparisons * runs as f64 / secs,
-            unit: "comparisons/s",
-            megapixels_per_s: None,
-            note: format!(
-                "{gpu_found} pairs{}; set read at {:.2} GB/s{bound}",
-                if gpu_found == found {
-                    " (= cpu)"
-                } else {
-                    " (DIFFERS FROM CPU)"
-                },
-                bytes / 1e9
-            ),
-        });
+            min,
+            found,
+        )?);
     }
     let adapter = engine.as_ref().and_then(|e| e.adapter());
     publish(&figures, adapter, json_path)
 }
 
-/// Deterministic textured test frame: gradients plus hash noise, so quality is high.
-pub fn synthetic(w: u32, h: u32, seed: u64) -> Frame {
-    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    for y in 0..h {
-        for x in 0..w {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let n = (s & 63) as u32;
-            let base = ((x * 255 / w.max(1)) + (y * 255 / h.max(1))) / 2;
-            rgb.extend([
-                (base + n).min(255) as u8,
-                ((x ^ y) & 255) as u8,
-                (255 - base + n / 2).min(255) as u8,
-            ]);
-        }
+/// The GPU matcher twice on the same data: with the set resident on the device (uploaded
+/// once, then only queries cross the bus; bound by the adapter's popcount rate) and streamed
+/// through in chunks as a set too large for the device is (bound by the bus and memory).
+fn gpu_match_figures(
+    e: &Engine,
+    algo: Algo,
+    refs: &[u64],
+    queries: &[u64],
+    max_distance: u32,
+    min: Duration,
+    cpu_found: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let Some(ctx) = e.gpu_context() else {
+        return Ok(vec![]);
+    };
+    let w = algo.words();
+    let (n, q) = (refs.len() / w, queries.len() / w);
+    let comparisons = n as f64 * q as f64;
+    let m = crate::gpu::GpuMatcher::new(ctx.clone())?;
+    let set = crate::gpu::matcher::SetView {
+        key: u64::MAX,
+        words: refs,
+        hash_words: w,
+    };
+    let req = crate::gpu::matcher::Request {
+        queries,
+        max_distance,
+        top_k: None,
+    };
+    let name = e.adapter().map_or(String::new(), |a| a.name.clone());
+    let mut out = vec![];
+    for (how, budget) in [("resident", None), ("streamed", Some(0))] {
+        m.set_resident_budget(budget);
+        let before = ctx.counters();
+        let mut found = m.scan(&set, &req)?.len(); // warm-up: upload, shaders, buffers
+        let (runs, secs) = repeat(min, || {
+            found = m.scan(&set, &req).expect("GPU scan").len();
+        });
+        let after = ctx.counters();
+        let rate = comparisons * runs as f64 / secs;
+        let uploaded = after.refs_bytes_uploaded - before.refs_bytes_uploaded;
+        let bound = match how {
+            "resident" => popcount_pairs_per_s(&name, w).map_or(String::new(), |b| {
+                format!(
+                    "; {:.1}% of the adapter's popcount bound {b:.3e} pairs/s",
+                    rate / b * 100.0
+                )
+            }),
+            _ => memory_bandwidth_gbs(&name).map_or(String::new(), |b| {
+                let gbs = (refs.len() * 8) as f64 * runs as f64 / secs / 1e9;
+                format!("; set read at {gbs:.2} GB/s of a {b:.0} GB/s memory bound")
+            }),
+        };
+        out.push(Figure {
+            name: format!("match_{n}x{q}_{}_d{max_distance}_{how}", algo.name()),
+            backend: e.describe(),
+            rate,
+            unit: "comparisons/s",
+            megapixels_per_s: None,
+            note: format!(
+                "{found} pairs{}; {:.1} MB of set uploaded over {} runs{bound}",
+                if found == cpu_found {
+                    " (= cpu)"
+                } else {
+                    " (DIFFERS FROM CPU)"
+                },
+                uploaded as f64 / 1e6,
+                runs + 1
+            ),
+        });
     }
-    Frame::new(w, h, rgb).expect("sized above")
+    m.set_resident_budget(None);
+    Ok(out)
+}
+
+/// Published shape of common NVIDIA compute GPUs: streaming multiprocessors and boost clock
+/// (GHz). From compute capability 7.0 on, an SM issues 16 32-bit population counts per clock
+/// (CUDA programming guide's instruction throughput table), so a resident-set scan, one
+/// popcount per 32-bit word of each pair, can reach at most SMs x 16 x clock / words pairs/s.
+pub fn popcount_pairs_per_s(adapter: &str, hash_words: usize) -> Option<f64> {
+    const KNOWN: [(&str, f64, f64); 9] = [
+        ("H200", 132.0, 1.98),
+        ("H100 PCIe", 114.0, 1.755),
+        ("H100", 132.0, 1.98),
+        ("A100", 108.0, 1.41),
+        ("L40S", 142.0, 2.52),
+        ("RTX 4090", 128.0, 2.52),
+        ("RTX 3090", 82.0, 1.695),
+        ("L4", 58.0, 2.04),
+        ("T4", 40.0, 1.59),
+    ];
+    KNOWN
+        .iter()
+        .find(|(k, ..)| adapter.contains(k))
+        .map(|&(_, sms, ghz)| sms * 16.0 * ghz * 1e9 / (hash_words * 2) as f64)
+}
+
+/// Deterministic textured test frame (see [`Frame::synthetic`]).
+pub fn synthetic(w: u32, h: u32, seed: u64) -> Frame {
+    Frame::synthetic(w, h, seed)
 }
 
 fn per_frame(name: &str, f: &Frame, min: Duration, op: impl Fn(&Frame)) -> Figure {
@@ -612,21 +709,31 @@ fn per_frame(name: &str, f: &Frame, min: Duration, op: impl Fn(&Frame)) -> Figur
     }
 }
 
-fn batch(e: &Engine, frames: &[Frame], min: Duration, name: &str) -> Figure {
+fn batch(e: &Engine, mode: &str, frames: &[Frame], min: Duration, name: &str) -> Figure {
     let refs: Vec<&Frame> = frames.iter().collect();
     // One warm-up round: buffers grow to size and shaders finish compiling.
     let _ = e.hash(&refs, Algorithms::ALL);
+    let before = e.shares();
     let (n, secs) = repeat(min, || {
-        std::hint::black_box(e.hash(&refs, Algorithms::ALL).expect("hashing failed"));
+        std::hint::black_box(e.hash(&refs, Algorithms::ALL));
     });
+    let after = e.shares();
     let per_round: f64 = frames.iter().map(|f| f.pixels() as f64).sum::<f64>() / 1e6;
+    let split = match e {
+        Engine::Gpu(_) => format!(
+            "; {} frames on the GPU, {} on the CPU",
+            after.gpu_frames - before.gpu_frames,
+            after.cpu_frames - before.cpu_frames
+        ),
+        Engine::Cpu => String::new(),
+    };
     Figure {
         name: name.into(),
-        backend: e.describe(),
+        backend: format!("{mode}: {}", e.describe()),
         rate: (n * frames.len()) as f64 / secs,
         unit: "frames/s",
         megapixels_per_s: Some(n as f64 * per_round / secs),
-        note: format!("{n} rounds of {} frames", frames.len()),
+        note: format!("{n} rounds of {} frames{split}", frames.len()),
     }
 }
 

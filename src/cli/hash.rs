@@ -10,7 +10,7 @@ use clap::Args;
 use super::EXIT_SOME_FAILED;
 use super::output::{Format, Outcome, RowWriter};
 use crate::decode::{self, DecodeOptions, Decoded};
-use crate::engine::{Algorithms, BackendChoice, Engine, FrameHashes};
+use crate::engine::{Algorithms, Engine, FrameHashes};
 use crate::scan::{take_round, walk};
 
 /// Decoded pixels held before a hashing round: bounds memory whatever the folder holds.
@@ -34,13 +34,8 @@ pub struct HashArgs {
     /// Output file (default: standard output).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// `auto` uses a hardware GPU if present, else the CPU; `gpu` also accepts software
-    /// adapters such as lavapipe.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
-    /// Pick the GPU adapter whose name contains this text.
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
     /// Reproduce the reference `pdq-photo-hasher`: images with a side over N are first
     /// squeezed to NxN by nearest neighbour (it uses 512).
     #[arg(long, value_name = "N")]
@@ -65,7 +60,7 @@ pub fn algorithms(names: &[AlgoName]) -> Algorithms {
 
 pub fn run(args: HashArgs) -> anyhow::Result<i32> {
     let algos = algorithms(&args.algo);
-    let engine = Engine::open(args.backend, args.adapter.as_deref())?;
+    let engine = args.backend.open()?;
     eprintln!("hashsweep: backend {}", engine.describe());
     let out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
@@ -150,7 +145,7 @@ impl<'a> HashSource<'a> {
             );
             let n = round.len();
             let frames: Vec<&crate::Frame> = round.iter().flatten().map(|d| &d.frame).collect();
-            let mut hashes = self.engine.hash_or_cpu(&frames, self.algos).into_iter();
+            let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
             for (path, d) in rest[..n].iter().zip(round) {
                 let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
                     width: d.width,

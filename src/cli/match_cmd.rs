@@ -13,8 +13,7 @@ use serde_json::json;
 
 use super::hash::HashSource;
 use super::output::{Format, csv_cell};
-use crate::engine::{Algorithms, BackendChoice, Engine};
-use crate::gpu::GpuMatcher;
+use crate::engine::{Algorithms, Engine};
 use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
 use crate::refset::{Algo, RefSet, input};
@@ -39,8 +38,8 @@ pub struct MatchArgs {
     /// Skip PDQ queries below this quality (counted on stderr).
     #[arg(long, default_value_t = matching::DEFAULT_MIN_QUALITY)]
     pub min_quality: u8,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: Format,
     #[arg(short, long)]
@@ -57,7 +56,7 @@ struct Query {
 pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     let set = RefSet::open(&args.refs)?;
     let algo = set.algo();
-    let engine = Engine::open(args.backend, None)?;
+    let engine = args.backend.open()?;
     let mut queries = vec![];
     let mut hashes = QueryHashes::new(algo);
     let mut stats = Counts::default();
@@ -108,12 +107,9 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| matching::default_max_distance(algo)),
         top_k: args.top_k,
     };
-    let gpu = match engine.gpu_context() {
-        Some(ctx) => Some(GpuMatcher::new(ctx)?),
-        None => None,
-    };
+    let gpu = matching::gpu_matcher(engine.gpu_context());
     let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-    let found = matcher.run(&set, &hashes, &params)?;
+    let found = matcher.run_or_cpu(&set, &hashes, &params);
     write_matches(&args, &set, &queries, &found)?;
     eprintln!(
         "hashsweep: {} queries ({} hashes) against {} entries on {}: {} matches; {} below quality {} skipped, {} failed",
@@ -275,10 +271,7 @@ fn match_videos(
         .map(|f| video::distinct(f, p.min_quality))
         .collect();
     let totals = video::VideoTotals::new(set, p.min_quality);
-    let gpu = match engine.gpu_context() {
-        Some(ctx) => Some(GpuMatcher::new(ctx)?),
-        None => None,
-    };
+    let gpu = matching::gpu_matcher(engine.gpu_context());
     let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
     let found = video::against_set(set, &totals, &matcher, &queries, &p).or_else(|e| {
         eprintln!("hashsweep: warning: {e}; matching on the CPU");

@@ -1,5 +1,6 @@
 //! The `hashsweep` command line: clap definitions and wiring, no hashing logic.
 
+mod backend;
 mod bench;
 mod devices;
 pub mod hash;

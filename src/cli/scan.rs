@@ -8,7 +8,6 @@ use clap::Args;
 use super::EXIT_SOME_FAILED;
 use super::hash::{AlgoName, algorithms};
 use crate::decode::{self, DecodeOptions};
-use crate::engine::{BackendChoice, Engine};
 use crate::scan::shard::Shard;
 use crate::scan::{self, Digests, ScanConfig};
 
@@ -37,8 +36,8 @@ pub struct ScanArgs {
     /// Read more input paths from FILE (`-` for stdin), one per line or NUL-separated.
     #[arg(long)]
     pub files_from: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
     /// Refuse images with more pixels than this before allocating them.
     #[arg(long, default_value_t = decode::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
@@ -114,7 +113,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         Some(s) => Shard::parse(s)?,
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::WHOLE),
     };
-    let engine = Engine::open(args.backend, None)?;
+    let engine = args.backend.open()?;
     let cfg = ScanConfig {
         inputs,
         out: args.output.clone(),
@@ -174,6 +173,23 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     if args.stats {
         for (stage, secs) in &s.stage_seconds {
             eprintln!("  stage {stage:<12} busy {secs:8.2} s");
+        }
+        if let Some(g) = &s.gpu {
+            let c = &g.counters;
+            let mb = |b: u64| b as f64 / 1e6;
+            eprintln!(
+                "  gpu: {} batches, {} frames (CPU workers {}); up: refs {:.1} MB, frames {:.1} MB, queries {:.1} MB; down {:.1} MB; {} match submissions; device busy {:.2} s, host waiting {:.2} s",
+                c.batches,
+                g.frames_hashed_on_gpu,
+                g.frames_hashed_on_cpu,
+                mb(c.refs_bytes_uploaded),
+                mb(c.frames_bytes_uploaded),
+                mb(c.queries_bytes_uploaded),
+                mb(c.bytes_downloaded),
+                c.match_submissions,
+                c.busy_seconds,
+                c.wait_seconds
+            );
         }
     }
     Ok(if s.errors() > 0 { EXIT_SOME_FAILED } else { 0 })

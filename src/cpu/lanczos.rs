@@ -4,6 +4,15 @@
 //! The filter taps depend only on the input and output sizes. They are computed here, in f64
 //! as Pillow does, and the GPU receives the same integers, so both backends resample exactly.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Taps by (input size, output size).
+type TapsBySize = HashMap<(usize, usize), Arc<Taps>>;
+
+/// Size pairs whose taps are kept at most.
+const TAPS_CACHED: usize = 4096;
+
 /// Fractional bits of Pillow's 8-bit fixed-point coefficients.
 pub const PRECISION_BITS: u32 = 32 - 8 - 2;
 /// Lanczos-3 support in output pixels.
@@ -39,11 +48,36 @@ pub struct Taps {
 }
 
 impl Taps {
+    /// Coefficients per output sample, without building the taps: batch planning needs it
+    /// for every frame.
+    pub fn ksize_for(in_size: usize, out_size: usize) -> usize {
+        let filterscale = (in_size as f64 / out_size as f64).max(1.0);
+        (SUPPORT * filterscale).ceil() as usize * 2 + 1
+    }
+
+    /// The taps for this size pair, built once per process: frames of a sweep come in few
+    /// sizes, and building costs a sine per tap.
+    pub fn cached(in_size: usize, out_size: usize) -> Arc<Taps> {
+        static CACHE: OnceLock<Mutex<TapsBySize>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(t) = cache.lock().unwrap().get(&(in_size, out_size)) {
+            return t.clone();
+        }
+        let t = Arc::new(Taps::new(in_size, out_size));
+        let mut map = cache.lock().unwrap();
+        // Bounded: a folder of every size from 1 to 100,000 must not grow it without end.
+        if map.len() >= TAPS_CACHED {
+            map.clear();
+        }
+        map.insert((in_size, out_size), t.clone());
+        t
+    }
+
     pub fn new(in_size: usize, out_size: usize) -> Taps {
         let scale = in_size as f64 / out_size as f64;
         let filterscale = scale.max(1.0);
         let support = SUPPORT * filterscale;
-        let ksize = support.ceil() as usize * 2 + 1;
+        let ksize = Taps::ksize_for(in_size, out_size);
         let mut bounds = Vec::with_capacity(out_size);
         let mut coeffs = vec![0i32; out_size * ksize];
         let mut w = vec![0.0f64; ksize];
@@ -104,8 +138,8 @@ pub fn tap_sum(k: &[i32], samples: impl Iterator<Item = u8>) -> u8 {
 
 /// Resize a `width x height` grey image to `side x side`, horizontal pass first.
 pub fn resize(grey: &[u8], width: usize, height: usize, side: usize) -> Vec<u8> {
-    let h = Taps::new(width, side);
-    let v = Taps::new(height, side);
+    let h = Taps::cached(width, side);
+    let v = Taps::cached(height, side);
     let mut mid = vec![0u8; side * height];
     for y in 0..height {
         let row = &grey[y * width..(y + 1) * width];
@@ -125,4 +159,19 @@ pub fn resize(grey: &[u8], width: usize, height: usize, side: usize) -> Vec<u8> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ksize_without_building_and_the_cache_agree_with_fresh_taps() {
+        for n in [1, 2, 31, 32, 33, 64, 100, 511, 512, 513, 4032, 12000] {
+            let fresh = Taps::new(n, 32);
+            assert_eq!(Taps::ksize_for(n, 32), fresh.ksize, "{n}");
+            assert_eq!(*Taps::cached(n, 32), fresh, "{n}");
+            assert!(Arc::ptr_eq(&Taps::cached(n, 32), &Taps::cached(n, 32)));
+        }
+    }
 }

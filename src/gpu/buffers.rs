@@ -1,87 +1,127 @@
-//! Device buffers kept by role and reused across batches: a buffer only grows (by half
-//! again, within the adapter's limits), so a steady stream of batches allocates nothing.
+//! Device buffers: every allocation is checked against the adapter's limits before it is
+//! made and inside an out-of-memory scope, so a failure is a value, never a buffer that
+//! later submissions trip over. Buffers kept by role grow (by half again) and are reused, so
+//! a steady stream of batches allocates nothing; a failed allocation leaves no slot behind.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
 
-use super::context::{GpuContext, GpuError};
+use super::context::{Fault, GpuContext, GpuError};
+
+/// Storage buffers the host writes and copies from.
+pub fn storage() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
+}
+
+/// Read-back targets.
+pub fn map_read() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST
+}
+
+/// Host-written staging memory, copied from on the device.
+pub fn map_write() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC
+}
+
+/// The largest buffer of this usage the adapter allows: one storage binding for buffers a
+/// shader binds, one buffer otherwise.
+pub fn limit(ctx: &GpuContext, usage: wgpu::BufferUsages) -> u64 {
+    let l = &ctx.limits;
+    if usage.contains(wgpu::BufferUsages::STORAGE) {
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
+    } else {
+        l.max_buffer_size
+    }
+}
+
+/// Create a buffer, or say why not: over the adapter's limit (checked first, so nothing is
+/// asked of the driver) or out of device memory.
+pub fn create(
+    ctx: &GpuContext,
+    what: &'static str,
+    size: u64,
+    usage: wgpu::BufferUsages,
+    mapped: bool,
+) -> Result<wgpu::Buffer, GpuError> {
+    let size = size.max(16).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+    let limit = limit(ctx, usage);
+    if size > limit {
+        return Err(GpuError::TooLarge {
+            what,
+            bytes: size,
+            limit,
+        });
+    }
+    if ctx.trip(Fault::AllocFails) {
+        return Err(GpuError::OutOfMemory(format!(
+            "{what} buffer of {size} bytes (injected fault)"
+        )));
+    }
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(what),
+        size,
+        usage,
+        mapped_at_creation: mapped,
+    });
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(GpuError::OutOfMemory(format!(
+            "{what} buffer of {size} bytes: {e}"
+        )));
+    }
+    ctx.take_error()?;
+    Ok(buffer)
+}
 
 pub struct Slot {
     pub buffer: wgpu::Buffer,
     pub size: u64,
 }
 
+/// Buffers by role, each grown on demand and kept.
 pub struct Slots<K> {
-    map: Mutex<HashMap<K, Slot>>,
-}
-
-/// Storage buffers the host writes and copies from; `map_read` ones are read-back targets.
-pub fn storage() -> wgpu::BufferUsages {
-    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
-}
-
-pub fn map_read() -> wgpu::BufferUsages {
-    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST
+    pub map: HashMap<K, Slot>,
 }
 
 impl<K: Copy + Eq + Hash + Debug> Slots<K> {
     pub fn new() -> Slots<K> {
         Slots {
-            map: Mutex::new(HashMap::new()),
+            map: HashMap::new(),
         }
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, HashMap<K, Slot>> {
-        self.map.lock().unwrap()
-    }
-
-    /// Make `key`'s buffer at least `bytes` long.
-    pub fn reserve(&self, ctx: &GpuContext, key: K, bytes: u64, usage: wgpu::BufferUsages) {
-        let bytes = bytes.max(16).next_multiple_of(4);
-        let mut map = self.lock();
-        let old = map.get(&key).map_or(0, |s| s.size);
-        if old >= bytes {
-            return;
+    /// Make `key`'s buffer at least `bytes` long. Growth overshoots by half so that slowly
+    /// growing batches do not reallocate each time, but never past the adapter's limit.
+    pub fn reserve(
+        &mut self,
+        ctx: &GpuContext,
+        key: K,
+        what: &'static str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<&wgpu::Buffer, GpuError> {
+        let old = self.map.get(&key).map_or(0, |s| s.size);
+        if old < bytes.max(16) {
+            // The old buffer goes first: holding both could be what runs the device out.
+            self.map.remove(&key);
+            let size = (old.saturating_mul(3) / 2)
+                .max(bytes)
+                .min(limit(ctx, usage).max(bytes));
+            let buffer = create(ctx, what, size, usage, false)?;
+            let size = buffer.size();
+            self.map.insert(key, Slot { buffer, size });
         }
-        let l = &ctx.limits;
-        let cap = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
-        let size = (old.saturating_mul(3) / 2).clamp(bytes, cap.max(bytes));
-        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(&format!("{key:?}")),
-            size,
-            usage,
-            mapped_at_creation: false,
-        });
-        map.insert(key, Slot { buffer, size });
+        Ok(&self.map[&key].buffer)
     }
 
-    pub fn upload(&self, ctx: &GpuContext, key: K, data: &[u8]) {
-        self.reserve(ctx, key, data.len() as u64, storage());
-        if !data.is_empty() {
-            ctx.queue.write_buffer(&self.lock()[&key].buffer, 0, data);
-        }
+    pub fn get(&self, key: K) -> &wgpu::Buffer {
+        &self.map[&key].buffer
     }
 
-    /// Map the first `bytes` of a `map_read` buffer after the queue has drained.
-    pub fn read(&self, ctx: &GpuContext, key: K, bytes: u64) -> Result<Vec<u32>, GpuError> {
-        let map = self.lock();
-        let buf = &map[&key].buffer;
-        let (tx, rx) = std::sync::mpsc::channel();
-        buf.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        let err = |e: &dyn std::fmt::Display| GpuError::Runtime(e.to_string());
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| err(&e))?;
-        rx.recv().map_err(|e| err(&e))?.map_err(|e| err(&e))?;
-        let view = buf.get_mapped_range(..bytes).map_err(|e| err(&e))?;
-        let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-        drop(view);
-        buf.unmap();
-        Ok(words)
+    /// Bytes held by all slots.
+    pub fn bytes(&self) -> u64 {
+        self.map.values().map(|s| s.size).sum()
     }
 }
 

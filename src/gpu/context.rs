@@ -1,11 +1,13 @@
 //! Finding an adapter and opening a device with its real limits.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Error, Clone)]
 pub enum GpuError {
     #[error("no GPU adapter found{0}")]
     NoAdapter(String),
@@ -15,7 +17,107 @@ pub enum GpuError {
     Runtime(String),
     #[error("a chunk holds more matching pairs than one buffer can")]
     TooDense,
+    #[error("the GPU is out of memory: {0}")]
+    OutOfMemory(String),
+    #[error("a {what} buffer of {bytes} bytes is over the adapter's limit of {limit}")]
+    TooLarge {
+        what: &'static str,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("the GPU did not finish within {0:?} (--gpu-timeout)")]
+    Timeout(Duration),
+    #[error("the GPU device was lost: {0}")]
+    Lost(String),
 }
+
+impl GpuError {
+    /// Whether smaller buffers may succeed where these failed: the device itself is fine.
+    /// A lost or hung device, or a driver error, is not worth another try.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            GpuError::OutOfMemory(_) | GpuError::TooLarge { .. } | GpuError::TooDense
+        )
+    }
+}
+
+/// Faults a test can make happen on purpose, to prove that none of them loses a result.
+/// Set with [`GpuContext::inject`] or, for the command line, `HASHSWEEP_GPU_FAULT`
+/// (`alloc@N`, `lost@N`, `hang@N`, comma-separated: the Nth buffer allocation fails, the
+/// device is destroyed before the Nth submission, the Nth wait times out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    AllocFails,
+    DeviceLost,
+    Hang,
+}
+
+impl Fault {
+    fn parse_list(text: &str) -> Vec<(Fault, u64)> {
+        text.split(',')
+            .filter_map(|item| {
+                let (name, n) = item.trim().split_once('@').unwrap_or((item.trim(), "1"));
+                let fault = match name {
+                    "alloc" => Fault::AllocFails,
+                    "lost" => Fault::DeviceLost,
+                    "hang" => Fault::Hang,
+                    _ => return None,
+                };
+                Some((fault, n.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+/// What crossed the bus and how the device's time went, for reports (`scan`'s summary,
+/// `--stats`, benches) and for tests that prove a set is uploaded once.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
+pub struct GpuCounters {
+    /// Reference-set hashes copied to the device (resident uploads and streamed chunks).
+    pub refs_bytes_uploaded: u64,
+    /// Packed frames (pixels, frame table, resampling taps) copied to the device.
+    pub frames_bytes_uploaded: u64,
+    /// Query hashes and their cutoffs copied to the device.
+    pub queries_bytes_uploaded: u64,
+    /// Everything read back: hashes, match counts and matched pairs.
+    pub bytes_downloaded: u64,
+    /// Hashing batches submitted.
+    pub batches: u64,
+    /// Matching submissions (one per set per round with a resident set).
+    pub match_submissions: u64,
+    /// Seconds during which the device had work outstanding, as seen from the host.
+    pub busy_seconds: f64,
+    /// Seconds host threads spent blocked waiting for the device.
+    pub wait_seconds: f64,
+}
+
+impl GpuCounters {
+    /// What was counted after `earlier` was taken (one run's share of a shared device).
+    pub fn since(&self, earlier: &GpuCounters) -> GpuCounters {
+        GpuCounters {
+            refs_bytes_uploaded: self.refs_bytes_uploaded - earlier.refs_bytes_uploaded,
+            frames_bytes_uploaded: self.frames_bytes_uploaded - earlier.frames_bytes_uploaded,
+            queries_bytes_uploaded: self.queries_bytes_uploaded - earlier.queries_bytes_uploaded,
+            bytes_downloaded: self.bytes_downloaded - earlier.bytes_downloaded,
+            batches: self.batches - earlier.batches,
+            match_submissions: self.match_submissions - earlier.match_submissions,
+            busy_seconds: self.busy_seconds - earlier.busy_seconds,
+            wait_seconds: self.wait_seconds - earlier.wait_seconds,
+        }
+    }
+}
+
+/// Outstanding submissions, to add up the time the device had work.
+#[derive(Default)]
+struct Busy {
+    outstanding: usize,
+    since: Option<Instant>,
+}
+
+/// Default for `--gpu-timeout`: far beyond any one batch or matching submission on a working
+/// device (a software adapter included), so only a hung device reaches it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which adapters a backend choice accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +203,12 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<GpuError>>>,
+    lost: Arc<AtomicBool>,
+    timeout_ms: AtomicU64,
+    faults: Mutex<Vec<(Fault, u64)>>,
+    counters: Mutex<GpuCounters>,
+    busy: Mutex<Busy>,
 }
 
 impl GpuContext {
@@ -136,22 +243,208 @@ impl GpuContext {
         // wgpu's default is to panic on an error nobody captured; here it becomes a value
         // that the next batch returns.
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().unwrap().get_or_insert(e.to_string());
+            let e = match e {
+                wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory(e.to_string()),
+                e => GpuError::Runtime(e.to_string()),
+            };
+            sink.lock().unwrap().get_or_insert(e);
         }));
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |_, _| flag.store(true, Ordering::SeqCst));
+        let faults = std::env::var("HASHSWEEP_GPU_FAULT")
+            .map(|t| Fault::parse_list(&t))
+            .unwrap_or_default();
         Ok(GpuContext {
             adapter: AdapterSummary::of(&adapter),
             device,
             queue,
             limits,
             error,
+            lost,
+            timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT.as_millis() as u64),
+            faults: Mutex::new(faults),
+            counters: Mutex::new(GpuCounters::default()),
+            busy: Mutex::new(Busy::default()),
         })
     }
 
-    /// The first device error since the last call, if any.
+    /// The first device error since the last call, if any; a lost device stays lost.
     pub fn take_error(&self) -> Result<(), GpuError> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(GpuError::Lost("the driver reported the device lost".into()));
+        }
         match self.error.lock().unwrap().take() {
-            Some(e) => Err(GpuError::Runtime(e)),
+            Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// `e` as the caller should see it: whatever broke, on a lost device the loss is the
+    /// cause (operations on it fail with validation errors that do not say so).
+    pub fn explain(&self, e: GpuError) -> GpuError {
+        match e {
+            GpuError::Lost(_) => e,
+            _ if self.lost.load(Ordering::SeqCst) => {
+                GpuError::Lost(format!("the driver reported the device lost ({e})"))
+            }
+            _ => e,
+        }
+    }
+
+    /// The longest any wait on this device may take before it counts as hung.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_timeout(&self, t: Duration) {
+        let ms = t.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Make `fault` happen at its `nth` opportunity from now (1 = the next one).
+    pub fn inject(&self, fault: Fault, nth: u64) {
+        self.faults.lock().unwrap().push((fault, nth.max(1)));
+    }
+
+    /// Whether an injected `fault` happens at this opportunity.
+    pub fn trip(&self, fault: Fault) -> bool {
+        let mut faults = self.faults.lock().unwrap();
+        let mut hit = false;
+        faults.retain_mut(|(f, n)| {
+            if *f != fault || hit {
+                return true;
+            }
+            *n -= 1;
+            hit = *n == 0;
+            !hit
+        });
+        hit
+    }
+
+    /// Submit work, counting the device busy from now until [`GpuContext::wait`] sees it
+    /// done. An injected loss destroys the device first, as a driver reset would.
+    pub fn submit(&self, work: Vec<wgpu::CommandBuffer>) -> wgpu::SubmissionIndex {
+        if self.trip(Fault::DeviceLost) {
+            self.device.destroy();
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        let mut b = self.busy.lock().unwrap();
+        if b.outstanding == 0 {
+            b.since = Some(Instant::now());
+        }
+        b.outstanding += 1;
+        drop(b);
+        self.queue.submit(work)
+    }
+
+    /// Block until submission `index` is done, at most the timeout; map callbacks asked for
+    /// before the call have run when it returns. Every wait on the device goes through here.
+    pub fn wait(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        let started = Instant::now();
+        let result = if self.trip(Fault::Hang) {
+            Err(GpuError::Timeout(self.timeout()))
+        } else {
+            let poll = wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(self.timeout()),
+            };
+            match self.device.poll(poll) {
+                Ok(_) => Ok(()),
+                Err(wgpu::PollError::Timeout) => Err(GpuError::Timeout(self.timeout())),
+                Err(e) => Err(GpuError::Lost(e.to_string())),
+            }
+        };
+        self.count(|c| c.wait_seconds += started.elapsed().as_secs_f64());
+        let mut b = self.busy.lock().unwrap();
+        b.outstanding = b.outstanding.saturating_sub(1);
+        if b.outstanding == 0
+            && let Some(since) = b.since.take()
+        {
+            drop(b);
+            self.count(|c| c.busy_seconds += since.elapsed().as_secs_f64());
+        }
+        result?;
+        self.take_error()
+    }
+
+    pub fn count(&self, f: impl FnOnce(&mut GpuCounters)) {
+        f(&mut self.counters.lock().unwrap());
+    }
+
+    pub fn counters(&self) -> GpuCounters {
+        *self.counters.lock().unwrap()
+    }
+}
+
+/// A read-back asked for right after its submission, so that the wait on that submission
+/// also maps it: one wait per batch, not two.
+pub struct PendingRead {
+    bytes: u64,
+    mapped: std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+}
+
+impl PendingRead {
+    pub fn request(buffer: &wgpu::Buffer, bytes: u64) -> PendingRead {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if bytes > 0 {
+            buffer.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
+                let _ = tx.send(r);
+            });
+        }
+        PendingRead { bytes, mapped: rx }
+    }
+
+    /// The bytes, once [`GpuContext::wait`] has seen their submission done.
+    pub fn take(self, ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        if self.bytes == 0 {
+            return Ok(vec![]);
+        }
+        let mapped = self
+            .mapped
+            .try_recv()
+            .map_err(|_| GpuError::Lost("a read-back was never mapped".into()))?;
+        mapped.map_err(|e| GpuError::Lost(e.to_string()))?;
+        let view = buffer
+            .get_mapped_range(..self.bytes)
+            .map_err(|e| GpuError::Runtime(e.to_string()))?;
+        let out = view.to_vec();
+        drop(view);
+        buffer.unmap();
+        ctx.count(|c| c.bytes_downloaded += self.bytes);
+        Ok(out)
+    }
+}
+
+/// Submit `work`, then read `bytes` of `buffer` (a `MAP_READ` target of that work).
+pub fn submit_and_read(
+    ctx: &GpuContext,
+    work: wgpu::CommandBuffer,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<u8>, GpuError> {
+    let index = ctx.submit(vec![work]);
+    let pending = PendingRead::request(buffer, bytes);
+    ctx.wait(index)?;
+    pending.take(ctx, buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_lists_parse_and_bad_items_are_ignored() {
+        assert_eq!(
+            Fault::parse_list("alloc@3, lost,hang@x,nonsense@1"),
+            [(Fault::AllocFails, 3), (Fault::DeviceLost, 1)]
+        );
+    }
+
+    #[test]
+    fn only_capacity_errors_are_worth_another_try() {
+        assert!(GpuError::OutOfMemory("x".into()).is_recoverable());
+        assert!(!GpuError::Timeout(Duration::from_secs(1)).is_recoverable());
+        assert!(!GpuError::Lost("x".into()).is_recoverable());
     }
 }

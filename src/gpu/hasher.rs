@@ -1,48 +1,99 @@
-//! The batched GPU hasher: pipelines and buffers created once, reused for every batch;
-//! one submission per batch; only the hashes come back.
+//! The batched GPU hasher. Pipelines are built once; each batch takes one of a small ring of
+//! buffer sets, so that while batch n computes, batch n+1 is packed and uploaded and batch
+//! n-1 is read back. Frames are packed by all cores straight into mapped staging memory, one
+//! copy from the decoded frame to memory the device reads; only the hashes come back.
+//!
+//! Failures are values: a batch that fails to allocate, times out or meets a lost device
+//! returns an error and no hashes, and [`GpuHasher::invalidate`] drops every cached buffer so
+//! that nothing half-made is used again. What to do next is the engine's choice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use super::batch::{self, BatchLimits, FrameInfo};
+use serde::Serialize;
+
+use super::batch::{self, BatchLimits, FrameInfo, Layout};
 use super::buffers::{self, Slots};
-use super::context::{GpuContext, GpuError};
+use super::context::{GpuContext, GpuError, PendingRead};
 use super::stage::{self, Algo, Dispatch, PIPELINE, Role};
 use crate::cpu::{pdq, phash};
-use crate::engine::{Algorithms, FrameHashes};
 use crate::frame::Frame;
-use crate::hash::{Pdq256, PdqHashes, Phash64, Quality};
+use crate::hash::{Algorithms, FrameHashes, Pdq256, PdqHashes, Phash64, Quality};
 
 /// u32 words per frame in the output record: quality, 8 hashes x 8 words, 2 pHash words.
 const OUT_WORDS: usize = 67;
 const PHASH_WORD: usize = 65;
-/// Upper bound on pixels per batch whatever the adapter allows, so host staging stays
-/// bounded (about 0.5 GB of device planes at this size).
-const MAX_BATCH_PIXELS: usize = 48 << 20;
+/// Upper bound on pixels per batch whatever the adapter allows: with `DEPTH` buffer sets of
+/// about 20 bytes per pixel, 16 M pixels keep the device's share near 1 GB, and batches small
+/// enough that upload, compute and read-back overlap within one round of a scan.
+const MAX_BATCH_PIXELS: usize = 16 << 20;
 /// Frames per batch, below every adapter's workgroups-per-dimension limit (65535).
 const MAX_BATCH_FRAMES: usize = 4096;
 /// Workgroups along x for strided stages; more only adds idle groups on small frames.
 const MAX_GRID_X: u32 = 1024;
+/// Batches in flight: one uploading, one computing, one reading back.
+pub const DEPTH: usize = 3;
+
+/// Host time of the GPU path, summed over batches: packing frames into staging memory,
+/// encoding and submitting, waiting for the device, and turning its words into hashes.
+/// Waiting is the device's time; the other three are what the host pays per frame.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct HostTimes {
+    pub pack_s: f64,
+    pub submit_s: f64,
+    pub wait_s: f64,
+    pub unpack_s: f64,
+    pub batches: u64,
+    pub frames: u64,
+    pub pixels: u64,
+}
+
+impl HostTimes {
+    /// Seconds of host work (not waiting) per frame.
+    pub fn host_s_per_frame(&self) -> f64 {
+        (self.pack_s + self.submit_s + self.unpack_s) / self.frames.max(1) as f64
+    }
+}
+
+/// One ring entry: the device buffers of a batch, its staging memory (mapped while idle) and
+/// its read-back buffer.
+struct BatchBuffers {
+    generation: u64,
+    bufs: Slots<Role>,
+    staging: Option<wgpu::Buffer>,
+}
+
+/// A submitted batch, to hand to [`GpuHasher::collect`].
+pub struct InFlight {
+    buffers: BatchBuffers,
+    index: wgpu::SubmissionIndex,
+    sizes: Vec<(u32, u32)>,
+    algos: Algorithms,
+    readback: PendingRead,
+    remapped: std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+}
+
+impl InFlight {
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+}
 
 pub struct GpuHasher {
     ctx: Arc<GpuContext>,
     pipelines: Vec<wgpu::ComputePipeline>,
-    slots: Slots<Role>,
+    /// The DCT matrix, dihedral table and pHash basis, shared by every batch.
+    consts: Mutex<Slots<Role>>,
+    ring: Mutex<Vec<BatchBuffers>>,
+    generation: AtomicU64,
     limits: Mutex<BatchLimits>,
-    /// One batch at a time: batches share the buffers.
-    busy: Mutex<()>,
-    times: Mutex<StageTimes>,
-}
-
-/// Where a batch's time goes, summed over batches: packing and queueing the upload, the
-/// GPU's work (submission to completion, the upload's transfer included), and mapping and
-/// copying the hashes back.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct StageTimes {
-    pub upload_s: f64,
-    pub gpu_s: f64,
-    pub download_s: f64,
-    pub batches: u64,
+    times: Mutex<HostTimes>,
 }
 
 impl GpuHasher {
@@ -52,12 +103,12 @@ impl GpuHasher {
         let hasher = GpuHasher {
             ctx,
             pipelines,
-            slots: Slots::new(),
+            consts: Mutex::new(Slots::new()),
+            ring: Mutex::new(vec![]),
+            generation: AtomicU64::new(0),
             limits: Mutex::new(limits),
-            busy: Mutex::new(()),
-            times: Mutex::new(StageTimes::default()),
+            times: Mutex::new(HostTimes::default()),
         };
-        hasher.write_constants();
         hasher.ctx.take_error()?;
         Ok(hasher)
     }
@@ -66,152 +117,339 @@ impl GpuHasher {
         &self.ctx
     }
 
-    /// Stage times since the last call, and reset.
-    pub fn take_times(&self) -> StageTimes {
-        std::mem::take(&mut *self.times.lock().unwrap())
-    }
-
     pub fn shared_context(&self) -> Arc<GpuContext> {
         self.ctx.clone()
+    }
+
+    /// Host times since the last call, and reset.
+    pub fn take_times(&self) -> HostTimes {
+        std::mem::take(&mut *self.times.lock().unwrap())
     }
 
     pub fn batch_limits(&self) -> BatchLimits {
         *self.limits.lock().unwrap()
     }
 
-    /// Narrow the batch limits (never widen them past the adapter's): tests use this to force
-    /// batch splitting and the CPU fallback on small inputs.
+    /// Narrow the batch limits (never widen them past the adapter's): the engine halves them
+    /// after the device runs out of memory, and tests force batch splitting with them.
     pub fn set_batch_limits(&self, l: BatchLimits) {
         let max = batch_limits(&self.ctx.limits);
         *self.limits.lock().unwrap() = BatchLimits {
-            frames: l.frames.min(max.frames),
-            pixels: l.pixels.min(max.pixels),
-            elements: l.elements.min(max.elements),
+            frames: l.frames.clamp(1, max.frames),
+            pixels: l.pixels.clamp(1, max.pixels),
+            elements: l.elements.clamp(1, max.elements),
         };
     }
 
-    /// The DCT matrix, dihedral table and pHash basis: the CPU's own values.
-    fn write_constants(&self) {
-        let mut consts: Vec<u32> = pdq::dct_matrix().iter().map(|v| v.to_bits()).collect();
-        consts.extend(pdq::dihedral_table().iter().flatten());
-        self.upload(Role::PdqConsts, bytemuck::cast_slice(&consts));
-        let mut ph: Vec<u32> = phash::angle_fold().to_vec();
-        ph.extend(phash::fold_cosines().iter().map(|&c| (c as f32).to_bits()));
-        ph.resize(256 + 36, 0);
-        self.upload(Role::PhashConsts, bytemuck::cast_slice(&ph));
+    /// Drop every cached buffer, in the ring and in flight (those are dropped on return), so
+    /// that the next batch starts from fresh allocations.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.ring.lock().unwrap().clear();
+        *self.consts.lock().unwrap() = Slots::new();
     }
 
-    /// Hash frames; batches are planned from the adapter's limits. A frame too large for
-    /// any batch is hashed on the CPU path (same results) rather than failing.
+    /// Hash frames on the device alone, batches planned from the adapter's limits and
+    /// [`DEPTH`] in flight. A frame too large for any batch is hashed on the CPU path (same
+    /// results) meanwhile, so it holds up no batch. The first device error is returned.
     pub fn hash(&self, frames: &[&Frame], algos: Algorithms) -> Result<Vec<FrameHashes>, GpuError> {
-        let _one_at_a_time = self.busy.lock().unwrap();
         let (batches, oversized) = batch::plan(frames, &self.batch_limits());
         let mut out = vec![FrameHashes::default(); frames.len()];
-        for b in batches {
-            let group: Vec<&Frame> = b.iter().map(|&i| frames[i]).collect();
-            for (i, h) in b.into_iter().zip(self.hash_batch(&group, algos)?) {
+        let mut failed = None;
+        let mut batches = batches.into_iter();
+        rayon::in_place_scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(move |_| {
+                for i in oversized {
+                    let _ = tx.send((i, crate::cpu::hash_frame(frames[i], algos)));
+                }
+            });
+            self.feed(
+                frames,
+                algos,
+                |_| batches.next(),
+                |idx, result| match result {
+                    Ok(hs) => idx.iter().zip(hs).for_each(|(&i, h)| out[i] = h),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                },
+            );
+            for (i, h) in rx {
                 out[i] = h;
             }
-        }
-        for i in oversized {
-            out[i] = crate::engine::hash_cpu(frames[i], algos);
-        }
-        Ok(out)
+        });
+        failed.map_or(Ok(out), Err)
     }
 
-    fn hash_batch(
+    /// Keep the device fed: `next` hands out the next batch (indices into `frames`, told
+    /// how many are in flight) or `None` when there is no more, and `done` receives each
+    /// batch's hashes or error, in submission order. After the first error no more batches
+    /// are taken; those already in flight are still collected and reported. Returns whether
+    /// every batch succeeded.
+    pub fn feed(
         &self,
         frames: &[&Frame],
         algos: Algorithms,
-    ) -> Result<Vec<FrameHashes>, GpuError> {
-        let started = std::time::Instant::now();
-        let packed = batch::pack(frames, algos.phash);
+        mut next: impl FnMut(usize) -> Option<Vec<usize>>,
+        mut done: impl FnMut(&[usize], Result<Vec<FrameHashes>, GpuError>),
+    ) -> bool {
+        let mut flight: VecDeque<(Vec<usize>, InFlight)> = VecDeque::new();
+        let mut ok = true;
+        loop {
+            while ok && flight.len() < DEPTH {
+                let Some(idx) = next(flight.len()) else { break };
+                let group: Vec<&Frame> = idx.iter().map(|&i| frames[i]).collect();
+                match self.submit(&group, algos) {
+                    Ok(f) => flight.push_back((idx, f)),
+                    Err(e) => {
+                        ok = false;
+                        done(&idx, Err(e));
+                    }
+                }
+            }
+            let Some((idx, f)) = flight.pop_front() else {
+                return ok;
+            };
+            let result = self.collect(f);
+            ok &= result.is_ok();
+            done(&idx, result);
+        }
+    }
+
+    /// Pack, upload and start one batch (every frame must fit the batch limits).
+    pub fn submit(&self, frames: &[&Frame], algos: Algorithms) -> Result<InFlight, GpuError> {
+        let started = Instant::now();
+        let layout = Layout::of(frames, algos.phash);
+        let mut b = self.take_buffers();
         let n = frames.len();
         let out_bytes = (n * OUT_WORDS * 4) as u64;
-        self.upload(Role::Frames, bytemuck::cast_slice(&packed.infos));
-        self.upload(Role::Rgb, &packed.rgb);
-        if algos.phash {
-            self.upload(Role::Taps, bytemuck::cast_slice(&packed.taps));
+        self.ensure_consts()?;
+        self.reserve_all(&mut b, &layout, n, out_bytes)?;
+        let staging_bytes = layout.staging_bytes();
+        let staging = staging_for(&self.ctx, &mut b.staging, staging_bytes)?.clone();
+        {
+            let mut view = staging
+                .get_mapped_range_mut(..staging_bytes)
+                .map_err(|e| GpuError::Runtime(e.to_string()))?;
+            layout.fill(frames, algos.phash, view.slice(..));
         }
-        self.reserve(Role::Luma, packed.pixels as u64 * 4);
-        self.reserve(Role::Tmp, packed.pixels as u64 * 4);
-        self.reserve(Role::Down, n as u64 * 4096 * 4);
-        self.reserve(Role::Mid, packed.mid as u64 * 4);
-        self.reserve(Role::Small, n as u64 * 1024 * 4);
-        self.reserve(Role::Out, out_bytes);
-        self.reserve(Role::Readback, out_bytes);
-
+        staging.unmap();
+        let packed = Instant::now();
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        for ((at, len), role) in
+            layout
+                .sections()
+                .into_iter()
+                .zip([Role::Frames, Role::Taps, Role::Rgb])
         {
-            let slots = self.slots.lock();
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for (stage, pipeline) in PIPELINE.iter().zip(&self.pipelines) {
-                let wanted = match stage.algo {
-                    Algo::Pdq => algos.pdq,
-                    Algo::Phash => algos.phash,
-                };
-                if !wanted {
-                    continue;
-                }
-                let entries: Vec<wgpu::BindGroupEntry> = stage
-                    .bindings
-                    .iter()
-                    .map(|&(binding, role)| wgpu::BindGroupEntry {
-                        binding,
-                        resource: slots[&role].buffer.as_entire_binding(),
-                    })
-                    .collect();
-                let group = self
-                    .ctx
-                    .device
-                    .create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some(stage.name),
-                        layout: &pipeline.get_bind_group_layout(0),
-                        entries: &entries,
-                    });
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &group, &[]);
-                let (x, y) = grid(stage.dispatch, &packed.infos);
-                pass.dispatch_workgroups(x, y, 1);
+            if len > 0 {
+                let len = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+                enc.copy_buffer_to_buffer(&staging, at, b.bufs.get(role), 0, len);
             }
-            drop(pass);
-            let readback = &slots[&Role::Readback].buffer;
-            enc.copy_buffer_to_buffer(&slots[&Role::Out].buffer, 0, readback, 0, out_bytes);
         }
-        let queued = std::time::Instant::now();
-        self.ctx.queue.submit([enc.finish()]);
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Runtime(e.to_string()))?;
-        let computed = std::time::Instant::now();
-        let words = self.slots.read(&self.ctx, Role::Readback, out_bytes)?;
-        {
-            let mut t = self.times.lock().unwrap();
-            t.upload_s += (queued - started).as_secs_f64();
-            t.gpu_s += (computed - queued).as_secs_f64();
-            t.download_s += computed.elapsed().as_secs_f64();
-            t.batches += 1;
-        }
-        self.ctx.take_error()?;
-        Ok(frames
+        self.encode_stages(&mut enc, &b, &layout.infos, algos);
+        let readback = b.bufs.get(Role::Readback);
+        enc.copy_buffer_to_buffer(b.bufs.get(Role::Out), 0, readback, 0, out_bytes);
+        let index = self.ctx.submit(vec![enc.finish()]);
+        let pending = PendingRead::request(readback, out_bytes);
+        // Mapped again as soon as the device has copied from it: ready for this ring entry's
+        // next batch without a wait of its own.
+        let (tx, remapped) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Write, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx.count(|c| {
+            c.frames_bytes_uploaded += staging_bytes;
+            c.batches += 1;
+        });
+        let mut t = self.times.lock().unwrap();
+        t.pack_s += (packed - started).as_secs_f64();
+        t.submit_s += packed.elapsed().as_secs_f64();
+        t.batches += 1;
+        t.frames += n as u64;
+        t.pixels += layout.pixels as u64;
+        Ok(InFlight {
+            buffers: b,
+            index,
+            sizes: frames.iter().map(|f| (f.width(), f.height())).collect(),
+            algos,
+            readback: pending,
+            remapped,
+        })
+    }
+
+    /// Wait for a batch (at most the context's timeout) and read its hashes.
+    pub fn collect(&self, f: InFlight) -> Result<Vec<FrameHashes>, GpuError> {
+        let waited = Instant::now();
+        let InFlight {
+            mut buffers,
+            index,
+            sizes,
+            algos,
+            readback,
+            remapped,
+            ..
+        } = f;
+        self.ctx.wait(index)?;
+        let unpacking = Instant::now();
+        let bytes = readback.take(&self.ctx, buffers.bufs.get(Role::Readback))?;
+        let words: &[u32] = bytemuck::cast_slice(&bytes);
+        let hashes = sizes
             .iter()
             .zip(words.chunks_exact(OUT_WORDS))
-            .map(|(f, w)| decode_record(f, w, algos))
-            .collect())
+            .map(|(&size, w)| decode_record(size, w, algos))
+            .collect();
+        if !matches!(remapped.try_recv(), Ok(Ok(()))) {
+            buffers.staging = None;
+        }
+        self.give_back(buffers);
+        let mut t = self.times.lock().unwrap();
+        t.wait_s += (unpacking - waited).as_secs_f64();
+        t.unpack_s += unpacking.elapsed().as_secs_f64();
+        Ok(hashes)
     }
 
-    fn reserve(&self, role: Role, bytes: u64) {
-        let usage = match role {
-            Role::Readback => buffers::map_read(),
-            _ => buffers::storage(),
+    fn take_buffers(&self) -> BatchBuffers {
+        let generation = self.generation.load(Ordering::SeqCst);
+        self.ring.lock().unwrap().pop().unwrap_or(BatchBuffers {
+            generation,
+            bufs: Slots::new(),
+            staging: None,
+        })
+    }
+
+    fn give_back(&self, b: BatchBuffers) {
+        let mut ring = self.ring.lock().unwrap();
+        if b.generation == self.generation.load(Ordering::SeqCst) && ring.len() < DEPTH {
+            ring.push(b);
+        }
+    }
+
+    fn reserve_all(
+        &self,
+        b: &mut BatchBuffers,
+        layout: &Layout,
+        n: usize,
+        out_bytes: u64,
+    ) -> Result<(), GpuError> {
+        let px = layout.pixels as u64 * 4;
+        let n = n as u64;
+        let sizes = [
+            (Role::Frames, "frame table", n * 64),
+            (Role::Taps, "taps", layout.taps_len as u64 * 4),
+            (Role::Rgb, "rgb", layout.rgb_len as u64),
+            (Role::Luma, "luma", px),
+            (Role::Tmp, "tmp", px),
+            (Role::Down, "64x64", n * 4096 * 4),
+            (Role::Mid, "resample", layout.mid as u64 * 4),
+            (Role::Small, "32x32", n * 1024 * 4),
+            (Role::Out, "hashes", out_bytes),
+        ];
+        for (role, what, bytes) in sizes {
+            b.bufs
+                .reserve(&self.ctx, role, what, bytes, buffers::storage())?;
+        }
+        b.bufs.reserve(
+            &self.ctx,
+            Role::Readback,
+            "read-back",
+            out_bytes,
+            buffers::map_read(),
+        )?;
+        Ok(())
+    }
+
+    /// The DCT matrix, dihedral table and pHash basis: the CPU's own values, uploaded once
+    /// (and again after [`GpuHasher::invalidate`]).
+    fn ensure_consts(&self) -> Result<(), GpuError> {
+        let mut consts = self.consts.lock().unwrap();
+        if consts.map.contains_key(&Role::PdqConsts) {
+            return Ok(());
+        }
+        let mut pdq_words: Vec<u32> = pdq::dct_matrix().iter().map(|v| v.to_bits()).collect();
+        pdq_words.extend(pdq::dihedral_table().iter().flatten());
+        let mut ph: Vec<u32> = phash::angle_fold().to_vec();
+        ph.extend(phash::fold_cosines().iter().map(|&c| (c as f32).to_bits()));
+        ph.resize(256 + 36, 0);
+        for (role, words) in [(Role::PdqConsts, pdq_words), (Role::PhashConsts, ph)] {
+            let bytes: &[u8] = bytemuck::cast_slice(&words);
+            let buf = consts.reserve(
+                &self.ctx,
+                role,
+                "constants",
+                bytes.len() as u64,
+                buffers::storage(),
+            )?;
+            self.ctx.queue.write_buffer(buf, 0, bytes);
+        }
+        Ok(())
+    }
+
+    fn encode_stages(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        b: &BatchBuffers,
+        infos: &[FrameInfo],
+        algos: Algorithms,
+    ) {
+        let consts = self.consts.lock().unwrap();
+        let buffer = |role: Role| match role {
+            Role::PdqConsts | Role::PhashConsts => consts.get(role),
+            _ => b.bufs.get(role),
         };
-        self.slots.reserve(&self.ctx, role, bytes, usage);
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for (stage, pipeline) in PIPELINE.iter().zip(&self.pipelines) {
+            let wanted = match stage.algo {
+                Algo::Pdq => algos.pdq,
+                Algo::Phash => algos.phash,
+            };
+            if !wanted {
+                continue;
+            }
+            let entries: Vec<wgpu::BindGroupEntry> = stage
+                .bindings
+                .iter()
+                .map(|&(binding, role)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: buffer(role).as_entire_binding(),
+                })
+                .collect();
+            let group = self
+                .ctx
+                .device
+                .create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(stage.name),
+                    layout: &pipeline.get_bind_group_layout(0),
+                    entries: &entries,
+                });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            let (x, y) = grid(stage.dispatch, infos);
+            pass.dispatch_workgroups(x, y, 1);
+        }
     }
+}
 
-    fn upload(&self, role: Role, data: &[u8]) {
-        self.slots.upload(&self.ctx, role, data);
+/// The ring entry's staging buffer, mapped for writing and at least `bytes` long. A new one
+/// is created mapped; an old one was mapped again when its last batch finished.
+fn staging_for<'a>(
+    ctx: &GpuContext,
+    staging: &'a mut Option<wgpu::Buffer>,
+    bytes: u64,
+) -> Result<&'a wgpu::Buffer, GpuError> {
+    if staging.as_ref().is_none_or(|s| s.size() < bytes) {
+        let old = staging.take().map_or(0, |s| s.size());
+        let size = bytes.max(old.saturating_mul(3) / 2);
+        *staging = Some(buffers::create(
+            ctx,
+            "staging",
+            size,
+            buffers::map_write(),
+            true,
+        )?);
     }
+    Ok(staging.as_ref().expect("set above"))
 }
 
 fn build_pipelines(device: &wgpu::Device) -> Vec<wgpu::ComputePipeline> {
@@ -260,9 +498,9 @@ fn grid(d: Dispatch, infos: &[FrameInfo]) -> (u32, u32) {
     }
 }
 
-fn decode_record(f: &Frame, w: &[u32], algos: Algorithms) -> FrameHashes {
-    let tiny = (f.width() as usize) < pdq::MIN_HASHABLE_DIM
-        || (f.height() as usize) < pdq::MIN_HASHABLE_DIM;
+fn decode_record((width, height): (u32, u32), w: &[u32], algos: Algorithms) -> FrameHashes {
+    let tiny =
+        (width as usize) < pdq::MIN_HASHABLE_DIM || (height as usize) < pdq::MIN_HASHABLE_DIM;
     let pdq = algos.pdq.then(|| {
         if tiny {
             return PdqHashes::default();

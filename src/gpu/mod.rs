@@ -7,6 +7,6 @@ pub mod hasher;
 pub mod matcher;
 pub mod stage;
 
-pub use context::{AdapterKind, AdapterSummary, GpuContext, GpuError};
+pub use context::{AdapterKind, AdapterSummary, Fault, GpuContext, GpuCounters, GpuError};
 pub use hasher::GpuHasher;
 pub use matcher::GpuMatcher;

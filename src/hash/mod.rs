@@ -202,6 +202,27 @@ impl PdqHashes {
     }
 }
 
+/// Which hashes to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Algorithms {
+    pub pdq: bool,
+    pub phash: bool,
+}
+
+impl Algorithms {
+    pub const ALL: Algorithms = Algorithms {
+        pdq: true,
+        phash: true,
+    };
+}
+
+/// The hashes of one frame; `None` for an algorithm that was not asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameHashes {
+    pub pdq: Option<PdqHashes>,
+    pub phash: Option<Phash64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

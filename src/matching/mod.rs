@@ -6,6 +6,7 @@ pub mod video;
 
 use crate::cpu::hamming::{self, Hit};
 use crate::gpu::GpuError;
+use crate::gpu::matcher::{Request, SetView};
 use crate::refset::{Algo, RefSet};
 
 /// Matching defaults from the reference: PDQ matches at distance <= 31. For pHash, 10 is
@@ -97,6 +98,20 @@ pub fn finalize(hits: &[Hit], q: &QueryHashes, params: &MatchParams) -> Vec<Matc
     all
 }
 
+/// A GPU matcher on the engine's device, or `None` (with a warning when the device is
+/// there but the matcher could not be made): matching then runs on the CPU.
+pub fn gpu_matcher(
+    ctx: Option<std::sync::Arc<crate::gpu::GpuContext>>,
+) -> Option<crate::gpu::GpuMatcher> {
+    match crate::gpu::GpuMatcher::new(ctx?) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("hashsweep: warning: {e}; matching on the CPU instead");
+            None
+        }
+    }
+}
+
 /// Which backend scans.
 pub enum Matcher<'a> {
     Cpu,
@@ -119,9 +134,35 @@ impl Matcher<'_> {
                 let cutoffs = vec![params.max_distance.min(q.algo.bits() as u32); q.len()];
                 hamming::scan(set.words(), &q.words, &cutoffs, q.algo.words())
             }
-            Matcher::Gpu(g) => g.scan(set.words(), q, params)?,
+            Matcher::Gpu(g) => {
+                let view = SetView {
+                    key: set.instance_id(),
+                    words: set.words(),
+                    hash_words: set.algo().words(),
+                };
+                let req = Request {
+                    queries: &q.words,
+                    max_distance: params.max_distance,
+                    top_k: params.top_k,
+                };
+                g.scan(&view, &req)?
+            }
         };
         Ok(finalize(&hits, q, params))
+    }
+
+    /// Like [`Matcher::run`], but a GPU failure costs speed, not results: the CPU matcher,
+    /// which finds exactly the same pairs, runs instead, with one warning per run.
+    pub fn run_or_cpu(&self, set: &RefSet, q: &QueryHashes, params: &MatchParams) -> Vec<Match> {
+        self.run(set, q, params).unwrap_or_else(|e| {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!("hashsweep: warning: {e}; matching on the CPU instead");
+            });
+            Matcher::Cpu
+                .run(set, q, params)
+                .expect("the CPU matcher does not fail")
+        })
     }
 }
 

@@ -43,7 +43,11 @@ pub struct RefSet {
     path: PathBuf,
     map: Mmap,
     header: Header,
+    instance: u64,
 }
+
+/// Numbers each opened set, so that a GPU matcher can keep a set resident and know it again.
+static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl RefSet {
     pub fn open(path: &Path) -> Result<RefSet, RefSetError> {
@@ -62,7 +66,14 @@ impl RefSet {
             path: path.to_path_buf(),
             map,
             header,
+            instance: OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// A number no other set opened by this process has: the key of its resident copy on a
+    /// GPU. Never the content's checksum, which a tampered file could repeat.
+    pub fn instance_id(&self) -> u64 {
+        self.instance
     }
 
     pub fn path(&self) -> &Path {

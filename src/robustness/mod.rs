@@ -90,7 +90,7 @@ fn hash_all(engine: &Engine, images: &[RgbImage]) -> Result<Vec<Hashes>, GpuErro
     let frames: Vec<Frame> = images.iter().map(frame).collect();
     let refs: Vec<&Frame> = frames.iter().collect();
     Ok(engine
-        .hash(&refs, Algorithms::ALL)?
+        .hash(&refs, Algorithms::ALL)
         .into_iter()
         .map(|h| Hashes {
             pdq: h.pdq.expect("asked for"),

@@ -3,8 +3,9 @@
 //! with every file recorded exactly once.
 //!
 //! Stages: walk -> (shard) -> read + sniff + digest + decode (rayon, all cores) -> hash
-//! (engine: GPU or CPU) -> match -> write. Reading/decoding of round n+1 overlaps hashing,
-//! matching and writing of round n through a one-round bounded queue, so memory stays flat.
+//! (engine: GPU and CPU workers) -> match + write. The three run on their own threads with
+//! bounded queues between them, so reading round n+2, hashing round n+1 and matching and
+//! writing round n overlap while memory stays flat.
 
 pub mod progress;
 pub mod record;
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 use crate::decode::{self, DecodeOptions};
 use crate::engine::{Algorithms, Engine, FrameHashes};
 use crate::frame::Frame;
-use crate::gpu::GpuMatcher;
+use crate::gpu::GpuCounters;
 use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes};
 use crate::refset::{Algo, RefSet};
@@ -94,6 +95,19 @@ pub struct Summary {
     pub images_per_s: f64,
     /// Busy time per stage, seconds: which stage limits the run.
     pub stage_seconds: BTreeMap<String, f64>,
+    /// With a GPU: what crossed the bus and how the device's time went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuSummary>,
+}
+
+/// The `gpu` object of the summary record: this run's device counters and how many frames
+/// each processor hashed.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct GpuSummary {
+    #[serde(flatten)]
+    pub counters: GpuCounters,
+    pub frames_hashed_on_gpu: u64,
+    pub frames_hashed_on_cpu: u64,
 }
 
 impl Summary {
@@ -195,13 +209,14 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     let (todo, early) = plan(cfg, &done, &mut summary);
     write_synced(&mut out, &early)?;
 
-    let matcher_gpu = match engine.gpu_context() {
-        Some(ctx) if !sets.is_empty() => Some(GpuMatcher::new(ctx)?),
-        _ => None,
+    let matcher_gpu = match sets.is_empty() {
+        true => None,
+        false => matching::gpu_matcher(engine.gpu_context()),
     };
-    let mut sink = Sink {
+    let counters_before = engine.gpu_context().map(|c| c.counters());
+    let shares_before = engine.shares();
+    let sink = Sink {
         cfg,
-        engine,
         matcher: matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu),
         videos: video::Videos::new(&sets, cfg),
         sets: &sets,
@@ -210,16 +225,41 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         shown: progress::Progress::new(cfg.progress, todo.len() as u64),
         summary,
     };
-    std::thread::scope(|scope| -> anyhow::Result<()> {
+    // Three stages, each on its own thread, each handing the next a bounded queue: reading
+    // and decoding (all cores), hashing (the engine: GPU and CPU workers), then matching
+    // and writing. The device is never left waiting for the writer.
+    let mut sink = std::thread::scope(|scope| -> anyhow::Result<Sink> {
         let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
+        let (htx, hrx) = mpsc::sync_channel::<HashedRound>(2);
         let todo = &todo;
         scope.spawn(move || produce(todo, cfg, tx));
+        let writer = scope.spawn(move || sink.drain(hrx));
         for (round, read_time) in rx {
-            sink.round(round, read_time)?;
+            let t = Instant::now();
+            let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
+            let hashes = engine.hash(&frames, cfg.algos);
+            let hashed = HashedRound {
+                round,
+                hashes,
+                read_time,
+                hash_time: t.elapsed(),
+            };
+            if htx.send(hashed).is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
-        Ok(())
+        drop(htx);
+        writer.join().expect("the writer does not panic")
     })?;
     sink.shown.finish();
+    if let (Some(ctx), Some(before)) = (engine.gpu_context(), counters_before) {
+        let shares = engine.shares();
+        sink.summary.gpu = Some(GpuSummary {
+            counters: ctx.counters().since(&before),
+            frames_hashed_on_gpu: shares.gpu_frames - shares_before.gpu_frames,
+            frames_hashed_on_cpu: shares.cpu_frames - shares_before.cpu_frames,
+        });
+    }
     let (mut summary, mut out) = (sink.summary, sink.out);
     summary.seconds = started.elapsed().as_secs_f64();
     let images = summary.by_status.get("ok").copied().unwrap_or(0);
@@ -230,6 +270,18 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
     Ok(summary)
 }
+
+/// A round with its frames' hashes, from the hashing stage to the writer.
+struct HashedRound {
+    round: Vec<Examined>,
+    hashes: Vec<FrameHashes>,
+    read_time: Duration,
+    hash_time: Duration,
+}
+
+/// Rounds the writer matches together at most: when matching falls behind, the rounds
+/// waiting for it become one set of queries, one pass over each set instead of several.
+const MATCH_ROUNDS_AT_ONCE: usize = 8;
 
 /// What this run has to do: the files of this shard not yet recorded, in walk order, and
 /// the records of paths the walk could not enter (as lines to write first).
@@ -310,11 +362,11 @@ fn produce(
     }
 }
 
-/// The writing side: each round is hashed, matched and written, matches first, each file
-/// synced, so that what is on disk is always a prefix of the work with nothing half-said.
+/// The writing side: rounds are matched (several at once when they queue up) and written,
+/// matches first, each file synced, so that what is on disk is always a prefix of the work
+/// with nothing half-said.
 struct Sink<'a> {
     cfg: &'a ScanConfig,
-    engine: &'a Engine,
     sets: &'a [RefSet],
     matcher: Matcher<'a>,
     videos: video::Videos,
@@ -324,8 +376,9 @@ struct Sink<'a> {
     summary: Summary,
 }
 
-/// A hashed frame of a round: (item of the round, where it came from, hashes).
-type Hashed = (usize, Origin, FrameHashes);
+/// A hashed frame of a batch of rounds: (round, item of the round, where it came from,
+/// hashes).
+type Hashed = (usize, usize, Origin, FrameHashes);
 
 impl Sink<'_> {
     fn stage(&mut self, name: &str, t: Duration) {
@@ -336,21 +389,43 @@ impl Sink<'_> {
             .or_default() += t.as_secs_f64();
     }
 
-    fn round(&mut self, mut round: Vec<Examined>, read_time: Duration) -> anyhow::Result<()> {
-        self.stage("read+decode", read_time);
+    /// Match and write rounds until the hashing stage hangs up; returns itself for the
+    /// summary.
+    fn drain(mut self, rx: mpsc::Receiver<HashedRound>) -> anyhow::Result<Self> {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MATCH_ROUNDS_AT_ONCE {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            self.rounds(batch)?;
+        }
+        Ok(self)
+    }
+
+    fn rounds(&mut self, batch: Vec<HashedRound>) -> anyhow::Result<()> {
         let t = Instant::now();
-        let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
-        let hashes = self.engine.hash_or_cpu(&frames, self.cfg.algos);
-        self.stage("hash", t.elapsed());
-        let t = Instant::now();
-        let hashed = self.spread(&mut round, hashes);
-        let mut mlines = self.frame_matches(&round, &hashed)?;
+        let mut rounds = vec![];
+        let mut hashed = vec![];
+        for (r, h) in batch.into_iter().enumerate() {
+            self.stage("read+decode", h.read_time);
+            self.stage("hash", h.hash_time);
+            let mut round = h.round;
+            hashed.extend(self.spread(r, &mut round, h.hashes));
+            rounds.push(round);
+        }
+        let mut mlines = self.frame_matches(&rounds, &hashed)?;
         self.stage("match", t.elapsed());
         let t = Instant::now();
-        let lines = self.records(round, &mut mlines)?;
+        let mut lines = String::new();
+        for (round, m) in rounds.into_iter().zip(mlines.iter_mut()) {
+            lines += &self.records(round, m)?;
+        }
         // Matches first: a file whose record is written has all its matches on disk.
         if let Some(m) = self.mout.as_mut() {
-            write_synced(m, &mlines)?;
+            write_synced(m, &mlines.concat())?;
         }
         write_synced(&mut self.out, &lines)?;
         self.stage("write", t.elapsed());
@@ -359,7 +434,12 @@ impl Sink<'_> {
 
     /// Hand each item its hashes: into an image's record (animation frames in `frames`),
     /// or to its video's features. Returns every hashed frame, for matching.
-    fn spread(&mut self, round: &mut [Examined], hashes: Vec<FrameHashes>) -> Vec<Hashed> {
+    fn spread(
+        &mut self,
+        r: usize,
+        round: &mut [Examined],
+        hashes: Vec<FrameHashes>,
+    ) -> Vec<Hashed> {
         let mut hashed = vec![];
         let mut it = hashes.into_iter();
         for (i, e) in round.iter_mut().enumerate() {
@@ -377,13 +457,13 @@ impl Sink<'_> {
                 hashed.extend(
                     at.into_iter()
                         .zip(hs)
-                        .map(|(v, h)| (i, Origin::Video(v), h)),
+                        .map(|(v, h)| (r, i, Origin::Video(v), h)),
                 );
                 continue;
             }
             if let Some(first) = hs.first() {
                 put_hashes(&mut e.record, first);
-                hashed.push((i, Origin::Image, *first));
+                hashed.push((r, i, Origin::Image, *first));
             }
             if hs.len() > 1 {
                 let per: Vec<Value> = hs[1..]
@@ -400,26 +480,28 @@ impl Sink<'_> {
                     hs[1..]
                         .iter()
                         .enumerate()
-                        .map(|(k, h)| (i, Origin::Animation(k), *h)),
+                        .map(|(k, h)| (r, i, Origin::Animation(k), *h)),
                 );
             }
         }
         hashed
     }
 
-    /// This round's frames against every set, as match lines.
-    fn frame_matches(&mut self, round: &[Examined], hashed: &[Hashed]) -> anyhow::Result<String> {
-        let mut mlines = String::new();
+    /// The batch's frames against every set, one pass per set, as match lines per round.
+    fn frame_matches(
+        &mut self,
+        rounds: &[Vec<Examined>],
+        hashed: &[Hashed],
+    ) -> anyhow::Result<Vec<String>> {
+        let mut mlines = vec![String::new(); rounds.len()];
         for set in self.sets {
-            let found = match_round(set, &self.matcher, hashed, self.cfg).or_else(|e| {
-                eprintln!("hashsweep: warning: {e}; matching this round on the CPU");
-                match_round(set, &Matcher::Cpu, hashed, self.cfg)
-            })?;
+            let found = match_frames(set, &self.matcher, hashed, self.cfg);
             self.summary.matches += found.len();
             for m in found {
-                let (i, origin, _) = hashed[m.query as usize];
+                let (r, i, origin, _) = hashed[m.query as usize];
+                let record = &rounds[r][i].record;
                 let variant = Dihedral::ALL[m.variant as usize].name();
-                let mut line = json!({"path": round[i].record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
+                let mut line = json!({"path": record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
                        "label": set.label_text(m.entry as usize), "distance": m.distance,
                        "variant": if variant == "pdq" { "original" } else { variant }});
                 match origin {
@@ -430,10 +512,10 @@ impl Sink<'_> {
                         line["timestamp"] = json!(v.timestamp);
                     }
                 }
-                if round[i].record["path_escaped"] == true {
+                if record["path_escaped"] == true {
                     line["path_escaped"] = json!(true);
                 }
-                mlines += &format!("{line}\n");
+                mlines[r] += &format!("{line}\n");
             }
         }
         Ok(mlines)
@@ -814,15 +896,16 @@ fn put_hashes(r: &mut Value, h: &FrameHashes) {
     }
 }
 
-/// This round's hashes against one set; query `i` is `hashed[i]`.
-fn match_round(
+/// A batch's hashes against one set; query `i` is `hashed[i]`. A GPU failure falls back to
+/// the CPU matcher, which finds the same pairs.
+fn match_frames(
     set: &RefSet,
     matcher: &Matcher,
     hashed: &[Hashed],
     cfg: &ScanConfig,
-) -> anyhow::Result<Vec<matching::Match>> {
+) -> Vec<matching::Match> {
     let mut q = QueryHashes::new(set.algo());
-    for (i, (_, origin, h)) in hashed.iter().enumerate() {
+    for (i, (_, _, origin, h)) in hashed.iter().enumerate() {
         // Video frames meet sets of video frames as whole videos (vPDQ rule), not frame by
         // frame; see `video::Videos::finish`.
         if set.has_videos() && matches!(origin, Origin::Video(_)) {
@@ -845,7 +928,7 @@ fn match_round(
             .unwrap_or_else(|| matching::default_max_distance(set.algo())),
         top_k: None,
     };
-    Ok(matcher.run(set, &q, &params)?)
+    matcher.run_or_cpu(set, &q, &params)
 }
 
 #[cfg(test)]

@@ -223,7 +223,7 @@ pub fn hash_video(
             let held: usize = chunk.iter().map(|(_, f)| f.pixels()).sum();
             if next.is_none() || held >= CHUNK_PIXELS {
                 let refs: Vec<&Frame> = chunk.iter().map(|(_, f)| f).collect();
-                let hashes = engine.hash_or_cpu(&refs, pdq_only);
+                let hashes = engine.hash(&refs, pdq_only);
                 for ((n, _), h) in chunk.iter().zip(hashes) {
                     let p = h.pdq.expect("PDQ was asked for");
                     features.push(Feature::new(*n, info.frame_rate, &p));

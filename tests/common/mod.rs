@@ -84,10 +84,21 @@ pub fn mean_max(d: &[u32]) -> (f64, u32) {
     (mean, d.iter().copied().max().unwrap_or(0))
 }
 
-/// The GPU engine on any adapter (lavapipe in CI). Without one: a loud notice and `None`,
-/// or a failure under `CI=true`, where the GPU tests must really run.
+/// The GPU engine on any adapter (lavapipe in CI), hashing on the device alone
+/// (`--gpu-only`), so that comparisons with the CPU path measure the device. Without one: a
+/// loud notice and `None`, or a failure under `CI=true`, where the GPU tests must really run.
 pub fn gpu_engine() -> Option<hashsweep::Engine> {
-    match hashsweep::Engine::open(hashsweep::BackendChoice::Gpu, None) {
+    gpu_engine_with(true)
+}
+
+/// As [`gpu_engine`], with CPU workers beside the device when `gpu_only` is false (what
+/// `--backend gpu` runs).
+pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
+    let opts = hashsweep::engine::EngineOptions {
+        gpu_only,
+        ..Default::default()
+    };
+    match hashsweep::Engine::open_with(hashsweep::BackendChoice::Gpu, &opts) {
         Ok(e) => {
             eprintln!("GPU tests on: {}", e.describe());
             Some(e)
@@ -147,4 +158,123 @@ pub fn sample_videos() -> Option<Vec<PathBuf>> {
     v.sort();
     assert!(!v.is_empty(), "no sample videos in {}", dir.display());
     Some(v)
+}
+
+/// Stated distance between GPU and CPU hashes (see tests/gpu.rs for the reasons): PDQ mean
+/// at most 0.5 bits and at most 8 on any hash, pHash at most 2 bits, quality within 1.
+pub const PDQ_MEAN_MAX: f64 = 0.5;
+pub const PDQ_MAX_BITS: u32 = 8;
+pub const PHASH_MAX_BITS: u32 = 2;
+
+/// Distances between two runs' hashes of the same frames, for the tolerance checks.
+#[derive(Default)]
+pub struct Distances {
+    pub pdq: Vec<u32>,
+    pub phash: Vec<u32>,
+    pub quality: Vec<u32>,
+}
+
+impl Distances {
+    pub fn add(&mut self, a: &hashsweep::FrameHashes, b: &hashsweep::FrameHashes, name: &str) {
+        if let (Some(x), Some(y)) = (a.pdq, b.pdq) {
+            for v in 0..8 {
+                let bits = x.hashes[v].distance(&y.hashes[v]).0;
+                if bits > 0 {
+                    eprintln!("  {name} variant {v}: {bits} bits");
+                }
+                self.pdq.push(bits);
+            }
+            self.quality.push(x.quality.0.abs_diff(y.quality.0).into());
+        }
+        if let (Some(x), Some(y)) = (a.phash, b.phash) {
+            let bits = x.distance(&y).0;
+            if bits > 0 {
+                eprintln!("  {name} phash: {bits} bits");
+            }
+            self.phash.push(bits);
+        }
+    }
+
+    /// The hashes of two records (hex `pdq` and its dihedral columns, `phash`, `quality`).
+    pub fn add_record(&mut self, a: &serde_json::Value, b: &serde_json::Value, name: &str) {
+        for col in PDQ_COLUMNS {
+            if let (Some(x), Some(y)) = (a[col].as_str(), b[col].as_str()) {
+                let (x, y): (hashsweep::hash::Pdq256, hashsweep::hash::Pdq256) =
+                    (x.parse().unwrap(), y.parse().unwrap());
+                let bits = x.distance(&y).0;
+                if bits > 0 {
+                    eprintln!("  {name} {col}: {bits} bits");
+                }
+                self.pdq.push(bits);
+            }
+        }
+        if let (Some(x), Some(y)) = (a["phash"].as_str(), b["phash"].as_str()) {
+            let (x, y): (hashsweep::hash::Phash64, hashsweep::hash::Phash64) =
+                (x.parse().unwrap(), y.parse().unwrap());
+            self.phash.push(x.distance(&y).0);
+        }
+        if let (Some(x), Some(y)) = (a["quality"].as_u64(), b["quality"].as_u64()) {
+            self.quality.push(x.abs_diff(y) as u32);
+        }
+    }
+
+    /// Assert the stated tolerance and print exact agreement as a FIGURE line.
+    pub fn check(&self, label: &str) {
+        let (pm, px) = mean_max(&self.pdq);
+        let (hm, hx) = mean_max(&self.phash);
+        let (_, qx) = mean_max(&self.quality);
+        let exact = self.pdq.iter().filter(|&&b| b == 0).count();
+        let pexact = self.phash.iter().filter(|&&b| b == 0).count();
+        eprintln!(
+            "FIGURE gpu-vs-cpu {label}: pdq {exact}/{} hashes identical, mean {pm:.4}, max {px}; phash {pexact}/{} identical, mean {hm:.4}, max {hx}; quality max diff {qx}",
+            self.pdq.len(),
+            self.phash.len()
+        );
+        assert!(
+            pm <= PDQ_MEAN_MAX && px <= PDQ_MAX_BITS,
+            "{label}: pdq mean {pm} max {px}"
+        );
+        assert!(hx <= PHASH_MAX_BITS, "{label}: phash max {hx}");
+        assert!(qx <= 1, "{label}: quality differs by {qx}");
+    }
+}
+
+/// Record fields that hold PDQ hashes: the hash and, in `hash --dihedral` rows, its variants.
+pub const PDQ_COLUMNS: [&str; 8] = [
+    "pdq",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flipx",
+    "flipy",
+    "flipplus1",
+    "flipminus1",
+];
+
+/// Records of a GPU run against the CPU run's, in the same order: every field the same but
+/// the hashes, which stay within the stated tolerance (checked, and printed as a FIGURE).
+pub fn check_records(cpu: &[&serde_json::Value], gpu: &[&serde_json::Value], label: &str) {
+    assert_eq!(cpu.len(), gpu.len(), "{label}: record counts");
+    let hashes: Vec<&str> = PDQ_COLUMNS
+        .iter()
+        .copied()
+        .chain(["phash", "quality"])
+        .collect();
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|k, _| !hashes.contains(&k.as_str()));
+        }
+        v
+    };
+    let mut d = Distances::default();
+    for (c, g) in cpu.iter().zip(gpu) {
+        assert_eq!(
+            strip(c),
+            strip(g),
+            "{label}: fields other than hashes differ"
+        );
+        d.add_record(c, g, c["path"].as_str().unwrap_or("?"));
+    }
+    d.check(label);
 }
