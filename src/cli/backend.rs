@@ -27,10 +27,11 @@ pub struct BackendArgs {
 
 impl BackendArgs {
     pub fn open(&self) -> Result<Engine, GpuError> {
-        let timeout = if self.gpu_timeout.is_finite() && self.gpu_timeout > 0.0 {
-            Duration::from_secs_f64(self.gpu_timeout)
-        } else {
-            crate::gpu::context::DEFAULT_TIMEOUT
+        // Zero, negative or not a number: the default; beyond what a Duration holds: a week.
+        let timeout = match Duration::try_from_secs_f64(self.gpu_timeout) {
+            Ok(d) if !d.is_zero() => d.min(Duration::from_secs(7 * 24 * 3600)),
+            Err(_) if self.gpu_timeout > 0.0 => Duration::from_secs(7 * 24 * 3600),
+            _ => crate::gpu::context::DEFAULT_TIMEOUT,
         };
         Engine::open_with(
             self.backend,

@@ -168,9 +168,11 @@ fn bench_hash(
         }),
     ];
     let engines = engines_beside_cpu(backend);
-    for (mode, e) in &engines {
-        for &n in batch_sizes {
-            let frames: Vec<Frame> = (0..n).map(|i| synthetic(512, 512, i as u64)).collect();
+    // Engines in turn at each size, so that a drift of the machine over the run does not
+    // fall on one engine.
+    for &n in batch_sizes {
+        let frames: Vec<Frame> = (0..n).map(|i| synthetic(512, 512, i as u64)).collect();
+        for (mode, e) in &engines {
             figures.push(batch(
                 e,
                 mode,

@@ -92,6 +92,13 @@ pub struct GpuCounters {
     pub wait_seconds: f64,
 }
 
+fn classify(e: wgpu::Error) -> GpuError {
+    match e {
+        wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory(e.to_string()),
+        e => GpuError::Runtime(e.to_string()),
+    }
+}
+
 impl GpuCounters {
     /// What was counted after `earlier` was taken (one run's share of a shared device).
     pub fn since(&self, earlier: &GpuCounters) -> GpuCounters {
@@ -205,6 +212,8 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     error: Arc<Mutex<Option<GpuError>>>,
     lost: Arc<AtomicBool>,
+    /// Set by the first wait that timed out: a hung device is not waited on again.
+    hung: AtomicBool,
     timeout_ms: AtomicU64,
     faults: Mutex<Vec<(Fault, u64)>>,
     counters: Mutex<GpuCounters>,
@@ -240,14 +249,12 @@ impl GpuContext {
             .map_err(|e| GpuError::Device(e.to_string()))?;
         let error = Arc::new(Mutex::new(None));
         let sink = error.clone();
-        // wgpu's default is to panic on an error nobody captured; here it becomes a value
-        // that the next batch returns.
+        // wgpu's default is to panic on an error nobody captured. Every operation here runs
+        // inside error scopes of its own thread (`GpuContext::scoped`), so that the hasher
+        // and the matcher never take each other's errors; what still arrives here is kept
+        // for `take_error`, which only setup calls.
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            let e = match e {
-                wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory(e.to_string()),
-                e => GpuError::Runtime(e.to_string()),
-            };
-            sink.lock().unwrap().get_or_insert(e);
+            sink.lock().unwrap().get_or_insert(classify(e));
         }));
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
@@ -262,6 +269,7 @@ impl GpuContext {
             limits,
             error,
             lost,
+            hung: AtomicBool::new(false),
             timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT.as_millis() as u64),
             faults: Mutex::new(faults),
             counters: Mutex::new(GpuCounters::default()),
@@ -269,14 +277,45 @@ impl GpuContext {
         })
     }
 
-    /// The first device error since the last call, if any; a lost device stays lost.
+    /// The first error no scope caught since the last call, if any; a lost device stays
+    /// lost. For setup (pipelines), before two threads share the device.
     pub fn take_error(&self) -> Result<(), GpuError> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(GpuError::Lost("the driver reported the device lost".into()));
-        }
+        self.check_alive()?;
         match self.error.lock().unwrap().take() {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    /// Whether the device can still be used: not lost, not hung.
+    pub fn check_alive(&self) -> Result<(), GpuError> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(GpuError::Lost("the driver reported the device lost".into()));
+        }
+        if self.hung.load(Ordering::SeqCst) {
+            return Err(GpuError::Timeout(self.timeout()));
+        }
+        Ok(())
+    }
+
+    /// Run `f`, which makes wgpu calls on this thread, inside error scopes of this thread:
+    /// a validation, out-of-memory or internal error those calls raise is `f`'s error, and
+    /// no other thread's. (wgpu reports such errors when the call is made; errors while the
+    /// device executes surface as a lost device or a failed wait.)
+    pub fn scoped<T>(&self, f: impl FnOnce() -> Result<T, GpuError>) -> Result<T, GpuError> {
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let result = f();
+        let caught = [memory.pop(), validation.pop(), internal.pop()]
+            .into_iter()
+            .filter_map(pollster::block_on)
+            .map(classify)
+            .next();
+        match (result, caught) {
+            (Err(e), _) => Err(self.explain(e)),
+            (Ok(_), Some(e)) => Err(self.explain(e)),
+            (Ok(v), None) => Ok(v),
         }
     }
 
@@ -342,7 +381,9 @@ impl GpuContext {
     /// before the call have run when it returns. Every wait on the device goes through here.
     pub fn wait(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
         let started = Instant::now();
-        let result = if self.trip(Fault::Hang) {
+        let result = if let Err(e) = self.check_alive() {
+            Err(e)
+        } else if self.trip(Fault::Hang) {
             Err(GpuError::Timeout(self.timeout()))
         } else {
             let poll = wgpu::PollType::Wait {
@@ -352,9 +393,13 @@ impl GpuContext {
             match self.device.poll(poll) {
                 Ok(_) => Ok(()),
                 Err(wgpu::PollError::Timeout) => Err(GpuError::Timeout(self.timeout())),
-                Err(e) => Err(GpuError::Lost(e.to_string())),
+                // A submission that failed validation: that call's scope has its error.
+                Err(e) => Err(GpuError::Runtime(e.to_string())),
             }
         };
+        if let Err(GpuError::Timeout(_)) = result {
+            self.hung.store(true, Ordering::SeqCst);
+        }
         self.count(|c| c.wait_seconds += started.elapsed().as_secs_f64());
         let mut b = self.busy.lock().unwrap();
         b.outstanding = b.outstanding.saturating_sub(1);
@@ -364,8 +409,32 @@ impl GpuContext {
             drop(b);
             self.count(|c| c.busy_seconds += since.elapsed().as_secs_f64());
         }
-        result?;
-        self.take_error()
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// Wait (at most the timeout) for a map callback. The submission it waited for is done,
+    /// but when two threads poll one device, the callback may run on the other thread a
+    /// moment after this one's wait returned.
+    pub fn await_map(
+        &self,
+        mapped: &std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    ) -> Result<(), GpuError> {
+        let deadline = Instant::now() + self.timeout();
+        loop {
+            match mapped.recv_timeout(Duration::from_millis(1)) {
+                Ok(r) => return r.map_err(|e| self.explain(GpuError::Runtime(e.to_string()))),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(self.explain(GpuError::Runtime("a mapping was dropped".into())));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            self.check_alive()?;
+            if Instant::now() > deadline {
+                self.hung.store(true, Ordering::SeqCst);
+                return Err(GpuError::Timeout(self.timeout()));
+            }
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
     }
 
     pub fn count(&self, f: impl FnOnce(&mut GpuCounters)) {
@@ -400,11 +469,7 @@ impl PendingRead {
         if self.bytes == 0 {
             return Ok(vec![]);
         }
-        let mapped = self
-            .mapped
-            .try_recv()
-            .map_err(|_| GpuError::Lost("a read-back was never mapped".into()))?;
-        mapped.map_err(|e| GpuError::Lost(e.to_string()))?;
+        ctx.await_map(&self.mapped)?;
         let view = buffer
             .get_mapped_range(..self.bytes)
             .map_err(|e| GpuError::Runtime(e.to_string()))?;

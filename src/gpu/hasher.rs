@@ -35,6 +35,8 @@ const MAX_BATCH_FRAMES: usize = 4096;
 const MAX_GRID_X: u32 = 1024;
 /// Batches in flight: one uploading, one computing, one reading back.
 pub const DEPTH: usize = 3;
+/// Packing threads at most: memory bandwidth, not cores, bounds a copy beyond a few.
+const MAX_PACKERS: usize = 8;
 
 /// Host time of the GPU path, summed over batches: packing frames into staging memory,
 /// encoding and submitting, waiting for the device, and turning its words into hashes.
@@ -94,11 +96,15 @@ pub struct GpuHasher {
     generation: AtomicU64,
     limits: Mutex<BatchLimits>,
     times: Mutex<HostTimes>,
+    /// Threads that pack frames into staging memory. Not the global pool: there, CPU workers
+    /// hashing frames beside the GPU could take the pool's threads and hold the packing of
+    /// the GPU's next batch (and so the device) until they ran out of frames.
+    packers: std::sync::OnceLock<rayon::ThreadPool>,
 }
 
 impl GpuHasher {
     pub fn new(ctx: Arc<GpuContext>) -> Result<GpuHasher, GpuError> {
-        let pipelines = build_pipelines(&ctx.device);
+        let pipelines = ctx.scoped(|| Ok(build_pipelines(&ctx.device)))?;
         let limits = batch_limits(&ctx.limits);
         let hasher = GpuHasher {
             ctx,
@@ -108,6 +114,7 @@ impl GpuHasher {
             generation: AtomicU64::new(0),
             limits: Mutex::new(limits),
             times: Mutex::new(HostTimes::default()),
+            packers: std::sync::OnceLock::new(),
         };
         hasher.ctx.take_error()?;
         Ok(hasher)
@@ -157,11 +164,13 @@ impl GpuHasher {
         let mut out = vec![FrameHashes::default(); frames.len()];
         let mut failed = None;
         let mut batches = batches.into_iter();
+        let cpu = Mutex::new(vec![]);
+        let cpu_ref = &cpu;
         rayon::in_place_scope(|s| {
-            let (tx, rx) = std::sync::mpsc::channel();
             s.spawn(move |_| {
                 for i in oversized {
-                    let _ = tx.send((i, crate::cpu::hash_frame(frames[i], algos)));
+                    let h = crate::cpu::hash_frame(frames[i], algos);
+                    cpu_ref.lock().unwrap().push((i, h));
                 }
             });
             self.feed(
@@ -175,10 +184,10 @@ impl GpuHasher {
                     }
                 },
             );
-            for (i, h) in rx {
-                out[i] = h;
-            }
         });
+        for (i, h) in cpu.into_inner().unwrap() {
+            out[i] = h;
+        }
         failed.map_or(Ok(out), Err)
     }
 
@@ -219,6 +228,11 @@ impl GpuHasher {
 
     /// Pack, upload and start one batch (every frame must fit the batch limits).
     pub fn submit(&self, frames: &[&Frame], algos: Algorithms) -> Result<InFlight, GpuError> {
+        self.ctx.check_alive()?;
+        self.ctx.scoped(|| self.submit_scoped(frames, algos))
+    }
+
+    fn submit_scoped(&self, frames: &[&Frame], algos: Algorithms) -> Result<InFlight, GpuError> {
         let started = Instant::now();
         let layout = Layout::of(frames, algos.phash);
         let mut b = self.take_buffers();
@@ -232,7 +246,8 @@ impl GpuHasher {
             let mut view = staging
                 .get_mapped_range_mut(..staging_bytes)
                 .map_err(|e| GpuError::Runtime(e.to_string()))?;
-            layout.fill(frames, algos.phash, view.slice(..));
+            let pool = self.pack_pool();
+            pool.install(|| layout.fill(frames, algos.phash, view.slice(..)));
         }
         staging.unmap();
         let packed = Instant::now();
@@ -300,7 +315,7 @@ impl GpuHasher {
             .zip(words.chunks_exact(OUT_WORDS))
             .map(|(&size, w)| decode_record(size, w, algos))
             .collect();
-        if !matches!(remapped.try_recv(), Ok(Ok(()))) {
+        if self.ctx.await_map(&remapped).is_err() {
             buffers.staging = None;
         }
         self.give_back(buffers);
@@ -308,6 +323,18 @@ impl GpuHasher {
         t.wait_s += (unpacking - waited).as_secs_f64();
         t.unpack_s += unpacking.elapsed().as_secs_f64();
         Ok(hashes)
+    }
+
+    fn pack_pool(&self) -> &rayon::ThreadPool {
+        self.packers.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(cores.min(MAX_PACKERS))
+                .thread_name(|i| format!("hashsweep-pack-{i}"))
+                .build()
+                .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+                .expect("a one-thread pool")
+        })
     }
 
     fn take_buffers(&self) -> BatchBuffers {
@@ -440,7 +467,8 @@ fn staging_for<'a>(
 ) -> Result<&'a wgpu::Buffer, GpuError> {
     if staging.as_ref().is_none_or(|s| s.size() < bytes) {
         let old = staging.take().map_or(0, |s| s.size());
-        let size = bytes.max(old.saturating_mul(3) / 2);
+        let limit = buffers::limit(ctx, buffers::map_write());
+        let size = (old.saturating_mul(3) / 2).min(limit).max(bytes);
         *staging = Some(buffers::create(
             ctx,
             "staging",

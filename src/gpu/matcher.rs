@@ -134,6 +134,8 @@ pub struct GpuMatcher {
     tuning: Mutex<Tuning>,
     stats: Mutex<MatchStats>,
     retired: Mutex<Option<GpuError>>,
+    /// Sets whose upload failed for want of device memory.
+    no_room: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl GpuMatcher {
@@ -153,6 +155,7 @@ impl GpuMatcher {
             }),
             stats: Mutex::new(MatchStats::default()),
             retired: Mutex::new(None),
+            no_room: Mutex::new(Default::default()),
         };
         // Both widths compile now, so a shader error shows at open, not mid-run.
         for words in [2, 8] {
@@ -224,14 +227,13 @@ impl GpuMatcher {
             return Err(e);
         }
         let mut scratch = self.scratch.lock().unwrap();
-        self.scan_with(&mut scratch, set, req).map_err(|e| {
-            let e = self.ctx.explain(e);
+        let found = self.ctx.scoped(|| self.scan_with(&mut scratch, set, req));
+        found.inspect_err(|e| {
             *scratch = Slots::new();
             if !e.is_recoverable() {
                 self.resident.lock().unwrap().clear();
                 *self.retired.lock().unwrap() = Some(e.clone());
             }
-            e
         })
     }
 
@@ -276,6 +278,10 @@ impl GpuMatcher {
         let mut n = MAX_QUERIES.min((binding / (w as u64 * 8)) as usize);
         if top_k {
             n = n.min((binding / 4 / (u64::from(max_d) + 1)) as usize);
+            // The cutoff pass runs one invocation per query hash, 64 to a workgroup, on one
+            // dispatch dimension.
+            let max_x = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+            n = n.min(max_x * 64);
         }
         n.max(1)
     }
@@ -459,13 +465,13 @@ impl GpuMatcher {
             }
             // Overflow: grow to what this submission needs and run it again; nothing is
             // lost. Past what one binding can hold, the caller splits it instead.
-            let cap = buffers::limit(ctx, buffers::storage());
-            let want = u64::from(count).next_power_of_two();
-            if 16 + want * 8 > cap {
-                *self.capacity.lock().unwrap() = ((cap - 16) / 8).min(u64::from(u32::MAX)) as u32;
+            let most =
+                ((buffers::limit(ctx, buffers::storage()) - 16) / 8).min(u64::from(u32::MAX));
+            if u64::from(count) > most {
+                *self.capacity.lock().unwrap() = most as u32;
                 return Err(GpuError::TooDense);
             }
-            *self.capacity.lock().unwrap() = want as u32;
+            *self.capacity.lock().unwrap() = u64::from(count).next_power_of_two().min(most) as u32;
             self.stats.lock().unwrap().overflow_reruns += 1;
         }
     }
@@ -644,11 +650,12 @@ impl GpuMatcher {
                 cache: None,
             })
         };
-        let k = Arc::new(Kernel {
-            scan: pipeline("scan"),
-            cutoff: pipeline("cutoff"),
-        });
-        self.ctx.take_error()?;
+        let k = self.ctx.scoped(|| {
+            Ok(Arc::new(Kernel {
+                scan: pipeline("scan"),
+                cutoff: pipeline("cutoff"),
+            }))
+        })?;
         kernels.insert((words, prefix), k.clone());
         Ok(k)
     }
@@ -667,6 +674,11 @@ impl GpuMatcher {
             self.stats.lock().unwrap().resident_reuses += 1;
             return Some(r.clone());
         }
+        // A set the device could not hold streams from then on, rather than being tried
+        // again (and other sets dropped for it) every round.
+        if self.no_room.lock().unwrap().contains(&set.key) {
+            return None;
+        }
         for attempt in 0..2 {
             let held = self.resident_bytes();
             if attempt == 1 || budget.is_some_and(|b| held + bytes > b) {
@@ -680,9 +692,10 @@ impl GpuMatcher {
                     return Some(r);
                 }
                 Err(e) if e.is_recoverable() && held > 0 => continue,
-                Err(_) => return None,
+                Err(_) => break,
             }
         }
+        self.no_room.lock().unwrap().insert(set.key);
         None
     }
 
@@ -708,6 +721,9 @@ impl GpuMatcher {
                 .map_err(|e| GpuError::Runtime(e.to_string()))?
                 .copy_from_slice(bytemuck::cast_slice(words));
             buffer.unmap();
+            // Frees wgpu's staging copy of this part now, not after the whole set: a set of
+            // N GB must not need N GB of host staging memory at once.
+            self.ctx.queue.submit([]);
             let entries = words.len() as u64 / set.hash_words as u64;
             parts.push(Part {
                 buffer,
@@ -716,7 +732,7 @@ impl GpuMatcher {
             });
             start += entries;
         }
-        self.ctx.take_error()?;
+        self.ctx.check_alive()?;
         let bytes = set.words.len() as u64 * 8;
         self.ctx.count(|c| c.refs_bytes_uploaded += bytes);
         Ok(Resident { parts, bytes })

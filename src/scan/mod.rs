@@ -234,12 +234,19 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         let todo = &todo;
         scope.spawn(move || produce(todo, cfg, tx));
         let writer = scope.spawn(move || sink.drain(hrx));
-        for (round, read_time) in rx {
+        for (mut round, read_time) in rx {
             let t = Instant::now();
             let frames: Vec<&Frame> = round.iter().flat_map(|e| &e.frames).collect();
             let hashes = engine.hash(&frames, cfg.algos);
+            // The pixels are done with: only their count goes on, so rounds queued for the
+            // writer hold no frames.
+            let counts = round
+                .iter_mut()
+                .map(|e| std::mem::take(&mut e.frames).len())
+                .collect();
             let hashed = HashedRound {
                 round,
+                counts,
                 hashes,
                 read_time,
                 hash_time: t.elapsed(),
@@ -274,6 +281,8 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
 /// A round with its frames' hashes, from the hashing stage to the writer.
 struct HashedRound {
     round: Vec<Examined>,
+    /// Frames each item had (hashes in `hashes`, in order).
+    counts: Vec<usize>,
     hashes: Vec<FrameHashes>,
     read_time: Duration,
     hash_time: Duration,
@@ -413,7 +422,7 @@ impl Sink<'_> {
             self.stage("read+decode", h.read_time);
             self.stage("hash", h.hash_time);
             let mut round = h.round;
-            hashed.extend(self.spread(r, &mut round, h.hashes));
+            hashed.extend(self.spread(r, &mut round, &h.counts, h.hashes));
             rounds.push(round);
         }
         let mut mlines = self.frame_matches(&rounds, &hashed)?;
@@ -438,12 +447,12 @@ impl Sink<'_> {
         &mut self,
         r: usize,
         round: &mut [Examined],
+        counts: &[usize],
         hashes: Vec<FrameHashes>,
     ) -> Vec<Hashed> {
         let mut hashed = vec![];
         let mut it = hashes.into_iter();
-        for (i, e) in round.iter_mut().enumerate() {
-            let n = std::mem::take(&mut e.frames).len();
+        for (i, (e, &n)) in round.iter_mut().zip(counts).enumerate() {
             let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
             if let Some(video::VideoPart::Frames {
                 id,
