@@ -109,16 +109,7 @@ fn dihedral_csv_carries_all_eight_hashes_and_writes_to_a_file() {
         .unwrap();
     assert!(st.success());
     let rows = common::read_csv(&out_file);
-    for col in [
-        "pdq",
-        "rot90",
-        "rot180",
-        "rot270",
-        "flipx",
-        "flipy",
-        "flipplus1",
-        "flipminus1",
-    ] {
+    for col in common::PDQ_COLUMNS {
         assert_eq!(rows[0][col].len(), 64, "{col}");
     }
     assert_eq!(rows[0]["status"], "ok");

@@ -8,7 +8,7 @@ mod common;
 use common::scratch;
 
 use hashsweep::gpu::GpuMatcher;
-use hashsweep::gpu::matcher::{Request, SetView};
+use hashsweep::gpu::matcher::Request;
 use hashsweep::matching::{self, Match, MatchParams, Matcher, QueryHashes};
 use hashsweep::refset::write::{self, Entry, EntrySections};
 use hashsweep::refset::{Algo, RefSet};
@@ -251,11 +251,7 @@ fn gpu_streams_small_chunks_and_recovers_from_append_overflow_without_losing_a_m
 
 /// The GPU's raw pairs for a request, as `matching` would ask for them.
 fn raw(g: &GpuMatcher, set: &RefSet, q: &QueryHashes, max_distance: u32) -> usize {
-    let view = SetView {
-        key: set.instance_id(),
-        words: set.words(),
-        hash_words: set.algo().words(),
-    };
+    let view = matching::set_view(set);
     let req = Request {
         queries: &q.words,
         max_distance,

@@ -112,6 +112,15 @@ pub fn gpu_matcher(
     }
 }
 
+/// A set as the GPU matcher sees it, keyed so that it stays resident while open.
+pub fn set_view(set: &RefSet) -> SetView<'_> {
+    SetView {
+        key: set.instance_id(),
+        words: set.words(),
+        hash_words: set.algo().words(),
+    }
+}
+
 /// Which backend scans.
 pub enum Matcher<'a> {
     Cpu,
@@ -135,11 +144,7 @@ impl Matcher<'_> {
                 hamming::scan(set.words(), &q.words, &cutoffs, q.algo.words())
             }
             Matcher::Gpu(g) => {
-                let view = SetView {
-                    key: set.instance_id(),
-                    words: set.words(),
-                    hash_words: set.algo().words(),
-                };
+                let view = set_view(set);
                 let req = Request {
                     queries: &q.words,
                     max_distance: params.max_distance,
