@@ -1,10 +1,9 @@
 //! Exact Hamming matching on the GPU.
 //!
-//! A reference set that fits the device is uploaded once, straight from its mapped file, and
-//! stays resident for the matcher's life: every later call (each round of a scan, each batch
-//! of `match`) sends only its queries. A set larger than one storage binding is held in
-//! several buffers, one dispatch each, all in one submission. A set the device cannot hold
-//! (out of memory, or over the resident budget) streams through in chunks instead.
+//! A reference set that fits the device stays resident (`resident.rs`): every call after the
+//! first (each round of a scan, each batch of `match`) sends only its queries, and a set held
+//! in several buffers is scanned with one dispatch each, all in one submission. A set the
+//! device cannot hold streams through in chunks instead.
 //!
 //! Pairs come back through an append buffer. Only what was found crosses the bus: first the
 //! count, then exactly that many pairs. A count past the buffer's capacity grows it and runs
@@ -19,6 +18,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::buffers::{self, Slots};
 use super::context::{GpuContext, GpuError, submit_and_read};
+use super::resident::{Resident, ResidentSets};
 use crate::cpu::hamming::{self, Hit};
 
 const SOURCE: &str = include_str!("../../shaders/hamming.wgsl");
@@ -90,18 +90,6 @@ pub struct MatchStats {
     pub submissions: u64,
 }
 
-/// A set held on the device: consecutive parts, each one storage binding.
-struct Resident {
-    parts: Vec<Part>,
-    bytes: u64,
-}
-
-struct Part {
-    buffer: wgpu::Buffer,
-    entries: u64,
-    start: u64,
-}
-
 /// One dispatch: `count` entries from entry `first` of `buffer`, reported as `base + i`
 /// (entries counted from the start of the submission).
 #[derive(Clone)]
@@ -117,25 +105,16 @@ struct Kernel {
     cutoff: wgpu::ComputePipeline,
 }
 
-#[derive(Default)]
-struct Tuning {
-    chunk_entries: Option<u64>,
-    resident_budget: Option<u64>,
-    part_bytes: Option<u64>,
-}
-
 pub struct GpuMatcher {
     ctx: Arc<GpuContext>,
     kernels: Mutex<HashMap<(u32, u32), Arc<Kernel>>>,
-    resident: Mutex<HashMap<u64, Arc<Resident>>>,
+    resident: ResidentSets,
     /// Scratch buffers; holding the lock is holding the matcher (one call at a time).
     scratch: Mutex<Slots<Buf>>,
     capacity: Mutex<u32>,
-    tuning: Mutex<Tuning>,
+    chunk_entries: Mutex<Option<u64>>,
     stats: Mutex<MatchStats>,
     retired: Mutex<Option<GpuError>>,
-    /// Sets whose upload failed for want of device memory.
-    no_room: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl GpuMatcher {
@@ -146,16 +125,12 @@ impl GpuMatcher {
         let m = GpuMatcher {
             ctx,
             kernels: Mutex::new(HashMap::new()),
-            resident: Mutex::new(HashMap::new()),
+            resident: ResidentSets::new(budget),
             scratch: Mutex::new(Slots::new()),
             capacity: Mutex::new(FIRST_CAPACITY),
-            tuning: Mutex::new(Tuning {
-                resident_budget: budget,
-                ..Tuning::default()
-            }),
+            chunk_entries: Mutex::new(None),
             stats: Mutex::new(MatchStats::default()),
             retired: Mutex::new(None),
-            no_room: Mutex::new(Default::default()),
         };
         // Both widths compile now, so a shader error shows at open, not mid-run.
         for words in [2, 8] {
@@ -169,12 +144,17 @@ impl GpuMatcher {
     }
 
     pub fn stats(&self) -> MatchStats {
-        *self.stats.lock().unwrap()
+        let (resident_uploads, resident_reuses) = self.resident.uses();
+        MatchStats {
+            resident_uploads,
+            resident_reuses,
+            ..*self.stats.lock().unwrap()
+        }
     }
 
     /// Tests shrink chunks and the append buffer to exercise streaming and overflow.
     pub fn set_chunk_entries(&self, n: Option<u64>) {
-        self.tuning.lock().unwrap().chunk_entries = n;
+        *self.chunk_entries.lock().unwrap() = n;
     }
 
     pub fn set_capacity(&self, pairs: u32) {
@@ -183,37 +163,28 @@ impl GpuMatcher {
 
     /// Bytes of sets kept resident at most (`Some(0)`: always stream).
     pub fn set_resident_budget(&self, bytes: Option<u64>) {
-        self.tuning.lock().unwrap().resident_budget = bytes;
+        self.resident.set_budget(bytes);
     }
 
     /// Bytes per resident buffer at most (below the binding limit), so that tests split a
     /// small set over several bindings as a large one is on a real device.
     pub fn set_part_bytes(&self, bytes: Option<u64>) {
-        self.tuning.lock().unwrap().part_bytes = bytes;
+        self.resident.set_part_bytes(bytes);
     }
 
     /// Forget a resident set, freeing its device memory.
     pub fn release(&self, key: u64) {
-        self.resident.lock().unwrap().remove(&key);
+        self.resident.release(key);
     }
 
     /// How many device buffers hold a resident set (`None`: not resident).
     pub fn resident_parts(&self, key: u64) -> Option<usize> {
-        self.resident
-            .lock()
-            .unwrap()
-            .get(&key)
-            .map(|r| r.parts.len())
+        self.resident.parts(key)
     }
 
     /// Bytes of reference sets now resident.
     pub fn resident_bytes(&self) -> u64 {
-        self.resident
-            .lock()
-            .unwrap()
-            .values()
-            .map(|r| r.bytes)
-            .sum()
+        self.resident.bytes()
     }
 
     /// Every pair of (query hash, entry) within the cutoff; with `top_k`, a superset of
@@ -231,7 +202,7 @@ impl GpuMatcher {
         found.inspect_err(|e| {
             *scratch = Slots::new();
             if !e.is_recoverable() {
-                self.resident.lock().unwrap().clear();
+                self.resident.clear();
                 *self.retired.lock().unwrap() = Some(e.clone());
             }
         })
@@ -251,7 +222,7 @@ impl GpuMatcher {
         let max_d = req.max_distance.min((w * 64) as u32);
         let prefix = 2 * hamming::prefix_words(w, max_d) as u32;
         let kernel = self.kernel(2 * w as u32, prefix)?;
-        let resident = self.resident_copy(set);
+        let resident = self.resident.get_or_upload(&self.ctx, set);
         let group = self.query_group(w, max_d, req.top_k.is_some());
         let mut hits = vec![];
         for (g, qs) in req.queries.chunks(group * w).enumerate() {
@@ -619,10 +590,9 @@ impl GpuMatcher {
         let fits = (binding / (words * 8))
             .min(by_groups)
             .min(MAX_CHUNK_ENTRIES);
-        self.tuning
+        self.chunk_entries
             .lock()
             .unwrap()
-            .chunk_entries
             .map_or(fits, |n| n.min(fits))
             .max(1)
     }
@@ -658,84 +628,6 @@ impl GpuMatcher {
         })?;
         kernels.insert((words, prefix), k.clone());
         Ok(k)
-    }
-
-    /// The set's resident copy: found, or uploaded now if the budget and the device allow
-    /// (after dropping other resident sets if that is what it takes); `None`: stream it.
-    fn resident_copy(&self, set: &SetView) -> Option<Arc<Resident>> {
-        let bytes = set.words.len() as u64 * 8;
-        let entries = set.words.len() / set.hash_words;
-        let budget = self.tuning.lock().unwrap().resident_budget;
-        if entries > u32::MAX as usize || budget.is_some_and(|b| bytes > b) {
-            self.release(set.key);
-            return None;
-        }
-        if let Some(r) = self.resident.lock().unwrap().get(&set.key) {
-            self.stats.lock().unwrap().resident_reuses += 1;
-            return Some(r.clone());
-        }
-        // A set the device could not hold streams from then on, rather than being tried
-        // again (and other sets dropped for it) every round.
-        if self.no_room.lock().unwrap().contains(&set.key) {
-            return None;
-        }
-        for attempt in 0..2 {
-            let held = self.resident_bytes();
-            if attempt == 1 || budget.is_some_and(|b| held + bytes > b) {
-                self.resident.lock().unwrap().clear();
-            }
-            match self.upload(set) {
-                Ok(r) => {
-                    let r = Arc::new(r);
-                    self.resident.lock().unwrap().insert(set.key, r.clone());
-                    self.stats.lock().unwrap().resident_uploads += 1;
-                    return Some(r);
-                }
-                Err(e) if e.is_recoverable() && held > 0 => continue,
-                Err(_) => break,
-            }
-        }
-        self.no_room.lock().unwrap().insert(set.key);
-        None
-    }
-
-    /// Copy the set from its mapped file into device buffers of at most one binding each.
-    fn upload(&self, set: &SetView) -> Result<Resident, GpuError> {
-        let hash_bytes = set.hash_words as u64 * 8;
-        let binding = buffers::limit(&self.ctx, buffers::storage());
-        let most = self
-            .tuning
-            .lock()
-            .unwrap()
-            .part_bytes
-            .map_or(binding, |b| b.min(binding));
-        let per_part = (most / hash_bytes).max(1) as usize * set.hash_words;
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        let mut parts = vec![];
-        let mut start = 0u64;
-        for words in set.words.chunks(per_part) {
-            let bytes = words.len() as u64 * 8;
-            let buffer = buffers::create(&self.ctx, "resident set", bytes, usage, true)?;
-            buffer
-                .get_mapped_range_mut(..bytes)
-                .map_err(|e| GpuError::Runtime(e.to_string()))?
-                .copy_from_slice(bytemuck::cast_slice(words));
-            buffer.unmap();
-            // Frees wgpu's staging copy of this part now, not after the whole set: a set of
-            // N GB must not need N GB of host staging memory at once.
-            self.ctx.queue.submit([]);
-            let entries = words.len() as u64 / set.hash_words as u64;
-            parts.push(Part {
-                buffer,
-                entries,
-                start,
-            });
-            start += entries;
-        }
-        self.ctx.check_alive()?;
-        let bytes = set.words.len() as u64 * 8;
-        self.ctx.count(|c| c.refs_bytes_uploaded += bytes);
-        Ok(Resident { parts, bytes })
     }
 }
 

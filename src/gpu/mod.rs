@@ -5,6 +5,7 @@ pub mod buffers;
 pub mod context;
 pub mod hasher;
 pub mod matcher;
+pub mod resident;
 pub mod stage;
 
 pub use context::{AdapterKind, AdapterSummary, Fault, GpuContext, GpuCounters, GpuError};

@@ -1,0 +1,228 @@
+//! The reading side of a scan: one file read (type by content, digests streamed) and, for
+//! an image, decoded; every outcome, a panic included, becomes that file's record.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use md5::Digest;
+use serde_json::{Value, json};
+
+use super::sniff::{self, Detected};
+use super::{Digests, Examined, ScanConfig, base_record, video, walk};
+use crate::decode;
+use crate::frame::Frame;
+
+/// No panic from one file reaches the run: it becomes that file's error record.
+pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, cfg))).unwrap_or_else(
+        |_| {
+            let mut record = base_record(&f.path, None);
+            record["status"] = json!("error");
+            record["reason"] = json!("internal error while reading this file (caught)");
+            Examined {
+                record,
+                frames: vec![],
+                video: None,
+            }
+        },
+    )
+}
+
+fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
+    let skipped = |record: &mut Value, why: &str| {
+        record["status"] = json!("skipped");
+        record["reason"] = json!(why);
+    };
+    let error = |record: &mut Value, why: String| {
+        record["status"] = json!("error");
+        record["reason"] = json!(why);
+    };
+    let meta = std::fs::symlink_metadata(&f.path).ok();
+    let mut record = base_record(&f.path, meta.as_ref());
+    let ex = |record: Value, frame: Option<Frame>| Examined {
+        record,
+        frames: frame.into_iter().collect(),
+        video: None,
+    };
+    match f.kind {
+        walk::Kind::Special => {
+            skipped(
+                &mut record,
+                "special file (FIFO, socket or device): not read",
+            );
+            return ex(record, None);
+        }
+        walk::Kind::Link => {
+            skipped(
+                &mut record,
+                "symbolic link: not followed (--follow-symlinks)",
+            );
+            return ex(record, None);
+        }
+        walk::Kind::File => {}
+    }
+    let (kind, bytes) = match read(&f.path, cfg.digests) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            error(&mut record, "vanished during the scan".into());
+            return ex(record, None);
+        }
+        Err(e) => {
+            error(&mut record, format!("read failed: {e}"));
+            return ex(record, None);
+        }
+    };
+    record["bytes_read"] = json!(bytes.len);
+    for (name, hex) in bytes.digests {
+        record[name] = json!(hex);
+    }
+    if bytes.len == 0 {
+        error(&mut record, "empty file".into());
+        return ex(record, None);
+    }
+    record["format"] = json!(sniff::name(kind));
+    if let (Detected::Image(_), None) = (kind, &bytes.whole) {
+        error(
+            &mut record,
+            format!("image file over {} bytes: not decoded", MAX_IMAGE_BYTES),
+        );
+        return ex(record, None);
+    }
+    let bytes = bytes.whole.unwrap_or_default();
+    match kind {
+        Detected::Image(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
+            Ok(d) => {
+                record["width"] = json!(d.width);
+                record["height"] = json!(d.height);
+                record["status"] = json!("ok");
+                let mut e = ex(record, Some(d.frame));
+                if cfg.all_frames {
+                    add_frames(&mut e, &bytes, cfg);
+                }
+                e
+            }
+            Err(e) => {
+                error(&mut record, e.to_string());
+                ex(record, None)
+            }
+        },
+        Detected::Video(_) => video::examine(record, &f.path, cfg),
+        Detected::Other(_) | Detected::Unknown => {
+            skipped(&mut record, "not an image");
+            ex(record, None)
+        }
+    }
+}
+
+/// With `--all-frames`: every frame of an animation after the image itself. A broken
+/// later frame keeps the first frame's result and says what happened.
+fn add_frames(e: &mut Examined, bytes: &[u8], cfg: &ScanConfig) {
+    match decode::decode_animation(bytes, &cfg.decode) {
+        Ok((frames, truncated)) => {
+            if truncated {
+                e.record["frames_truncated"] = json!(format!(
+                    "frames past {} pixels in all were not hashed",
+                    cfg.decode.max_pixels
+                ));
+            }
+            if !frames.is_empty() {
+                e.record["frame_count"] = json!(frames.len());
+                e.frames.extend(frames);
+            }
+        }
+        Err(err) => e.record["frames_error"] = json!(err.to_string()),
+    }
+}
+
+/// Image files larger than this are refused rather than read whole into memory.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
+
+/// What reading a file gave: its length, its digests, and its bytes when it is an image
+/// small enough to decode. Other files are streamed (for digests) and never held whole.
+struct Contents {
+    len: u64,
+    digests: Vec<(&'static str, String)>,
+    whole: Option<Vec<u8>>,
+}
+
+fn read(p: &Path, d: Digests) -> std::io::Result<(Detected, Contents)> {
+    let mut f = File::open(p)?; // read-only: inputs are never modified
+    let mut head = Vec::with_capacity(sniff::HEAD);
+    (&mut f).take(sniff::HEAD as u64).read_to_end(&mut head)?;
+    let kind = sniff::detect(&head);
+    let size = f.metadata().map_or(0, |m| m.len());
+    let mut digests = Digesters::new(d);
+    digests.update(&head);
+    let mut len = head.len() as u64;
+    let mut whole = None;
+    if matches!(kind, Detected::Image(_)) && size <= MAX_IMAGE_BYTES {
+        let mut all = head;
+        (&mut f).take(MAX_IMAGE_BYTES).read_to_end(&mut all)?;
+        digests.update(&all[len as usize..]);
+        len = all.len() as u64;
+        whole = Some(all);
+    } else if digests.any() {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            digests.update(&buf[..n]);
+            len += n as u64;
+        }
+    } else {
+        len = size.max(len);
+    }
+    Ok((
+        kind,
+        Contents {
+            len,
+            digests: digests.finish(),
+            whole,
+        },
+    ))
+}
+
+/// The requested digests, fed as the file streams past.
+struct Digesters {
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
+    sha256: Option<sha2::Sha256>,
+}
+
+impl Digesters {
+    fn new(d: Digests) -> Digesters {
+        Digesters {
+            md5: d.md5.then(md5::Md5::new),
+            sha1: d.sha1.then(sha1::Sha1::new),
+            sha256: d.sha256.then(sha2::Sha256::new),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.md5.is_some() || self.sha1.is_some() || self.sha256.is_some()
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        self.md5.iter_mut().for_each(|h| h.update(b));
+        self.sha1.iter_mut().for_each(|h| h.update(b));
+        self.sha256.iter_mut().for_each(|h| h.update(b));
+    }
+
+    fn finish(self) -> Vec<(&'static str, String)> {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let mut out = vec![];
+        if let Some(h) = self.md5 {
+            out.push(("md5", hex(&h.finalize())));
+        }
+        if let Some(h) = self.sha1 {
+            out.push(("sha1", hex(&h.finalize())));
+        }
+        if let Some(h) = self.sha256 {
+            out.push(("sha256", hex(&h.finalize())));
+        }
+        out
+    }
+}

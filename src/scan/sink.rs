@@ -1,0 +1,275 @@
+//! The writing side of a scan: hashed rounds are matched (several at once when they queue
+//! up) and written, matches first, each file synced, so that what is on disk is always a
+//! prefix of the work with nothing half-said.
+
+use std::fs::File;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Examined, Origin, ScanConfig, Summary, finish, progress, record, video, write_synced};
+use crate::engine::FrameHashes;
+use crate::hash::Dihedral;
+use crate::matching::{self, MatchParams, Matcher, QueryHashes};
+use crate::refset::{Algo, RefSet};
+
+/// A round with its frames' hashes, from the hashing stage to the writer.
+pub(super) struct HashedRound {
+    pub(super) round: Vec<Examined>,
+    /// Frames each item had (hashes in `hashes`, in order).
+    pub(super) counts: Vec<usize>,
+    pub(super) hashes: Vec<FrameHashes>,
+    pub(super) read_time: Duration,
+    pub(super) hash_time: Duration,
+}
+
+/// Rounds the writer matches together at most: when matching falls behind, the rounds
+/// waiting for it become one set of queries, one pass over each set instead of several.
+const MATCH_ROUNDS_AT_ONCE: usize = 8;
+
+/// The writing side: rounds are matched (several at once when they queue up) and written,
+/// matches first, each file synced, so that what is on disk is always a prefix of the work
+/// with nothing half-said.
+pub(super) struct Sink<'a> {
+    pub(super) cfg: &'a ScanConfig,
+    pub(super) sets: &'a [RefSet],
+    pub(super) matcher: Matcher<'a>,
+    pub(super) videos: video::Videos,
+    pub(super) out: File,
+    pub(super) mout: Option<File>,
+    pub(super) shown: progress::Progress,
+    pub(super) summary: Summary,
+}
+
+/// A hashed frame of a batch of rounds: (round, item of the round, where it came from,
+/// hashes).
+type Hashed = (usize, usize, Origin, FrameHashes);
+
+impl Sink<'_> {
+    fn stage(&mut self, name: &str, t: Duration) {
+        *self
+            .summary
+            .stage_seconds
+            .entry(name.to_string())
+            .or_default() += t.as_secs_f64();
+    }
+
+    /// Match and write rounds until the hashing stage hangs up; returns itself for the
+    /// summary.
+    pub(super) fn drain(mut self, rx: mpsc::Receiver<HashedRound>) -> anyhow::Result<Self> {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MATCH_ROUNDS_AT_ONCE {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            self.rounds(batch)?;
+        }
+        Ok(self)
+    }
+
+    fn rounds(&mut self, batch: Vec<HashedRound>) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let mut rounds = vec![];
+        let mut hashed = vec![];
+        for (r, h) in batch.into_iter().enumerate() {
+            self.stage("read+decode", h.read_time);
+            self.stage("hash", h.hash_time);
+            let mut round = h.round;
+            hashed.extend(self.spread(r, &mut round, &h.counts, h.hashes));
+            rounds.push(round);
+        }
+        let mut mlines = self.frame_matches(&rounds, &hashed)?;
+        self.stage("match", t.elapsed());
+        let t = Instant::now();
+        let mut lines = String::new();
+        for (round, m) in rounds.into_iter().zip(mlines.iter_mut()) {
+            lines += &self.records(round, m)?;
+        }
+        // Matches first: a file whose record is written has all its matches on disk.
+        if let Some(m) = self.mout.as_mut() {
+            write_synced(m, &mlines.concat())?;
+        }
+        write_synced(&mut self.out, &lines)?;
+        self.stage("write", t.elapsed());
+        Ok(())
+    }
+
+    /// Hand each item its hashes: into an image's record (animation frames in `frames`),
+    /// or to its video's features. Returns every hashed frame, for matching.
+    fn spread(
+        &mut self,
+        r: usize,
+        round: &mut [Examined],
+        counts: &[usize],
+        hashes: Vec<FrameHashes>,
+    ) -> Vec<Hashed> {
+        let mut hashed = vec![];
+        let mut it = hashes.into_iter();
+        for (i, (e, &n)) in round.iter_mut().zip(counts).enumerate() {
+            let hs: Vec<FrameHashes> = it.by_ref().take(n).collect();
+            if let Some(video::VideoPart::Frames {
+                id,
+                numbers,
+                frame_rate,
+                ..
+            }) = &e.video
+            {
+                let at = self.videos.add(*id, numbers, *frame_rate, &hs);
+                self.summary.video_frames += at.len();
+                hashed.extend(
+                    at.into_iter()
+                        .zip(hs)
+                        .map(|(v, h)| (r, i, Origin::Video(v), h)),
+                );
+                continue;
+            }
+            if let Some(first) = hs.first() {
+                put_hashes(&mut e.record, first);
+                hashed.push((r, i, Origin::Image, *first));
+            }
+            if hs.len() > 1 {
+                let per: Vec<Value> = hs[1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, h)| {
+                        let mut v = json!({"index": k});
+                        put_hashes(&mut v, h);
+                        v
+                    })
+                    .collect();
+                e.record["frames"] = json!(per);
+                hashed.extend(
+                    hs[1..]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, h)| (r, i, Origin::Animation(k), *h)),
+                );
+            }
+        }
+        hashed
+    }
+
+    /// The batch's frames against every set, one pass per set, as match lines per round.
+    fn frame_matches(
+        &mut self,
+        rounds: &[Vec<Examined>],
+        hashed: &[Hashed],
+    ) -> anyhow::Result<Vec<String>> {
+        let mut mlines = vec![String::new(); rounds.len()];
+        for set in self.sets {
+            let found = match_frames(set, &self.matcher, hashed, self.cfg);
+            self.summary.matches += found.len();
+            for m in found {
+                let (r, i, origin, _) = hashed[m.query as usize];
+                let record = &rounds[r][i].record;
+                let variant = Dihedral::ALL[m.variant as usize].name();
+                let mut line = json!({"path": record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
+                       "label": set.label_text(m.entry as usize), "distance": m.distance,
+                       "variant": if variant == "pdq" { "original" } else { variant }});
+                match origin {
+                    Origin::Image => {}
+                    Origin::Animation(k) => line["frame"] = json!(k),
+                    Origin::Video(v) => {
+                        line["frame"] = json!(v.number);
+                        line["timestamp"] = json!(v.timestamp);
+                    }
+                }
+                if record["path_escaped"] == true {
+                    line["path_escaped"] = json!(true);
+                }
+                mlines[r] += &format!("{line}\n");
+            }
+        }
+        Ok(mlines)
+    }
+
+    /// The records of the files this round completes (a video only with its last piece,
+    /// after its whole-video matches, which go to `mlines`), counted and shown.
+    fn records(&mut self, round: Vec<Examined>, mlines: &mut String) -> anyhow::Result<String> {
+        let mut lines = String::new();
+        let s = &self.summary;
+        let (before_ok, before_err, before_bytes) = (
+            s.by_status.get("ok").copied().unwrap_or(0),
+            s.errors(),
+            s.bytes_read,
+        );
+        let mut n = 0;
+        for mut e in round {
+            if let Some(video::VideoPart::Frames { id, last, .. }) = e.video {
+                if !last {
+                    continue;
+                }
+                let found =
+                    self.videos
+                        .finish(id, &mut e.record, self.sets, &self.matcher, self.cfg)?;
+                for line in found {
+                    self.summary.matches += 1;
+                    *mlines += &format!("{line}\n");
+                }
+            }
+            n += 1;
+            let status = e.record["status"].as_str().unwrap_or("ok").to_string();
+            let reason = e.record["reason"].as_str().map(String::from);
+            let r = finish(e.record, &status, reason, &mut self.summary);
+            lines += &format!("{}\n", record::line(self.cfg.format, &r));
+        }
+        let s = &self.summary;
+        let ok = s.by_status.get("ok").copied().unwrap_or(0) - before_ok;
+        self.shown.add(
+            n,
+            ok as u64,
+            (s.errors() - before_err) as u64,
+            s.bytes_read - before_bytes,
+        );
+        Ok(lines)
+    }
+}
+
+fn put_hashes(r: &mut Value, h: &FrameHashes) {
+    if let Some(p) = h.pdq {
+        r["pdq"] = json!(p.original().to_string());
+        r["quality"] = json!(p.quality.0);
+    }
+    if let Some(ph) = h.phash {
+        r["phash"] = json!(ph.to_string());
+    }
+}
+
+/// A batch's hashes against one set; query `i` is `hashed[i]`. A GPU failure falls back to
+/// the CPU matcher, which finds the same pairs.
+fn match_frames(
+    set: &RefSet,
+    matcher: &Matcher,
+    hashed: &[Hashed],
+    cfg: &ScanConfig,
+) -> Vec<matching::Match> {
+    let mut q = QueryHashes::new(set.algo());
+    for (i, (_, _, origin, h)) in hashed.iter().enumerate() {
+        // Video frames meet sets of video frames as whole videos (vPDQ rule), not frame by
+        // frame; see `video::Videos::finish`.
+        if set.has_videos() && matches!(origin, Origin::Video(_)) {
+            continue;
+        }
+        match (set.algo(), h.pdq, h.phash) {
+            (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
+                let n = if cfg.dihedral { 8 } else { 1 };
+                for (v, hash) in p.hashes.iter().take(n).enumerate() {
+                    q.push(i as u32, v as u8, &hash.0);
+                }
+            }
+            (Algo::Phash, _, Some(ph)) => q.push(i as u32, 0, &[ph.0]),
+            _ => {}
+        }
+    }
+    let params = MatchParams {
+        max_distance: cfg
+            .max_distance
+            .unwrap_or_else(|| matching::default_max_distance(set.algo())),
+        top_k: None,
+    };
+    matcher.run_or_cpu(set, &q, &params)
+}
