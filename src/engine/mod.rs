@@ -47,9 +47,7 @@ impl Default for EngineOptions {
 }
 
 /// One frame on the CPU path.
-pub fn hash_cpu(f: &Frame, algos: Algorithms) -> FrameHashes {
-    crate::cpu::hash_frame(f, algos)
-}
+pub use crate::cpu::hash_frame as hash_cpu;
 
 fn hash_all_cpu(frames: &[&Frame], algos: Algorithms) -> Vec<FrameHashes> {
     frames.par_iter().map(|f| hash_cpu(f, algos)).collect()

@@ -70,8 +70,15 @@ pub fn create(
             "{what} buffer of {size} bytes: {e}"
         )));
     }
-    ctx.take_error()?;
+    ctx.check_alive()?;
     Ok(buffer)
+}
+
+/// The size to replace a buffer of `old` bytes that must now hold `bytes`: half again the
+/// old size, so that slowly growing batches do not reallocate each time, but never past the
+/// adapter's `limit` (nor below what is needed: the caller's check reports that).
+pub fn grown(old: u64, bytes: u64, limit: u64) -> u64 {
+    (old.saturating_mul(3) / 2).min(limit).max(bytes)
 }
 
 pub struct Slot {
@@ -105,9 +112,7 @@ impl<K: Copy + Eq + Hash + Debug> Slots<K> {
         if old < bytes.max(16) {
             // The old buffer goes first: holding both could be what runs the device out.
             self.map.remove(&key);
-            let size = (old.saturating_mul(3) / 2)
-                .max(bytes)
-                .min(limit(ctx, usage).max(bytes));
+            let size = grown(old, bytes, limit(ctx, usage));
             let buffer = create(ctx, what, size, usage, false)?;
             let size = buffer.size();
             self.map.insert(key, Slot { buffer, size });

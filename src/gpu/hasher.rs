@@ -467,8 +467,7 @@ fn staging_for<'a>(
 ) -> Result<&'a wgpu::Buffer, GpuError> {
     if staging.as_ref().is_none_or(|s| s.size() < bytes) {
         let old = staging.take().map_or(0, |s| s.size());
-        let limit = buffers::limit(ctx, buffers::map_write());
-        let size = (old.saturating_mul(3) / 2).min(limit).max(bytes);
+        let size = buffers::grown(old, bytes, buffers::limit(ctx, buffers::map_write()));
         *staging = Some(buffers::create(
             ctx,
             "staging",
