@@ -3,13 +3,12 @@
 //! software adapters such as lavapipe).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hashsweep::cli::bench_frame;
 use hashsweep::cpu::{pdq, phash};
 use hashsweep::engine::EngineOptions;
 use hashsweep::{Algorithms, BackendChoice, Engine, Frame};
 
 fn cpu_per_frame(c: &mut Criterion) {
-    let f = bench_frame(512, 512, 1);
+    let f = Frame::synthetic(512, 512, 1);
     let mut g = c.benchmark_group("cpu_512x512");
     g.throughput(Throughput::Elements(1));
     g.bench_function("pdq_with_dihedrals", |b| {
@@ -40,7 +39,9 @@ fn gpu_batches(c: &mut Criterion) {
     let mut g = c.benchmark_group("gpu_only_batch_512x512");
     g.sample_size(10);
     for n in [1usize, 16, 64, 256] {
-        let frames: Vec<Frame> = (0..n).map(|i| bench_frame(512, 512, i as u64)).collect();
+        let frames: Vec<Frame> = (0..n)
+            .map(|i| Frame::synthetic(512, 512, i as u64))
+            .collect();
         let refs: Vec<&Frame> = frames.iter().collect();
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &refs, |b, refs| {

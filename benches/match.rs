@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hashsweep::cpu::hamming;
-use hashsweep::refset::write::random_words;
+use hashsweep::hash::random_words;
 
 fn cpu_scan(c: &mut Criterion) {
     let (n, q) = (100_000usize, 100usize);

@@ -80,6 +80,11 @@ impl Frame {
         self.width as usize * self.height as usize
     }
 
+    /// Memory the frame's pixels take.
+    pub fn bytes(&self) -> usize {
+        self.rgb.len() + self.phash_rgb.as_ref().map_or(0, Vec::len)
+    }
+
     pub fn rgb(&self) -> &[u8] {
         &self.rgb
     }

@@ -6,11 +6,13 @@
 pub mod cli;
 pub mod cpu;
 pub mod decode;
+pub mod durable;
 pub mod engine;
 pub mod frame;
 pub mod gpu;
 pub mod hash;
 pub mod matching;
+pub mod pipeline;
 pub mod refset;
 pub mod robustness;
 pub mod scan;

@@ -7,7 +7,6 @@ use common::{bin, scratch};
 
 use std::path::{Path, PathBuf};
 
-use hashsweep::cli::bench_frame;
 use hashsweep::{Algorithms, Engine, Frame};
 
 fn save_png(f: &Frame, path: &Path) {
@@ -20,8 +19,8 @@ fn save_png(f: &Frame, path: &Path) {
 /// A folder with two good PNGs (one in a subfolder), a corrupt JPEG and an empty file.
 fn corpus(name: &str) -> (PathBuf, Vec<Frame>) {
     let d = scratch(name);
-    let a = bench_frame(300, 200, 1);
-    let b = bench_frame(64, 97, 2);
+    let a = Frame::synthetic(300, 200, 1);
+    let b = Frame::synthetic(64, 97, 2);
     save_png(&a, &d.join("a.png"));
     std::fs::create_dir(d.join("sub")).unwrap();
     save_png(&b, &d.join("sub/b.png"));
@@ -79,7 +78,7 @@ fn hash_writes_one_row_per_file_and_error_rows_for_bad_files() {
 #[test]
 fn pdq_only_csv_is_hash_quality_path_and_all_good_files_exit_zero() {
     let d = scratch("csv");
-    save_png(&bench_frame(100, 80, 3), &d.join("x.png"));
+    save_png(&Frame::synthetic(100, 80, 3), &d.join("x.png"));
     let out = bin()
         .args(["hash", "--algo", "pdq", "--backend", "cpu"])
         .arg(d.join("x.png"))
@@ -99,7 +98,7 @@ fn pdq_only_csv_is_hash_quality_path_and_all_good_files_exit_zero() {
 #[test]
 fn dihedral_csv_carries_all_eight_hashes_and_writes_to_a_file() {
     let d = scratch("dih");
-    save_png(&bench_frame(120, 90, 4), &d.join("x.png"));
+    save_png(&Frame::synthetic(120, 90, 4), &d.join("x.png"));
     let out_file = d.join("out.csv");
     let st = bin()
         .args(["hash", "--dihedral", "--backend", "cpu", "-o"])
@@ -199,7 +198,7 @@ fn match_falls_back_to_the_cpu_when_the_gpu_fails() {
 #[test]
 fn pre_resize_squeezes_large_images_before_hashing() {
     let d = scratch("pre");
-    let f = bench_frame(700, 300, 5);
+    let f = Frame::synthetic(700, 300, 5);
     save_png(&f, &d.join("big.png"));
     let out = bin()
         .args([

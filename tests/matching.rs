@@ -35,7 +35,7 @@ fn flip(h: &[u64], k: usize, seed: u64) -> Vec<u64> {
     let bits = h.len() * 64;
     let mut out = h.to_vec();
     let mut order: Vec<usize> = (0..bits).collect();
-    let mut r = write::random_words(seed);
+    let mut r = hashsweep::hash::random_words(seed);
     for i in (1..bits).rev() {
         order.swap(i, (r.next().unwrap() % (i as u64 + 1)) as usize);
     }
@@ -48,7 +48,7 @@ fn flip(h: &[u64], k: usize, seed: u64) -> Vec<u64> {
 /// A random set with, for each query, neighbours planted at every distance 0..=bits.
 fn planted(algo: Algo, random: usize, queries: usize, seed: u64) -> (Vec<Vec<u64>>, Vec<Vec<u64>>) {
     let w = algo.words();
-    let mut rnd = write::random_words(seed);
+    let mut rnd = hashsweep::hash::random_words(seed);
     let mut set: Vec<Vec<u64>> = (0..random)
         .map(|_| rnd.by_ref().take(w).collect())
         .collect();
@@ -156,7 +156,7 @@ fn gpu_equals_cpu_at_every_planted_distance_and_with_top_k() {
 fn empty_and_one_entry_sets_and_empty_queries() {
     let g = gpu();
     let algo = Algo::Pdq;
-    let qs: Vec<Vec<u64>> = write::random_words(5)
+    let qs: Vec<Vec<u64>> = hashsweep::hash::random_words(5)
         .take(8)
         .collect::<Vec<_>>()
         .chunks(4)
@@ -193,7 +193,7 @@ fn empty_and_one_entry_sets_and_empty_queries() {
 #[test]
 fn dihedral_variants_report_the_closest_variant() {
     let algo = Algo::Pdq;
-    let base: Vec<u64> = write::random_words(9).take(4).collect();
+    let base: Vec<u64> = hashsweep::hash::random_words(9).take(4).collect();
     let set = build("dih", algo, std::slice::from_ref(&base));
     let mut q = QueryHashes::new(algo);
     q.push(0, 0, &flip(&base, 20, 1));

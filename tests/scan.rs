@@ -12,12 +12,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hashsweep::cli::bench_frame;
+use hashsweep::Frame;
 use hashsweep::{Algorithms, Engine};
 use serde_json::Value;
 
 fn save_png(seed: u64, w: u32, h: u32, path: &Path) {
-    let f = bench_frame(w, h, seed);
+    let f = Frame::synthetic(w, h, seed);
     image::RgbImage::from_raw(w, h, f.rgb().to_vec())
         .unwrap()
         .save_with_format(path, image::ImageFormat::Png)
@@ -123,7 +123,7 @@ fn every_file_gets_one_record_whatever_it_holds() {
     assert_eq!(by_name.len(), 7 + usize::from(made_fifo));
     assert_eq!(by_name["a.png"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(by_name["a.png"]["width"], 80);
-    let want = Engine::Cpu.hash(&[&bench_frame(80, 60, 1)], Algorithms::ALL)[0];
+    let want = Engine::Cpu.hash(&[&Frame::synthetic(80, 60, 1)], Algorithms::ALL)[0];
     assert_eq!(
         by_name["a.png"]["pdq"],
         want.pdq.unwrap().original().to_string()
@@ -163,7 +163,7 @@ fn sigkill_at_random_points_then_resume_records_every_file_exactly_once() {
         );
     }
     let out = dir.join("out.jsonl");
-    let mut rng = hashsweep::refset::write::random_words(77);
+    let mut rng = hashsweep::hash::random_words(77);
     let mut kills = 0;
     let mut exits = vec![];
     for round in 0..8 {
@@ -526,7 +526,7 @@ fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
     {
         let mut enc = GifEncoder::new(std::fs::File::create(&gif).unwrap());
         for seed in 0..3u64 {
-            let f = bench_frame(64, 48, seed * 1000 + 5);
+            let f = Frame::synthetic(64, 48, seed * 1000 + 5);
             let rgba = image::RgbaImage::from_fn(64, 48, |x, y| {
                 let i = ((y * 64 + x) * 3) as usize;
                 image::Rgba([f.rgb()[i], f.rgb()[i + 1], f.rgb()[i + 2], 255])
@@ -717,7 +717,7 @@ fn merge_refuses_a_shard_that_did_not_finish() {
 /// A PDQ set holding the CPU's hash of generated image 0 (40x30), for planted matches.
 fn set_of_image_zero(dir: &Path) -> std::path::PathBuf {
     let list = dir.join("known.txt");
-    let h = Engine::Cpu.hash(&[&bench_frame(40, 30, 0)], Algorithms::ALL)[0];
+    let h = Engine::Cpu.hash(&[&Frame::synthetic(40, 30, 0)], Algorithms::ALL)[0];
     std::fs::write(&list, format!("{} zero\n", h.pdq.unwrap().original())).unwrap();
     let set = dir.join("known.hsref");
     assert!(

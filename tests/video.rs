@@ -301,7 +301,7 @@ fn bad_videos_give_error_records_or_warnings_and_the_run_goes_on() {
     std::fs::write(input.join("empty.mp4"), b"").unwrap();
     let mut junk = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
     junk.extend(
-        hashsweep::refset::write::random_words(5)
+        hashsweep::hash::random_words(5)
             .take(4000)
             .flat_map(u64::to_le_bytes),
     );
@@ -731,7 +731,7 @@ fn killed_and_resumed_scans_record_each_video_once() {
         std::fs::read_to_string(by_name(recs, f)["vpdq_file"].as_str().unwrap()).unwrap()
     };
     let out = dir.join("out.jsonl");
-    let mut rng = hashsweep::refset::write::random_words(11);
+    let mut rng = hashsweep::hash::random_words(11);
     let mut kills = 0;
     for round_no in 0..6 {
         let mut child = common::bin()

@@ -2,21 +2,17 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::EXIT_SOME_FAILED;
 use super::output::{Format, Outcome, RowWriter};
-use crate::decode::{self, DecodeOptions, Decoded};
-use crate::engine::{Algorithms, Engine, FrameHashes};
-use crate::scan::{take_round, walk};
-
-/// Decoded pixels held before a hashing round: bounds memory whatever the folder holds.
-const ROUND_PIXELS: usize = 96 << 20;
-/// Files decoded per round at most.
-const ROUND_FILES: usize = 512;
+use crate::decode::{self, DecodeOptions};
+use crate::engine::Algorithms;
+use crate::pipeline::{self, HashSource};
+use crate::scan::walk;
 
 #[derive(Args, Debug)]
 pub struct HashArgs {
@@ -38,11 +34,15 @@ pub struct HashArgs {
     pub backend: super::backend::BackendArgs,
     /// Reproduce the reference `pdq-photo-hasher`: images with a side over N are first
     /// squeezed to NxN by nearest neighbour (it uses 512).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub pre_resize: Option<u32>,
     /// Refuse images with more pixels than this (decompression bombs).
     #[arg(long, default_value_t = decode::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Image data held in memory at once (file bytes and decoded pixels), e.g. 4G; default
+    /// half of the machine's (or the cgroup's) memory.
+    #[arg(long, value_name = "SIZE", value_parser = pipeline::budget::parse_size)]
+    pub max_memory: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,13 +81,20 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         pre_resize: args.pre_resize,
         ..DecodeOptions::default()
     };
-    HashSource::new(&engine, algos, opts).for_each(&files, |path, result| {
+    let budget = pipeline::budget_of(args.max_memory);
+    HashSource::new(&engine, algos, opts, budget).for_each(&files, |path, result| {
         let outcome = match result {
-            Ok(h) => Outcome::Hashed {
-                width: h.width,
-                height: h.height,
-                hashes: Box::new(h.hashes),
-            },
+            Ok(h) => {
+                for w in &h.warnings {
+                    eprintln!("hashsweep: {}: {w}", path.display());
+                }
+                Outcome::Hashed {
+                    width: h.width,
+                    height: h.height,
+                    hashes: Box::new(h.hashes),
+                    warnings: h.warnings,
+                }
+            }
             Err(e) => {
                 failed += 1;
                 Outcome::Failed(e)
@@ -107,54 +114,4 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         failed
     );
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
-}
-
-/// One hashed file: its own size (before any pre-resize) and its hashes.
-pub struct Hashed {
-    pub width: u32,
-    pub height: u32,
-    pub hashes: FrameHashes,
-}
-
-/// Files -> hashes in rounds: decode a round on all cores, hash it on the engine, hand the
-/// results over in input order. Memory is bounded by the round's pixel budget.
-pub struct HashSource<'a> {
-    engine: &'a Engine,
-    algos: Algorithms,
-    opts: DecodeOptions,
-}
-
-impl<'a> HashSource<'a> {
-    pub fn new(engine: &'a Engine, algos: Algorithms, opts: DecodeOptions) -> HashSource<'a> {
-        HashSource {
-            engine,
-            algos,
-            opts,
-        }
-    }
-
-    pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
-        let mut rest = files;
-        while !rest.is_empty() {
-            let round = take_round(
-                rest,
-                ROUND_FILES,
-                ROUND_PIXELS,
-                |p| decode::decode_file(p, &self.opts),
-                |d: &Result<Decoded, _>| d.as_ref().map_or(0, |d| d.frame.pixels()),
-            );
-            let n = round.len();
-            let frames: Vec<&crate::Frame> = round.iter().flatten().map(|d| &d.frame).collect();
-            let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
-            for (path, d) in rest[..n].iter().zip(round) {
-                let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
-                    width: d.width,
-                    height: d.height,
-                    hashes: hashes.next().expect("one result per frame"),
-                });
-                f(path, r);
-            }
-            rest = &rest[n..];
-        }
-    }
 }

@@ -11,13 +11,14 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::hash::HashSource;
 use super::output::{Format, csv_cell};
+use crate::decode::sniff;
 use crate::engine::{Algorithms, Engine};
 use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
+use crate::pipeline::{self, HashSource};
 use crate::refset::{Algo, RefSet, input};
-use crate::scan::{sniff, walk};
+use crate::scan::walk;
 
 #[derive(Args, Debug)]
 pub struct MatchArgs {
@@ -26,6 +27,10 @@ pub struct MatchArgs {
     pub queries: Vec<PathBuf>,
     #[arg(long)]
     pub refs: PathBuf,
+    /// Image data held in memory at once while hashing query images (e.g. 4G); default
+    /// half of the machine's (or the cgroup's) memory.
+    #[arg(long, value_name = "SIZE", value_parser = pipeline::budget::parse_size)]
+    pub max_memory: Option<u64>,
     /// Report entries at most this far (default: 31 for PDQ, 10 for pHash).
     #[arg(long)]
     pub max_distance: Option<u32>,
@@ -378,7 +383,8 @@ fn hash_images(
         pdq: algo == Algo::Pdq,
         phash: algo == Algo::Phash,
     };
-    let source = HashSource::new(engine, algos, Default::default());
+    let budget = pipeline::budget_of(args.max_memory);
+    let source = HashSource::new(engine, algos, Default::default(), budget);
     let mut results = vec![];
     source.for_each(images, |path, r| results.push((path.to_path_buf(), r)));
     for (path, result) in results {

@@ -13,7 +13,7 @@ mod video;
 
 use clap::{Parser, Subcommand};
 
-pub use bench::{BenchArgs, synthetic as bench_frame};
+pub use bench::BenchArgs;
 pub use hash::HashArgs;
 
 /// Exit code when some inputs failed but the run completed.

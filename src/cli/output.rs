@@ -20,6 +20,8 @@ pub enum Outcome {
         width: u32,
         height: u32,
         hashes: Box<FrameHashes>,
+        /// What the decoder recovered from (a truncated file, data after the image).
+        warnings: Vec<String>,
     },
     Failed(String),
 }
@@ -101,6 +103,7 @@ impl<W: Write> RowWriter<W> {
                 width,
                 height,
                 hashes,
+                ..
             } => {
                 cells.extend([width.to_string(), height.to_string()]);
                 if let Some(p) = hashes.pdq {
@@ -129,8 +132,12 @@ impl<W: Write> RowWriter<W> {
                 width,
                 height,
                 hashes,
+                warnings,
             } => {
                 let mut v = json!({"path": path, "status": "ok", "width": width, "height": height});
+                if !warnings.is_empty() {
+                    v["warnings"] = json!(warnings);
+                }
                 if let Some(p) = hashes.pdq {
                     v["pdq"] = json!(p.original().to_string());
                     v["quality"] = json!(p.quality.0);
@@ -180,6 +187,7 @@ mod tests {
                 }),
                 phash: Some(Phash64(0xabc)),
             }),
+            warnings: vec![],
         }
     }
 

@@ -78,8 +78,13 @@ pub struct ScanArgs {
     #[arg(long)]
     pub vpdq_dir: Option<PathBuf>,
     /// Decoded pixels held per round (memory bound); tests make it small.
-    #[arg(long, default_value_t = scan::ROUND_PIXELS, hide = true)]
+    #[arg(long, default_value_t = crate::pipeline::ROUND_PIXELS, hide = true)]
     pub round_pixels: usize,
+    /// Image data held in memory at once (file bytes and decoded pixels), e.g. 4G; default
+    /// half of the machine's (or the cgroup's) memory. An image larger than this is read
+    /// alone.
+    #[arg(long, value_name = "SIZE", value_parser = crate::pipeline::budget::parse_size)]
+    pub max_memory: Option<u64>,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -148,6 +153,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         query_match_pct: args.video.query_match_pct,
         compared_match_pct: args.video.compared_match_pct,
         round_pixels: args.round_pixels.max(1),
+        max_memory: args
+            .max_memory
+            .unwrap_or_else(crate::pipeline::budget::default_limit),
         progress: if args.quiet {
             crate::scan::progress::Mode::Off
         } else {
@@ -169,6 +177,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             s.seconds,
             engine.describe()
         );
+        if !s.warnings.is_empty() {
+            eprintln!(
+                "hashsweep scan: hashed from damaged or padded files (see each record's `warnings`): {:?}",
+                s.warnings
+            );
+        }
     }
     if args.stats {
         for (stage, secs) in &s.stage_seconds {

@@ -200,9 +200,7 @@ mod tests {
 
     #[test]
     fn every_kernel_finds_the_same_pairs_as_a_naive_loop() {
-        let refs: Vec<u64> = crate::refset::write::random_words(1)
-            .take(4 * 3000)
-            .collect();
+        let refs: Vec<u64> = crate::hash::random_words(1).take(4 * 3000).collect();
         let mut queries: Vec<u64> = refs[4 * 10..4 * 12].to_vec();
         queries[0] ^= 0b111; // 3 bits from entry 10
         let cut = [5, 0];

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
+pub mod integrity;
+pub mod sniff;
+
 use crate::frame::Frame;
 
 /// Default refusal threshold: 2^28 pixels (16384 x 16384), about 800 MB as RGB8. Larger
@@ -70,12 +73,14 @@ pub struct Decoded {
     pub frame: Frame,
     pub width: u32,
     pub height: u32,
+    /// What the decoder recovered from without failing (`integrity::check`).
+    pub warnings: Vec<String>,
 }
 
 /// Inputs are only ever opened for reading.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
     // A video may be gigabytes: it is named, not read whole and then refused.
-    if let crate::scan::sniff::Detected::Video(container) = crate::scan::sniff::detect_file(path) {
+    if let sniff::Detected::Video(container) = sniff::detect_file(path) {
         return Err(DecodeError::Video(container));
     }
     let bytes = std::fs::read(path)?;
@@ -87,8 +92,10 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, Decod
         return Err(DecodeError::Empty);
     }
     // A decoder bug on hostile input must not take the run down: it becomes this file's error.
-    std::panic::catch_unwind(|| decode_inner(bytes, opts))
-        .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))
+    let mut d = std::panic::catch_unwind(|| decode_inner(bytes, opts))
+        .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))?;
+    d.warnings = integrity::check(bytes);
+    Ok(d)
 }
 
 fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
@@ -140,7 +147,36 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
         frame,
         width: w,
         height: h,
+        warnings: vec![],
     })
+}
+
+/// The size `decode_file` will decode `path` to, from its header alone (a JPEG's reduced
+/// decoding included): what the pipeline reserves memory for before reading. `None` when
+/// the header does not say (not an image, or a broken one).
+pub fn planned_size(path: &Path, opts: &DecodeOptions) -> Option<(u32, u32)> {
+    let file = std::fs::File::open(path).ok()?;
+    let reader = image::ImageReader::new(std::io::BufReader::new(file))
+        .with_guessed_format()
+        .ok()?;
+    let jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
+    let (w, h) = reader.into_dimensions().ok()?;
+    Some(match opts.reduce_jpeg {
+        Some(keep) if jpeg && reducible(opts, w, h, keep) => {
+            // The scaled decoder's largest 1/d that keeps the smaller side >= keep.
+            let short = w.min(h);
+            let d = [8, 4, 2]
+                .into_iter()
+                .find(|d| short.div_ceil(*d) >= keep)
+                .unwrap_or(1);
+            (w.div_ceil(d), h.div_ceil(d))
+        }
+        _ => (w, h),
+    })
+}
+
+fn reducible(opts: &DecodeOptions, width: u32, height: u32, keep: u32) -> bool {
+    !opts.exif_orient && opts.pre_resize.is_none() && width.min(height) >= 2 * keep
 }
 
 /// Every frame of an animated GIF or WebP, composited on the canvas as the format says,
@@ -194,11 +230,7 @@ fn animation_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<(Vec<Frame>, bo
 /// pre-resize requested, or a file the scaled decoder rejects.
 fn reduced_jpeg(bytes: &[u8], opts: &DecodeOptions, width: u32, height: u32) -> Option<Decoded> {
     let keep = opts.reduce_jpeg?;
-    if opts.exif_orient
-        || opts.pre_resize.is_some()
-        || width.min(height) < 2 * keep
-        || !bytes.starts_with(&[0xff, 0xd8])
-    {
+    if !reducible(opts, width, height, keep) || !bytes.starts_with(&[0xff, 0xd8]) {
         return None;
     }
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
@@ -218,6 +250,7 @@ fn reduced_jpeg(bytes: &[u8], opts: &DecodeOptions, width: u32, height: u32) -> 
         frame,
         width,
         height,
+        warnings: vec![],
     })
 }
 
@@ -333,7 +366,7 @@ mod tests {
 
     #[test]
     fn large_jpegs_decode_reduced_within_the_pdq_rule() {
-        let f = crate::cli::bench_frame(2400, 2100, 3);
+        let f = crate::frame::Frame::synthetic(2400, 2100, 3);
         let img = image::RgbImage::from_raw(2400, 2100, f.rgb().to_vec()).unwrap();
         let mut bytes = vec![];
         img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)

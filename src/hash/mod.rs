@@ -265,3 +265,25 @@ mod tests {
         assert_eq!(h.distance(&Pdq256::default()), Distance(2));
     }
 }
+
+/// Uniform random hash bits (xorshift64*, seeded) for generated reference sets, benches
+/// and tests: fast and reproducible, not for anything secret.
+pub fn random_words(seed: u64) -> impl Iterator<Item = u64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    std::iter::repeat_with(move || {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+/// Bytes as lower-case hex: digests, checksums, every hex the records hold.
+pub fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}

@@ -198,7 +198,7 @@ mod tests {
     use super::*;
 
     fn h(seed: u64) -> Pdq256 {
-        let mut w = crate::refset::write::random_words(seed);
+        let mut w = crate::hash::random_words(seed);
         Pdq256([
             w.next().unwrap(),
             w.next().unwrap(),

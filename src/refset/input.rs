@@ -11,10 +11,11 @@ use super::write::Entry;
 
 #[derive(Debug, Error)]
 pub enum InputError {
-    #[error("{path}: {source}")]
+    // Not `source`: the OS error is said once, in this message, not again as the cause.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}: {reason}")]
     Malformed {
@@ -81,9 +82,9 @@ pub fn read_file(
     algo: Option<Algo>,
     skip_invalid: bool,
 ) -> Result<Parsed, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| InputError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let text = String::from_utf8_lossy(&bytes);
     let mut p = Parser {

@@ -19,10 +19,11 @@ use format::{
 
 #[derive(Debug, Error)]
 pub enum RefSetError {
-    #[error("{path}: {source}")]
+    // Not `source`: the OS error is said once, in this message, not again as the cause.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}: not a hashsweep reference set (bad magic)")]
     Magic(PathBuf),
@@ -51,9 +52,9 @@ static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 
 impl RefSet {
     pub fn open(path: &Path) -> Result<RefSet, RefSetError> {
-        let io = |source| RefSetError::Io {
+        let io = |cause| RefSetError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = File::open(path).map_err(io)?;
         // Safety: the map is read-only; a set rewritten under us is replaced by rename, so
@@ -191,19 +192,19 @@ impl RefSet {
     /// Recompute the checksum over the mapped file and compare it with the stored one.
     pub fn verify(&self) -> Result<String, RefSetError> {
         let computed = checksum(&self.map);
-        let stored = hex(&self.header.checksum);
+        let stored = crate::hash::hex(&self.header.checksum);
         if computed != self.header.checksum {
             return Err(RefSetError::Checksum {
                 path: self.path.clone(),
                 stored,
-                computed: hex(&computed),
+                computed: crate::hash::hex(&computed),
             });
         }
         Ok(stored)
     }
 
     pub fn stored_checksum(&self) -> String {
-        hex(&self.header.checksum)
+        crate::hash::hex(&self.header.checksum)
     }
 }
 
@@ -215,10 +216,6 @@ pub fn checksum(file: &[u8]) -> [u8; 32] {
     h.update(&[0u8; 32]);
     h.update_rayon(&file[at + 32..]);
     *h.finalize().as_bytes()
-}
-
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// A hostile file could name video 7 of 3; checked once on open so that readers may index.

@@ -239,12 +239,7 @@ pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Resul
         return Err(e);
     }
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // The rename is durable once the directory entry is on disk.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    crate::durable::sync_parent(path)?;
     Ok(header)
 }
 
@@ -387,17 +382,6 @@ pub struct RandomSections {
     pub seed: u64,
 }
 
-/// xorshift64*: fast, seedable, good enough for uniform test bits.
-pub fn random_words(seed: u64) -> impl Iterator<Item = u64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    std::iter::repeat_with(move || {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
-}
-
 impl Sections for RandomSections {
     fn algo(&self) -> Algo {
         self.algo
@@ -413,7 +397,7 @@ impl Sections for RandomSections {
     }
     fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let per = self.algo.words();
-        let mut words = random_words(self.seed);
+        let mut words = crate::hash::random_words(self.seed);
         let mut buf = Vec::with_capacity(8192 * per);
         let mut left = self.count;
         while left > 0 {

@@ -44,7 +44,7 @@ pub struct Row {
 
 /// Distinct synthetic photos-like images: a gradient sky, then random ellipses and boxes.
 pub fn generate(n: usize, seed: u64) -> Vec<RgbImage> {
-    let mut r = crate::refset::write::random_words(seed);
+    let mut r = crate::hash::random_words(seed);
     let mut next = move |m: u64| r.next().unwrap_or(0) % m.max(1);
     (0..n)
         .map(|_| {

@@ -109,7 +109,7 @@ fn gamma(i: &RgbImage, g: f64) -> RgbImage {
 /// Uniform noise of +-`amp`, from a fixed seed.
 fn noise(i: &RgbImage, amp: i32) -> RgbImage {
     let mut out = i.clone();
-    let mut r = crate::refset::write::random_words(99);
+    let mut r = crate::hash::random_words(99);
     for p in out.pixels_mut() {
         let n = r.next().unwrap_or(0);
         for (k, v) in p.0.iter_mut().enumerate() {

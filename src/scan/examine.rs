@@ -8,10 +8,30 @@ use std::path::Path;
 use md5::Digest;
 use serde_json::{Value, json};
 
-use super::sniff::{self, Detected};
 use super::{Digests, Examined, ScanConfig, base_record, video, walk};
 use crate::decode;
+use crate::decode::sniff::{self, Detected};
 use crate::frame::Frame;
+
+/// What reading `f` will hold at its peak, from its size and its header: an image's bytes
+/// and decoding, or the streaming buffer of anything else.
+pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> u64 {
+    const STREAM_BUFFER: u64 = 1 << 20;
+    let Ok(meta) = std::fs::metadata(&f.path) else {
+        return 0;
+    };
+    if f.kind != walk::Kind::File || meta.len() > MAX_IMAGE_BYTES {
+        return STREAM_BUFFER;
+    }
+    match decode::planned_size(&f.path, &cfg.decode) {
+        Some(size) => crate::pipeline::image_cost(meta.len(), Some(size)),
+        // A broken header is still read whole if the content says image.
+        None => match sniff::detect_file(&f.path) {
+            Detected::Image(_) => meta.len(),
+            _ => STREAM_BUFFER,
+        },
+    }
+}
 
 /// No panic from one file reaches the run: it becomes that file's error record.
 pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
@@ -24,6 +44,7 @@ pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
                 record,
                 frames: vec![],
                 video: None,
+                hold: Default::default(),
             }
         },
     )
@@ -44,6 +65,7 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
         record,
         frames: frame.into_iter().collect(),
         video: None,
+        hold: Default::default(),
     };
     match f.kind {
         walk::Kind::Special => {
@@ -96,6 +118,9 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
                 record["width"] = json!(d.width);
                 record["height"] = json!(d.height);
                 record["status"] = json!("ok");
+                if !d.warnings.is_empty() {
+                    record["warnings"] = json!(d.warnings);
+                }
                 let mut e = ex(record, Some(d.frame));
                 if cfg.all_frames {
                     add_frames(&mut e, &bytes, cfg);
@@ -212,7 +237,7 @@ impl Digesters {
     }
 
     fn finish(self) -> Vec<(&'static str, String)> {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        use crate::hash::hex;
         let mut out = vec![];
         if let Some(h) = self.md5 {
             out.push(("md5", hex(&h.finalize())));

@@ -7,11 +7,11 @@
 //! bounded queues between them, so reading round n+2, hashing round n+1 and matching and
 //! writing round n overlap while memory stays flat.
 
+pub mod merge;
 pub mod progress;
 pub mod record;
 pub mod resume;
 pub mod shard;
-pub mod sniff;
 pub mod video;
 pub mod walk;
 
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rayon::prelude::*;
+use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::decode::DecodeOptions;
@@ -33,6 +33,7 @@ use crate::engine::{Algorithms, Engine};
 use crate::frame::Frame;
 use crate::gpu::GpuCounters;
 use crate::matching::{self, Matcher};
+use crate::pipeline::{self, Budget, Reservation, RoundLimits};
 use crate::refset::{Algo, RefSet};
 pub use examine::MAX_IMAGE_BYTES;
 use examine::examine_guarded;
@@ -41,10 +42,6 @@ use sink::{HashedRound, Sink};
 
 /// Smaller side kept when large JPEGs are decoded at reduced scale (`--full-decode` off).
 pub const REDUCED_JPEG_SIDE: u32 = 1024;
-
-/// Files per round at most, and decoded pixels per round at most.
-pub const ROUND_FILES: usize = 256;
-pub const ROUND_PIXELS: usize = 64 << 20;
 
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Digests {
@@ -77,9 +74,11 @@ pub struct ScanConfig {
     /// Pq and Pc of video-to-video matches (sets built from vPDQ files).
     pub query_match_pct: f64,
     pub compared_match_pct: f64,
-    /// Decoded pixels per round at most (`ROUND_PIXELS`; smaller in tests, to cut videos
-    /// into many pieces).
+    /// Decoded pixels per round at most (`pipeline::ROUND_PIXELS`; smaller in tests, to
+    /// cut videos into many pieces).
     pub round_pixels: usize,
+    /// Bytes of image data held at once (`--max-memory`).
+    pub max_memory: u64,
 }
 
 /// Counts for the summary record and the exit code.
@@ -90,6 +89,8 @@ pub struct Summary {
     pub already_recorded: usize,
     pub by_status: BTreeMap<String, usize>,
     pub by_format: BTreeMap<String, usize>,
+    /// Files hashed from data a decoder recovered (`truncated`, `trailing_data`), by code.
+    pub warnings: BTreeMap<String, usize>,
     pub bytes_read: u64,
     pub matches: usize,
     /// Video frames hashed (sampled frames of all videos).
@@ -126,6 +127,8 @@ pub struct Examined {
     /// sampled frames.
     frames: Vec<Frame>,
     video: Option<video::VideoPart>,
+    /// The memory budget this file's bytes and frames hold until they are hashed.
+    hold: Reservation,
 }
 
 /// Where a hashed frame came from: the file itself, a frame of an animation, or a sampled
@@ -172,14 +175,21 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         .map(|p| RefSet::open(p))
         .collect::<Result<_, _>>()?;
     let mpath = matches_path(&cfg.out);
+    let csv = cfg.format == record::Format::Csv;
+    let head = header(cfg, engine, &sets, cfg.resume);
+    if cfg.resume {
+        refuse_other_settings(cfg, &head)?;
+    }
     let done = if cfg.resume {
-        let done = resume::recorded(&cfg.out, cfg.format)?;
-        resume::prune_matches(&mpath, &done)?;
+        let done = resume::recorded(&cfg.out, cfg.format)
+            .with_context(|| format!("cannot resume {}", cfg.out.display()))?;
+        resume::prune_matches(&mpath, &done)
+            .with_context(|| format!("cannot resume {}", mpath.display()))?;
         done
     } else {
         HashSet::new()
     };
-    let open = |p: &Path| -> std::io::Result<File> {
+    let open = |p: &Path| -> anyhow::Result<File> {
         let mut o = OpenOptions::new();
         if cfg.resume {
             o.append(true).create(true)
@@ -187,6 +197,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             o.write(true).create(true).truncate(true)
         };
         o.open(p)
+            .with_context(|| format!("cannot write {}", p.display()))
     };
     let mut out = open(&cfg.out)?;
     let mout = if sets.is_empty() {
@@ -198,7 +209,6 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     } else {
         Some(open(&mpath)?)
     };
-    let csv = cfg.format == record::Format::Csv;
     let mut meta = if csv {
         Some(open(&meta_path(&cfg.out))?)
     } else {
@@ -207,8 +217,9 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     if csv && out.metadata()?.len() == 0 {
         write_synced(&mut out, &format!("{}\n", record::CSV_COLUMNS.join(",")))?;
     }
-    let head = format!("{}\n", header(cfg, engine, &sets, !done.is_empty()));
-    write_synced(meta.as_mut().unwrap_or(&mut out), &head)?;
+    let mut head = head;
+    head["resumed"] = json!(!done.is_empty());
+    write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{head}\n"))?;
     let (todo, early) = plan(cfg, &done, &mut summary);
     write_synced(&mut out, &early)?;
 
@@ -245,7 +256,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
             // writer hold no frames.
             let counts = round
                 .iter_mut()
-                .map(|e| std::mem::take(&mut e.frames).len())
+                .map(|e| {
+                    e.hold = Reservation::default();
+                    std::mem::take(&mut e.frames).len()
+                })
                 .collect();
             let hashed = HashedRound {
                 round,
@@ -279,6 +293,27 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     s["shard"] = json!(cfg.shard.to_string());
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
     Ok(summary)
+}
+
+/// `--resume` continues the same scan or none: a different algorithm, parameter or
+/// reference set would leave records of two scans in one output.
+fn refuse_other_settings(cfg: &ScanConfig, now: &Value) -> anyhow::Result<()> {
+    let meta = match cfg.format {
+        record::Format::Csv => meta_path(&cfg.out),
+        record::Format::Jsonl => cfg.out.clone(),
+    };
+    let Some(before) = resume::first_header(&meta)? else {
+        return Ok(());
+    };
+    let diff = resume::differences(&before, now);
+    if !diff.is_empty() {
+        anyhow::bail!(
+            "cannot resume {}: it was written with other settings ({}); resume with the settings it was started with, or write a new output",
+            cfg.out.display(),
+            diff.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// What this run has to do: the files of this shard not yet recorded, in walk order, and
@@ -334,15 +369,23 @@ fn produce(
     cfg: &ScanConfig,
     tx: mpsc::SyncSender<(Vec<Examined>, Duration)>,
 ) {
+    let budget = Budget::new(cfg.max_memory);
+    let limits = RoundLimits::within(cfg.max_memory, cfg.round_pixels);
     let mut send = |round, t| tx.send((round, t)).is_ok();
-    let mut rounds = video::Rounds::new(cfg.round_pixels, &mut send);
+    let mut rounds = video::Rounds::new(limits.pixels, &mut send);
     let mut rest = todo;
     while !rest.is_empty() {
-        let round = take_round(
+        let round = pipeline::take_round(
             rest,
-            ROUND_FILES,
-            cfg.round_pixels,
-            |f| examine_guarded(f, cfg),
+            limits,
+            &budget,
+            |f| examine::cost(f, cfg),
+            |f, mut hold| {
+                let mut e = examine_guarded(f, cfg);
+                hold.shrink_to(pipeline::frame_cost(&e.frames));
+                e.hold = hold;
+                e
+            },
             |e: &Examined| e.frames.iter().map(Frame::pixels).sum(),
         );
         rest = &rest[round.len()..];
@@ -390,6 +433,7 @@ fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> 
             "digests": cfg.digests,
             "shard": cfg.shard.to_string(),
             "follow_symlinks": cfg.follow_symlinks,
+            "all_frames": cfg.all_frames,
             "dihedral": cfg.dihedral,
             "min_quality": cfg.min_quality,
             "max_distance": cfg.max_distance,
@@ -438,6 +482,10 @@ fn finish(mut r: Value, status: &str, reason: Option<String>, s: &mut Summary) -
         r["reason"] = json!(why);
     }
     *s.by_status.entry(status.to_string()).or_default() += 1;
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        let code = crate::decode::integrity::code(w.as_str().unwrap_or_default());
+        *s.warnings.entry(code.to_string()).or_default() += 1;
+    }
     let format = r["format"].as_str().unwrap_or("none").to_string();
     *s.by_format.entry(format).or_default() += 1;
     s.bytes_read += r["bytes_read"].as_u64().unwrap_or(0);
@@ -445,28 +493,6 @@ fn finish(mut r: Value, status: &str, reason: Option<String>, s: &mut Summary) -
         m.remove("bytes_read");
     }
     r
-}
-
-/// Work through the front of `items` on all cores, a few per thread at a time, until
-/// `max_items` are done or the results hold `max_pixels` decoded pixels: the round that
-/// bounds memory whatever the inputs. Returns the results, one per item taken, in order.
-pub fn take_round<T: Sync, R: Send>(
-    items: &[T],
-    max_items: usize,
-    max_pixels: usize,
-    work: impl Fn(&T) -> R + Sync,
-    pixels: impl Fn(&R) -> usize,
-) -> Vec<R> {
-    let step = rayon::current_num_threads().max(1) * 2;
-    let mut done: Vec<R> = vec![];
-    let mut held = 0;
-    while done.len() < items.len().min(max_items) && held < max_pixels {
-        let end = (done.len() + step).min(items.len());
-        let part: Vec<R> = items[done.len()..end].par_iter().map(&work).collect();
-        held += part.iter().map(&pixels).sum::<usize>();
-        done.extend(part);
-    }
-    done
 }
 
 #[cfg(test)]
@@ -499,7 +525,8 @@ mod tests {
             vpdq_dir: PathBuf::from("unused.vpdq"),
             query_match_pct: 80.0,
             compared_match_pct: 0.0,
-            round_pixels: ROUND_PIXELS,
+            round_pixels: pipeline::ROUND_PIXELS,
+            max_memory: 1 << 30,
         }
     }
 

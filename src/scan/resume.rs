@@ -67,30 +67,26 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
         return Ok(());
     }
     let tmp = matches.with_extension("prune-tmp");
-    let mut w = std::io::BufWriter::new(File::create(&tmp)?);
     let reader = BufReader::new(File::open(matches)?);
-    for line in reader.split(b'\n') {
-        let line = line?;
-        let keep = serde_json::from_slice::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| {
-                v["path"]
-                    .as_str()
-                    .map(|p| done.contains(&key_of(p, v["path_escaped"] == true)))
-            })
-            .unwrap_or(false);
-        if keep {
-            w.write_all(&line)?;
-            w.write_all(b"\n")?;
+    crate::durable::replace(matches, &tmp, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        for line in reader.split(b'\n') {
+            let line = line?;
+            let keep = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| {
+                    v["path"]
+                        .as_str()
+                        .map(|p| done.contains(&key_of(p, v["path_escaped"] == true)))
+                })
+                .unwrap_or(false);
+            if keep {
+                w.write_all(&line)?;
+                w.write_all(b"\n")?;
+            }
         }
-    }
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, matches)?;
-    // The rename is durable only once the directory entry is on disk.
-    if let Some(dir) = matches.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+        w.flush()
+    })
 }
 
 /// Bytes of `path` made of complete lines accepted by `f`, from the start.
@@ -110,6 +106,73 @@ fn whole_lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result
         good += n as u64;
     }
     Ok(good)
+}
+
+/// The header record of the run `out` continues: the first line of a JSONL output, or of
+/// the `.meta.jsonl` beside a CSV one. `None` when there is none yet.
+pub fn first_header(meta: &Path) -> std::io::Result<Option<serde_json::Value>> {
+    let Ok(f) = File::open(meta) else {
+        return Ok(None);
+    };
+    let mut line = String::new();
+    BufReader::new(f).read_line(&mut line)?;
+    Ok(serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .filter(|v| v["type"] == "header"))
+}
+
+/// Parameters that may change between a run and its resumption: they do not change any
+/// record (how long a stalled video decoder is given).
+const MAY_CHANGE: [&str; 1] = ["video_timeout_s"];
+
+/// Refuses to resume a run under different settings: records written under both would
+/// not be one scan. Compares algorithms, every hashing, decoding and matching parameter,
+/// and the reference sets (by content: algorithm, entries and checksum, not path).
+/// Returns what differs, one `name: was X, now Y` each.
+pub fn differences(before: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let mut out = vec![];
+    let mut differ = |name: &str, a: &serde_json::Value, b: &serde_json::Value| {
+        if a != b {
+            let show = |v: &serde_json::Value| match v {
+                serde_json::Value::Null => "not set".to_string(),
+                v => v.to_string(),
+            };
+            out.push(format!("{name}: was {}, now {}", show(a), show(b)));
+        }
+    };
+    differ("algorithms", &before["algorithms"], &now["algorithms"]);
+    let empty = serde_json::Map::new();
+    let params = |v: &serde_json::Value| v["parameters"].as_object().unwrap_or(&empty).clone();
+    let (a, b) = (params(before), params(now));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys
+        .into_iter()
+        .filter(|k| !MAY_CHANGE.contains(&k.as_str()))
+    {
+        let null = serde_json::Value::Null;
+        let (x, y) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
+        // A parameter an older version did not record had its default (off).
+        let added_off = a.get(k).is_none() && matches!(y, serde_json::Value::Bool(false));
+        if !added_off {
+            differ(k, x, y);
+        }
+    }
+    let sets = |v: &serde_json::Value| -> serde_json::Value {
+        v["refsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| serde_json::json!([s["algorithm"], s["entries"], s["checksum"]]))
+            .collect()
+    };
+    differ(
+        "reference sets (algorithm, entries, checksum)",
+        &sets(before),
+        &sets(now),
+    );
+    out
 }
 
 fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
@@ -153,5 +216,30 @@ mod tests {
             "{\"path\":\"a\",\"distance\":1}\n"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_resumption_under_other_settings_names_each_difference() {
+        let before = serde_json::json!({"type": "header", "algorithms": ["pdq"],
+            "parameters": {"dihedral": false, "video_timeout_s": 30, "min_quality": 50},
+            "refsets": [{"path": "/a.hsref", "algorithm": "pdq", "entries": 3, "checksum": "ab"}]});
+        let mut now = before.clone();
+        now["parameters"]["video_timeout_s"] = serde_json::json!(90);
+        now["refsets"][0]["path"] = serde_json::json!("/moved/a.hsref");
+        assert_eq!(differences(&before, &now), Vec::<String>::new());
+        now["parameters"]["dihedral"] = serde_json::json!(true);
+        now["parameters"]["all_frames"] = serde_json::json!(true);
+        now["refsets"][0]["checksum"] = serde_json::json!("cd");
+        let d = differences(&before, &now);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(
+            d.contains(&"dihedral: was false, now true".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"all_frames: was not set, now true".to_string()),
+            "{d:?}"
+        );
+        assert!(d[2].starts_with("reference sets"), "{d:?}");
     }
 }

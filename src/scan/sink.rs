@@ -6,6 +6,7 @@ use std::fs::File;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::{Examined, Origin, ScanConfig, Summary, finish, progress, record, video, write_synced};
@@ -90,10 +91,12 @@ impl Sink<'_> {
             lines += &self.records(round, m)?;
         }
         // Matches first: a file whose record is written has all its matches on disk.
+        let cannot = |p: &std::path::Path| format!("cannot write {}", p.display());
         if let Some(m) = self.mout.as_mut() {
-            write_synced(m, &mlines.concat())?;
+            write_synced(m, &mlines.concat())
+                .with_context(|| cannot(&super::matches_path(&self.cfg.out)))?;
         }
-        write_synced(&mut self.out, &lines)?;
+        write_synced(&mut self.out, &lines).with_context(|| cannot(&self.cfg.out))?;
         self.stage("write", t.elapsed());
         Ok(())
     }

@@ -5,15 +5,17 @@
 //! record is missing, and every video is still recorded exactly once.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Examined, ROUND_FILES, ScanConfig};
+use super::{Examined, ScanConfig};
 use crate::engine::FrameHashes;
 use crate::matching::Matcher;
 use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
+use crate::pipeline::ROUND_FILES;
 use crate::refset::{Algo, RefSet};
 use crate::video::{self, Feature, VideoInfo};
 
@@ -58,6 +60,7 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
         record,
         frames: vec![],
         video,
+        hold: Default::default(),
     }
 }
 
@@ -225,6 +228,7 @@ impl Open {
                 frame_rate: self.info.frame_rate,
                 last,
             }),
+            hold: Default::default(),
         }
     }
 }
@@ -399,8 +403,10 @@ impl Videos {
         let tmp = self
             .dir
             .join(format!(".{name}-{tag}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, video::to_text(features))?;
-        std::fs::rename(&tmp, &file)?;
+        // The record naming this file is synced after it: the file must be on disk first.
+        crate::durable::replace(&file, &tmp, |f| {
+            f.write_all(video::to_text(features).as_bytes())
+        })?;
         Ok(file)
     }
 }

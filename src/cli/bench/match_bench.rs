@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Figure, gpu_beside_cpu, publish, repeat};
 use crate::cpu::hamming;
 use crate::engine::{BackendChoice, Engine};
-use crate::refset::{Algo, write};
+use crate::refset::Algo;
 
 /// Published peak memory bandwidth of common compute GPUs, GB/s, by a name fragment; the
 /// matcher streams the set from memory, so this bounds its speed on large sets.
@@ -48,8 +48,8 @@ pub(super) fn read_raw(path: &PathBuf, words: usize) -> anyhow::Result<Vec<u64>>
 /// run reports matches to compare across backends.
 pub(super) fn random_match_data(algo: Algo, n: u64, q: u64) -> (Vec<u64>, Vec<u64>) {
     let w = algo.words();
-    let refs: Vec<u64> = write::random_words(1).take(n as usize * w).collect();
-    let mut qs: Vec<u64> = write::random_words(2).take(q as usize * w).collect();
+    let refs: Vec<u64> = crate::hash::random_words(1).take(n as usize * w).collect();
+    let mut qs: Vec<u64> = crate::hash::random_words(2).take(q as usize * w).collect();
     for i in (0..q as usize).step_by(10).filter(|_| n > 0) {
         let e = (i * 7919) % n as usize;
         qs[i * w..(i + 1) * w].copy_from_slice(&refs[e * w..(e + 1) * w]);

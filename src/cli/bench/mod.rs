@@ -163,7 +163,7 @@ fn bench_hash(
     json_path: Option<PathBuf>,
 ) -> anyhow::Result<i32> {
     let min = Duration::from_secs_f64(min_time);
-    let frame = synthetic(512, 512, 7);
+    let frame = Frame::synthetic(512, 512, 7);
     let mut figures = vec![
         per_frame("cpu_pdq_512x512_1thread", &frame, min, |f| {
             std::hint::black_box(pdq::pdq(f.rgb(), 512, 512));
@@ -176,7 +176,9 @@ fn bench_hash(
     // Engines in turn at each size, so that a drift of the machine over the run does not
     // fall on one engine.
     for &n in batch_sizes {
-        let frames: Vec<Frame> = (0..n).map(|i| synthetic(512, 512, i as u64)).collect();
+        let frames: Vec<Frame> = (0..n)
+            .map(|i| Frame::synthetic(512, 512, i as u64))
+            .collect();
         for (mode, e) in &engines {
             figures.push(batch(
                 e,
@@ -206,7 +208,7 @@ fn bench_hash(
 /// and unpacking, against the CPU path's hashing time for the same frame on one thread: the
 /// host work of the GPU path must stay a small fraction of simply hashing on the CPU.
 fn host_time_figures(gpu_only: &Engine, min: Duration) -> Vec<Figure> {
-    let frames: Vec<Frame> = (0..16).map(|i| synthetic(1024, 1024, i)).collect();
+    let frames: Vec<Frame> = (0..16).map(|i| Frame::synthetic(1024, 1024, i)).collect();
     let cpu = per_frame("cpu_pdq+phash_1024x1024_1thread", &frames[0], min, |f| {
         std::hint::black_box(crate::cpu::hash_frame(f, Algorithms::ALL));
     });
@@ -257,8 +259,8 @@ fn bench_video(
         .into_iter()
         .filter(|p| {
             matches!(
-                crate::scan::sniff::detect_file(p),
-                crate::scan::sniff::Detected::Video(_)
+                crate::decode::sniff::detect_file(p),
+                crate::decode::sniff::Detected::Video(_)
             )
         })
         .collect();
@@ -352,7 +354,7 @@ fn generate_corpus() -> anyhow::Result<PathBuf> {
         .par_iter()
         .enumerate()
         .try_for_each(|(i, &(w, h))| -> anyhow::Result<()> {
-            let f = synthetic(w, h, i as u64);
+            let f = Frame::synthetic(w, h, i as u64);
             let img = image::RgbImage::from_raw(w, h, f.rgb().to_vec()).expect("whole frame");
             img.save(dir.join(format!("gen{i:02}_{w}x{h}.jpg")))?;
             Ok(())
@@ -503,11 +505,6 @@ fn bench_robustness(
         );
     }
     Ok(0)
-}
-
-/// Deterministic textured test frame (see [`Frame::synthetic`]).
-pub fn synthetic(w: u32, h: u32, seed: u64) -> Frame {
-    Frame::synthetic(w, h, seed)
 }
 
 fn per_frame(name: &str, f: &Frame, min: Duration, op: impl Fn(&Frame)) -> Figure {

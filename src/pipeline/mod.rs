@@ -1,0 +1,246 @@
+//! Files in rounds: the front of a list read and decoded on all cores, within a round's
+//! size and the shared memory budget, then hashed together on the engine. `hash`, `match`
+//! and `scan` all read images this way, so they share one round size and one budget rule.
+
+pub mod budget;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+pub use budget::{Budget, Reservation};
+
+use crate::decode::{self, DecodeOptions, Decoded};
+use crate::engine::{Algorithms, Engine, FrameHashes};
+use crate::frame::Frame;
+
+/// Files per round at most.
+pub const ROUND_FILES: usize = 256;
+/// Decoded pixels per round at most (64 M pixels: 192 MB as RGB).
+pub const ROUND_PIXELS: usize = 64 << 20;
+
+/// Bytes per decoded pixel reserved while a file is decoded: the decoder's own image (up
+/// to 16-bit RGBA, 8 bytes), its RGB copy (3), the pHash grey copy of 16-bit greys (3),
+/// rounded up.
+pub const DECODE_BYTES_PER_PIXEL: u64 = 16;
+/// Bytes per pixel kept once decoded, beside the frame's own bytes: the CPU hasher's
+/// full-size float luma and its filter's scratch.
+pub const HASH_BYTES_PER_PIXEL: u64 = 8;
+
+/// The size of one round.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundLimits {
+    pub files: usize,
+    pub pixels: usize,
+}
+
+impl RoundLimits {
+    pub const DEFAULT: RoundLimits = RoundLimits {
+        files: ROUND_FILES,
+        pixels: ROUND_PIXELS,
+    };
+
+    /// Rounds small enough that the three a pipeline holds at once (read, queued, hashed)
+    /// fit in `budget`: videos' frames are bounded by the round, not by reservations.
+    pub fn within(budget: u64, pixels: usize) -> RoundLimits {
+        let per_round = budget / 3 / (3 + HASH_BYTES_PER_PIXEL);
+        RoundLimits {
+            files: ROUND_FILES,
+            pixels: pixels
+                .min(usize::try_from(per_round).unwrap_or(usize::MAX))
+                .max(1),
+        }
+    }
+}
+
+/// What reading one image will hold at its peak: its bytes and its decoding. Unknown sizes
+/// (not an image, a header that does not parse) cost the bytes alone; the decoder refuses
+/// such files before allocating.
+pub fn image_cost(file_bytes: u64, decoded: Option<(u32, u32)>) -> u64 {
+    let pixels = decoded.map_or(0, |(w, h)| u64::from(w) * u64::from(h));
+    file_bytes.saturating_add(pixels.saturating_mul(DECODE_BYTES_PER_PIXEL))
+}
+
+/// The budget a command was given (`--max-memory`), or the machine's default share.
+pub fn budget_of(max_memory: Option<u64>) -> Arc<Budget> {
+    Budget::new(max_memory.unwrap_or_else(budget::default_limit))
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+/// What a decoded frame holds until it is hashed.
+pub fn frame_cost(frames: &[Frame]) -> u64 {
+    frames
+        .iter()
+        .map(|f| f.bytes() as u64 + f.pixels() as u64 * HASH_BYTES_PER_PIXEL)
+        .sum()
+}
+
+/// Work through the front of `items` on all cores, a few per thread at a time, until the
+/// round's files or pixels are reached or the budget is full. Each item's `cost` is
+/// reserved before `work` sees it, and the reservation goes into `work` so that the result
+/// holds it for as long as it holds the memory. Returns one result per item taken, in
+/// order; at least one whenever `items` is not empty.
+///
+/// Only a round's first item waits for the budget (on rounds already handed on, which
+/// their consumers give back); later ones that do not fit end the round instead, since
+/// waiting on memory this round holds itself would never end.
+pub fn take_round<T: Sync, R: Send>(
+    items: &[T],
+    limits: RoundLimits,
+    budget: &Arc<Budget>,
+    cost: impl Fn(&T) -> u64 + Sync,
+    work: impl Fn(&T, Reservation) -> R + Sync,
+    pixels: impl Fn(&R) -> usize,
+) -> Vec<R> {
+    let step = rayon::current_num_threads().max(1) * 2;
+    let mut done: Vec<R> = vec![];
+    let mut held = 0;
+    while done.len() < items.len().min(limits.files) && held < limits.pixels {
+        let start = done.len();
+        let end = (start + step).min(items.len());
+        let costs: Vec<u64> = items[start..end].par_iter().map(&cost).collect();
+        let mut holds = Vec::with_capacity(costs.len());
+        for &c in &costs {
+            let hold = match start + holds.len() {
+                0 => Some(budget.reserve(c)),
+                _ => budget.try_reserve(c),
+            };
+            match hold {
+                Some(h) => holds.push(h),
+                None => break,
+            }
+        }
+        let full = holds.len() < costs.len();
+        let taken = &items[start..start + holds.len()];
+        let part: Vec<R> = taken
+            .par_iter()
+            .zip(holds)
+            .map(|(t, h)| work(t, h))
+            .collect();
+        held += part.iter().map(&pixels).sum::<usize>();
+        done.extend(part);
+        if full {
+            break;
+        }
+    }
+    done
+}
+
+/// One hashed file: its own size (before any pre-resize) and its hashes.
+pub struct Hashed {
+    pub width: u32,
+    pub height: u32,
+    pub hashes: FrameHashes,
+    /// What the decoder recovered from (`decode::integrity`).
+    pub warnings: Vec<String>,
+}
+
+/// Image files -> hashes in rounds: decode a round on all cores, hash it on the engine,
+/// hand the results over in input order. Memory stays within the budget.
+pub struct HashSource<'a> {
+    engine: &'a Engine,
+    algos: Algorithms,
+    opts: DecodeOptions,
+    budget: Arc<Budget>,
+}
+
+impl<'a> HashSource<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        algos: Algorithms,
+        opts: DecodeOptions,
+        budget: Arc<Budget>,
+    ) -> HashSource<'a> {
+        HashSource {
+            engine,
+            algos,
+            opts,
+            budget,
+        }
+    }
+
+    pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
+        let limits = RoundLimits::within(self.budget.limit(), ROUND_PIXELS);
+        let mut rest = files;
+        while !rest.is_empty() {
+            let round = take_round(
+                rest,
+                limits,
+                &self.budget,
+                |p| image_cost(file_len(p), decode::planned_size(p, &self.opts)),
+                |p, mut hold| {
+                    let d = decode::decode_file(p, &self.opts);
+                    if let Ok(d) = &d {
+                        hold.shrink_to(frame_cost(std::slice::from_ref(&d.frame)));
+                    }
+                    (d, hold)
+                },
+                |(d, _): &(Result<Decoded, _>, _)| d.as_ref().map_or(0, |d| d.frame.pixels()),
+            );
+            let n = round.len();
+            let frames: Vec<&Frame> = round
+                .iter()
+                .filter_map(|(d, _)| d.as_ref().ok())
+                .map(|d| &d.frame)
+                .collect();
+            let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
+            for (path, (d, _hold)) in rest[..n].iter().zip(round) {
+                let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
+                    width: d.width,
+                    height: d.height,
+                    hashes: hashes.next().expect("one result per frame"),
+                    warnings: d.warnings,
+                });
+                f(path, r);
+            }
+            rest = &rest[n..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_budget_ends_the_round_and_nothing_is_lost() {
+        let items: Vec<u64> = vec![40, 40, 40, 40, 40];
+        let budget = Budget::new(100);
+        let mut rest = &items[..];
+        let mut rounds = vec![];
+        while !rest.is_empty() {
+            let r = take_round(
+                rest,
+                RoundLimits::DEFAULT,
+                &budget,
+                |&c| c,
+                |&c, hold| (c, hold),
+                |_| 0,
+            );
+            assert!(budget.peak() <= 100, "held {} of 100", budget.peak());
+            rest = &rest[r.len()..];
+            rounds.push(r.len());
+        }
+        assert_eq!(rounds.iter().sum::<usize>(), items.len());
+        assert!(rounds.iter().all(|&n| n <= 2), "{rounds:?}");
+    }
+
+    #[test]
+    fn an_item_over_the_budget_is_taken_alone() {
+        let budget = Budget::new(100);
+        let r = take_round(
+            &[500u64, 1],
+            RoundLimits::DEFAULT,
+            &budget,
+            |&c| c,
+            |&c, h| (c, h),
+            |_| 0,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(budget.peak(), 500);
+    }
+}
