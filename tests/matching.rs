@@ -18,13 +18,7 @@ fn build(name: &str, algo: Algo, hashes: &[Vec<u64>]) -> RefSet {
     let entries = hashes
         .iter()
         .enumerate()
-        .map(|(i, w)| Entry {
-            words: w.clone(),
-            labels: vec![format!("e{i}")],
-            quality: None,
-            id: None,
-            video: None,
-        })
+        .map(|(i, w)| Entry::labelled(w, format!("e{i}")))
         .collect();
     write::write_set(&path, &mut EntrySections::new(algo, entries)).unwrap();
     RefSet::open(&path).unwrap()

@@ -364,7 +364,12 @@ fn read_list(
         }
         hashes.push(queries.len() as u32, 0, &e.words);
         queries.push(Query {
-            name: e.labels.join("; "),
+            name: e
+                .labels
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         });
     }
     Ok(())

@@ -1,13 +1,14 @@
 //! `hashsweep refs`: build, inspect, verify and merge reference sets.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 
 use crate::refset::format::{FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED};
-use crate::refset::write::{self, Entry, EntrySections, RandomSections};
+use crate::refset::write::{self, Entry, EntrySections, Label, RandomSections, Words};
 use crate::refset::{Algo, RefSet, input};
 
 #[derive(Subcommand, Debug)]
@@ -119,10 +120,19 @@ fn build(
     skip_invalid: bool,
 ) -> anyhow::Result<i32> {
     let mut algo = algo;
-    let mut entries: Vec<Entry> = vec![];
     let (mut invalid, mut no_hash) = (0, 0);
+    // Room for every entry at once, from the inputs' sizes: a PDQ line is 65 bytes or more.
+    let line_bytes = match algo {
+        Some(a) => a.words() as u64 * 16 + 1,
+        None => input::MIN_BYTES_PER_ENTRY,
+    };
+    let bytes: u64 = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let mut entries: Vec<Entry> = Vec::with_capacity((bytes / line_bytes) as usize);
     for path in inputs {
-        let p = input::read_file(path, algo, skip_invalid)?;
+        let p = input::read_into(path, algo, skip_invalid, std::mem::take(&mut entries))?;
         match (algo, p.algo) {
             (Some(a), Some(b)) if a != b => bail!(
                 "{}: {} hashes, but earlier inputs hold {}",
@@ -135,7 +145,7 @@ fn build(
         }
         invalid += p.invalid;
         no_hash += p.no_hash;
-        entries.extend(p.entries);
+        entries = p.entries;
     }
     let Some(algo) = algo else {
         bail!("no hashes in the inputs: nothing to build");
@@ -225,17 +235,20 @@ fn merge(sets: &[PathBuf], output: &Path) -> anyhow::Result<i32> {
             );
         }
         algo = Some(s.algo());
+        let videos: Vec<Arc<str>> = (0..s.video_count())
+            .map(|v| Arc::from(s.video_name(v)))
+            .collect();
         for i in 0..s.len() {
             entries.push(Entry {
-                words: s.hash_words(i).to_vec(),
-                labels: s.labels(i).into_iter().map(String::from).collect(),
+                words: Words::new(s.hash_words(i)),
+                labels: s.labels(i).into_iter().map(Label::text).collect(),
                 quality: s.quality(i),
                 id: Some(s.ids()[i]),
                 video: s
                     .video_of()
                     .get(i)
                     .filter(|&&v| v != u32::MAX)
-                    .map(|&v| s.video_name(v as usize).to_string()),
+                    .map(|&v| Arc::clone(&videos[v as usize])),
             });
         }
     }

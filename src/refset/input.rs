@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::format::Algo;
-use super::write::Entry;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use super::write::{Entry, Label, Words};
 
 #[derive(Debug, Error)]
 pub enum InputError {
@@ -82,29 +85,98 @@ pub fn read_file(
     algo: Option<Algo>,
     skip_invalid: bool,
 ) -> Result<Parsed, InputError> {
-    let bytes = std::fs::read(path).map_err(|cause| InputError::Io {
+    read_into(path, algo, skip_invalid, vec![])
+}
+
+/// The fewest bytes a hash list spends on one entry (16 hex digits and a line break): the
+/// list's size over this bounds its entries, so that room for them is made once instead of
+/// doubling (which holds three times the entries at the last step).
+pub const MIN_BYTES_PER_ENTRY: u64 = 17;
+
+/// `read_file`, appending to `entries` (reserved by the caller for all its inputs).
+pub fn read_into(
+    path: &Path,
+    algo: Option<Algo>,
+    skip_invalid: bool,
+    entries: Vec<Entry>,
+) -> Result<Parsed, InputError> {
+    let io = |cause| InputError::Io {
         path: path.to_path_buf(),
         cause,
-    })?;
-    let text = String::from_utf8_lossy(&bytes);
+    };
+    // Streamed: a list of 100 million lines is never held as text. The head tells the kind.
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = vec![];
+    (&mut file)
+        .take(64 << 10)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let kind = detect(&String::from_utf8_lossy(&head));
+    let reader = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(file));
     let mut p = Parser {
         path,
+        name: Arc::from(path.to_string_lossy()),
         algo,
         skip_invalid,
-        out: Parsed::default(),
+        out: Parsed {
+            entries,
+            ..Parsed::default()
+        },
     };
-    match detect(&text) {
-        Kind::Jsonl => p.jsonl(&text)?,
-        Kind::Vpdq => p.vpdq(&text)?,
-        Kind::Csv => p.csv(&text)?,
-        Kind::PlainHex => p.plain(&text)?,
+    match kind {
+        Kind::Jsonl => each_line(reader, |n, l| p.jsonl(n, l)),
+        Kind::Vpdq => {
+            let video = p.video_name();
+            each_line(reader, |n, l| p.vpdq(n, l, &video))
+        }
+        Kind::Csv => p.csv(reader),
+        Kind::PlainHex => each_line(reader, |n, l| p.plain(n, l)),
     }
+    .map_err(|e| match e {
+        LineError::Io(cause) => io(cause),
+        LineError::Input(e) => e,
+    })?;
     p.out.algo = p.algo;
     Ok(p.out)
 }
 
+enum LineError {
+    Io(std::io::Error),
+    Input(InputError),
+}
+
+impl From<InputError> for LineError {
+    fn from(e: InputError) -> Self {
+        LineError::Input(e)
+    }
+}
+
+/// Each line (1-based number, text without its line break; invalid UTF-8 replaced), blank
+/// ones left out.
+fn each_line(
+    mut r: impl BufRead,
+    mut f: impl FnMut(usize, &str) -> Result<(), InputError>,
+) -> Result<(), LineError> {
+    let mut buf = vec![];
+    let mut n = 0;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf).map_err(LineError::Io)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let line = text.trim_end_matches(['\n', '\r']);
+        if !line.trim().is_empty() {
+            f(n, line)?;
+        }
+    }
+}
+
 struct Parser<'a> {
     path: &'a Path,
+    /// The path as default labels name it, shared by all of them.
+    name: Arc<str>,
     algo: Option<Algo>,
     skip_invalid: bool,
     out: Parsed,
@@ -123,8 +195,9 @@ impl Parser<'_> {
         })
     }
 
-    fn source(&self, line: usize) -> String {
-        format!("{}:{line}", self.path.display())
+    fn video_name(&self) -> Arc<str> {
+        // The path as given, not the file name: two folders' `clip.vpdq.txt` are two videos.
+        Arc::from(self.name.strip_suffix(".vpdq.txt").unwrap_or(&self.name))
     }
 
     /// Add one record; `line` is 1-based, for messages and default labels; `video` names
@@ -133,10 +206,10 @@ impl Parser<'_> {
         &mut self,
         line: usize,
         hex: &str,
-        label: Option<String>,
+        label: Option<&str>,
         quality: Option<u8>,
         id: Option<u64>,
-        video: Option<&str>,
+        video: Option<&Arc<str>>,
     ) -> Result<(), InputError> {
         let hex = hex.trim();
         let algo = match self.algo.or_else(|| Algo::from_hex_len(hex.len())) {
@@ -150,145 +223,107 @@ impl Parser<'_> {
                 format!("{hex:?} is not a {}-bit hex hash", algo.bits()),
             );
         };
-        let label = label
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| self.source(line));
+        let label = match label.filter(|l| !l.is_empty()) {
+            Some(l) if l.contains('\n') => Label::text(l.replace('\n', " ")),
+            Some(l) => Label::text(l),
+            None => Label::Line(Arc::clone(&self.name), line as u64),
+        };
         self.out.entries.push(Entry {
-            words,
-            labels: vec![label.replace('\n', " ")],
+            words: Words::new(&words),
+            labels: smallvec::smallvec![label],
             quality,
             id,
-            video: video.map(String::from),
+            video: video.cloned(),
         });
         Ok(())
     }
 
     /// One hash per line; whatever follows it (after a comma or whitespace) is the label.
-    fn plain(&mut self, text: &str) -> Result<(), InputError> {
-        for (i, l) in text.lines().enumerate() {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            let (hash, rest) = l.split_once([',', ' ', '\t']).unwrap_or((l, ""));
-            self.push(i + 1, hash, Some(rest.trim().to_string()), None, None, None)?;
+    fn plain(&mut self, n: usize, l: &str) -> Result<(), InputError> {
+        let l = l.trim();
+        if l.starts_with('#') {
+            return Ok(());
         }
-        Ok(())
+        let (hash, rest) = l.split_once([',', ' ', '\t']).unwrap_or((l, ""));
+        self.push(n, hash, Some(rest.trim()), None, None, None)
     }
 
-    fn csv(&mut self, text: &str) -> Result<(), InputError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let header: Vec<String> = lines.next().map(|(_, h)| split_csv(h)).unwrap_or_default();
+    /// A header naming a hash column, then rows; quoted cells may hold commas, quotes and
+    /// line breaks.
+    fn csv(&mut self, r: impl std::io::Read) -> Result<(), LineError> {
+        let mut rows = csv::ReaderBuilder::new().flexible(true).from_reader(r);
+        let header = rows.headers().map_err(csv_error)?.clone();
         let col = |name: &str| header.iter().position(|h| h == name);
         let hash_col = match self.algo {
             Some(Algo::Phash) => col("phash").or(col("hash")),
             _ => col("hash").or(col("pdq")).or(col("phash")),
         };
         let Some(hash_col) = hash_col else {
-            return self.bad(1, "no hash column".into());
+            return Ok(self.bad(1, "no hash column".into())?);
         };
         let (label_col, quality_col, id_col) =
             (col("path").or(col("label")), col("quality"), col("id"));
-        for (i, l) in lines {
-            let cells = split_csv(l);
-            let hash = cells.get(hash_col).map(String::as_str).unwrap_or("");
+        let mut row = csv::StringRecord::new();
+        while rows.read_record(&mut row).map_err(csv_error)? {
+            let line = row.position().map_or(0, |p| p.line() as usize);
+            let hash = row.get(hash_col).unwrap_or("");
             if hash.is_empty() {
                 self.out.no_hash += 1;
                 continue;
             }
-            let quality = quality_col.and_then(|c| cells.get(c)?.parse().ok());
-            let id = id_col.and_then(|c| cells.get(c)?.parse().ok());
-            let label = label_col.and_then(|c| cells.get(c).cloned());
-            self.push(i + 1, hash, label, quality, id, None)?;
+            let quality = quality_col.and_then(|c| row.get(c)?.parse().ok());
+            let id = id_col.and_then(|c| row.get(c)?.parse().ok());
+            let label = label_col.and_then(|c| row.get(c));
+            self.push(line, hash, label, quality, id, None)?;
         }
         Ok(())
     }
 
-    fn jsonl(&mut self, text: &str) -> Result<(), InputError> {
-        for (i, l) in text.lines().enumerate() {
-            if l.trim().is_empty() {
-                continue;
-            }
-            let v: serde_json::Value = match serde_json::from_str(l) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.bad(i + 1, format!("invalid JSON: {e}"))?;
-                    continue;
-                }
-            };
-            let key = match self.algo {
-                Some(Algo::Phash) => ["phash", "hash"],
-                _ => ["hash", "pdq"],
-            };
-            let hash = key
-                .iter()
-                .find_map(|k| v[k].as_str())
-                .or_else(|| v["phash"].as_str());
-            let Some(hash) = hash else {
-                self.out.no_hash += 1;
-                continue;
-            };
-            let label = ["label", "path"]
-                .iter()
-                .find_map(|k| v[k].as_str())
-                .map(String::from);
-            let quality = v["quality"].as_u64().and_then(|q| u8::try_from(q).ok());
-            self.push(i + 1, hash, label, quality, v["id"].as_u64(), None)?;
-        }
-        Ok(())
+    fn jsonl(&mut self, n: usize, l: &str) -> Result<(), InputError> {
+        let v: serde_json::Value = match serde_json::from_str(l) {
+            Ok(v) => v,
+            Err(e) => return self.bad(n, format!("invalid JSON: {e}")),
+        };
+        let key = match self.algo {
+            Some(Algo::Phash) => ["phash", "hash"],
+            _ => ["hash", "pdq"],
+        };
+        let hash = key
+            .iter()
+            .find_map(|k| v[k].as_str())
+            .or_else(|| v["phash"].as_str());
+        let Some(hash) = hash else {
+            self.out.no_hash += 1;
+            return Ok(());
+        };
+        let label = ["label", "path"].iter().find_map(|k| v[k].as_str());
+        let quality = v["quality"].as_u64().and_then(|q| u8::try_from(q).ok());
+        self.push(n, hash, label, quality, v["id"].as_u64(), None)
     }
 
     /// `frame,quality,hash,timestamp` per line; the label names the video file and frame, so
     /// a match says which video each frame hash came from.
-    fn vpdq(&mut self, text: &str) -> Result<(), InputError> {
-        // The path as given, not the file name: two folders' `clip.vpdq.txt` are two videos.
-        let path = self.path.to_string_lossy();
-        let video = path.strip_suffix(".vpdq.txt").unwrap_or(&path).to_string();
-        for (i, l) in text.lines().enumerate() {
-            if l.trim().is_empty() {
-                continue;
-            }
-            let c: Vec<&str> = l.split(',').map(str::trim).collect();
-            if c.len() != 4 {
-                self.bad(i + 1, "expected frame,quality,hash,timestamp".into())?;
-                continue;
-            }
-            let label = format!("{video}#frame={}@{}s", c[0], c[3]);
-            self.push(
-                i + 1,
-                c[2],
-                Some(label),
-                c[1].parse().ok(),
-                None,
-                Some(&video),
-            )?;
+    fn vpdq(&mut self, n: usize, l: &str, video: &Arc<str>) -> Result<(), InputError> {
+        let c: Vec<&str> = l.split(',').map(str::trim).collect();
+        if c.len() != 4 {
+            return self.bad(n, "expected frame,quality,hash,timestamp".into());
         }
-        Ok(())
+        let label = format!("{video}#frame={}@{}s", c[0], c[3]);
+        self.push(n, c[2], Some(&label), c[1].parse().ok(), None, Some(video))
     }
 }
 
-/// Split one CSV line, honouring double quotes.
-pub fn split_csv(line: &str) -> Vec<String> {
-    let mut cells = vec![];
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    while let Some(ch) = chars.next() {
-        match (ch, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => cells.push(std::mem::take(&mut cur)),
-            _ => cur.push(ch),
-        }
+/// A CSV reader's error: the OS's, or a malformed file (invalid UTF-8 is the one it can
+/// report), with the line.
+fn csv_error(e: csv::Error) -> LineError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => LineError::Io(e),
+        other => LineError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("line {line}: {other:?}"),
+        )),
     }
-    cells.push(cur);
-    cells
 }
 
 #[cfg(test)]
@@ -323,8 +358,11 @@ mod tests {
         let p = parse(&format!("{H} known-1\n\n# comment\n{H}\n"), None, false).unwrap();
         assert_eq!(p.algo, Some(Algo::Pdq));
         assert_eq!(p.entries.len(), 2);
-        assert_eq!(p.entries[0].labels, ["known-1"]);
-        assert!(p.entries[1].labels[0].ends_with(":4"), "file:line label");
+        assert_eq!(p.entries[0].labels[0], "known-1");
+        assert!(
+            p.entries[1].labels[0].to_string().ends_with(":4"),
+            "file:line label"
+        );
 
         let p = parse(
             &format!("hash,quality,path\n{H},87,\"a,b.jpg\"\n"),
@@ -333,8 +371,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (p.entries[0].quality, p.entries[0].labels[0].as_str()),
-            (Some(87), "a,b.jpg")
+            (p.entries[0].quality, p.entries[0].labels[0].to_string()),
+            (Some(87), "a,b.jpg".to_string())
         );
 
         let p = parse(&format!("{{\"path\":\"x.jpg\",\"pdq\":\"{H}\",\"quality\":90}}\n{{\"path\":\"y\",\"status\":\"error\"}}\n"), None, false).unwrap();
@@ -342,7 +380,11 @@ mod tests {
         assert_eq!(p.entries[0].quality, Some(90));
 
         let p = parse(&format!("0,100,{H},0.000\n30,95,{H},1.001\n"), None, false).unwrap();
-        assert!(p.entries[1].labels[0].ends_with("/in#frame=30@1.001s"));
+        assert!(
+            p.entries[1].labels[0]
+                .to_string()
+                .ends_with("/in#frame=30@1.001s")
+        );
         assert_eq!(p.entries[1].quality, Some(95));
         assert!(p.entries[1].video.as_ref().unwrap().ends_with("/in"));
     }
@@ -360,7 +402,14 @@ mod tests {
     }
 
     #[test]
-    fn csv_cells_keep_quoted_commas_and_quotes() {
-        assert_eq!(split_csv(r#"a,"b,c","d""e",f"#), ["a", "b,c", "d\"e", "f"]);
+    fn csv_cells_keep_quoted_commas_quotes_and_line_breaks() {
+        let p = parse(
+            &format!("hash,path\n{H},\"a,\"\"b\"\"\nc.jpg\"\n{H},d\n"),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(p.entries.len(), 2);
+        assert_eq!(p.entries[0].labels[0].to_string(), "a,\"b\" c.jpg");
     }
 }

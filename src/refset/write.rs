@@ -5,22 +5,98 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::format::{
     self, Algo, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header,
     LABEL_SEPARATOR,
 };
 
+/// A hash's words held inline (`algo.words()` of the four used, the rest zero): a list of
+/// 100 million hashes must not be 100 million small heap objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Words {
+    w: [u64; 4],
+    len: u8,
+}
+
+impl Words {
+    pub fn new(words: &[u64]) -> Words {
+        assert!(words.len() <= 4, "at most 256 bits");
+        let mut w = [0; 4];
+        w[..words.len()].copy_from_slice(words);
+        Words {
+            w,
+            len: words.len() as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for Words {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        &self.w[..usize::from(self.len)]
+    }
+}
+
+/// Where an entry came from, as its list says or as `file:line` when it says nothing. The
+/// file name is shared by every line of the file, not copied into each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Label {
+    Text(Box<str>),
+    Line(Arc<str>, u64),
+}
+
+impl Label {
+    pub fn text(s: impl Into<Box<str>>) -> Label {
+        Label::Text(s.into())
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Text(t) => f.write_str(t),
+            Label::Line(file, line) => write!(f, "{file}:{line}"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Label {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Label::Text(t) => &**t == *other,
+            Label::Line(..) => self.to_string() == *other,
+        }
+    }
+}
+
+/// An entry's labels: almost always one, held inline.
+pub type Labels = smallvec::SmallVec<[Label; 1]>;
+
 /// One reference hash with what is known about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// `algo.words()` little-endian words, the in-file and in-memory form.
-    pub words: Vec<u64>,
-    pub labels: Vec<String>,
+    pub words: Words,
+    pub labels: Labels,
     pub quality: Option<u8>,
     pub id: Option<u64>,
-    /// The video this frame hash came from (vPDQ inputs).
-    pub video: Option<String>,
+    /// The video this frame hash came from (vPDQ inputs), shared by its frames.
+    pub video: Option<Arc<str>>,
+}
+
+impl Entry {
+    /// A hash with one label and nothing else known.
+    pub fn labelled(words: &[u64], label: impl Into<Box<str>>) -> Entry {
+        Entry {
+            words: Words::new(words),
+            labels: smallvec::smallvec![Label::text(label)],
+            quality: None,
+            id: None,
+            video: None,
+        }
+    }
 }
 
 /// Stable id of a hash when its source gives none: the first 8 bytes of BLAKE3 over the
@@ -42,23 +118,22 @@ pub fn derived_id(algo: Algo, words: &[u64], video: Option<&str>) -> u64 {
 /// repeats), its best quality and its first explicit id. Frame hashes of different videos
 /// stay apart: a video's distinct hashes are what vPDQ matching counts.
 pub fn merge_duplicates(mut entries: Vec<Entry>) -> Vec<Entry> {
+    // Stable, so that labels keep the order they were read in. In place: no second list.
     entries.sort_by(|a, b| (&a.words, &a.video).cmp(&(&b.words, &b.video)));
-    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
-    for e in entries {
-        match out.last_mut() {
-            Some(last) if last.words == e.words && last.video == e.video => {
-                for l in e.labels {
-                    if !last.labels.contains(&l) {
-                        last.labels.push(l);
-                    }
-                }
-                last.quality = last.quality.max(e.quality);
-                last.id = last.id.or(e.id);
-            }
-            _ => out.push(e),
+    entries.dedup_by(|e, last| {
+        if last.words != e.words || last.video != e.video {
+            return false;
         }
-    }
-    out
+        for l in e.labels.drain(..) {
+            if !last.labels.contains(&l) {
+                last.labels.push(l);
+            }
+        }
+        last.quality = last.quality.max(e.quality);
+        last.id = last.id.or(e.id);
+        true
+    });
+    entries
 }
 
 /// A `Write` that hashes what passes through and knows its position.
@@ -275,7 +350,10 @@ pub struct EntrySections {
 impl EntrySections {
     /// Sorts and merges duplicates first.
     pub fn new(algo: Algo, entries: Vec<Entry>) -> EntrySections {
-        let mut videos: Vec<String> = entries.iter().filter_map(|e| e.video.clone()).collect();
+        let mut videos: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.video.as_deref().map(String::from))
+            .collect();
         videos.sort();
         videos.dedup();
         EntrySections {
@@ -289,9 +367,17 @@ impl EntrySections {
         &self.entries
     }
 
+    fn label_text(e: &Entry) -> String {
+        let sep = std::str::from_utf8(&[LABEL_SEPARATOR]).expect("ascii");
+        let texts: Vec<String> = e.labels.iter().map(Label::to_string).collect();
+        texts.join(sep)
+    }
+
     fn label_bytes(e: &Entry) -> u64 {
-        let n: usize = e.labels.iter().map(String::len).sum();
-        (n + e.labels.len().saturating_sub(1)) as u64
+        match e.labels.as_slice() {
+            [Label::Text(t)] => t.len() as u64,
+            _ => Self::label_text(e).len() as u64,
+        }
     }
 }
 
@@ -321,7 +407,7 @@ impl Sections for EntrySections {
     fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         self.entries
             .iter()
-            .try_for_each(|e| put(bytemuck::cast_slice(&e.words)))
+            .try_for_each(|e| put(bytemuck::cast_slice(&e.words[..])))
     }
     fn ids(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let algo = self.algo;
@@ -351,10 +437,10 @@ impl Sections for EntrySections {
     }
     fn labels(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         for e in &self.entries {
-            put(e
-                .labels
-                .join(std::str::from_utf8(&[LABEL_SEPARATOR]).expect("ascii"))
-                .as_bytes())?;
+            match e.labels.as_slice() {
+                [Label::Text(t)] => put(t.as_bytes())?,
+                _ => put(Self::label_text(e).as_bytes())?,
+            }
         }
         Ok(())
     }
@@ -365,8 +451,10 @@ impl Sections for EntrySections {
         for e in &self.entries {
             // An entry without a video in a video set (a plain hash list merged in) is
             // marked with u32::MAX and never counted as a video's frame.
-            let v = e.video.as_ref().map_or(u32::MAX, |v| {
-                self.videos.binary_search(v).expect("collected in new") as u32
+            let v = e.video.as_deref().map_or(u32::MAX, |v| {
+                self.videos
+                    .binary_search_by(|x| x.as_str().cmp(v))
+                    .expect("collected in new") as u32
             });
             put(&v.to_le_bytes())?;
         }

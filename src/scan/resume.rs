@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use super::record::{CSV_COLUMNS, Format, key_of};
-use crate::refset::input::split_csv;
 
 /// Paths (record keys) already recorded in `out`, after repairing its tail.
 pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> {
@@ -18,7 +17,6 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
         return Ok(done);
     }
     check_format(out, format)?;
-    let mut first = true;
     let good = match format {
         Format::Jsonl => whole_lines(out, |line| {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
@@ -29,17 +27,7 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
             }
             true
         })?,
-        Format::Csv => whole_lines(out, |line| {
-            let text = String::from_utf8_lossy(line);
-            let cells = split_csv(text.trim_end_matches('\n'));
-            if cells.len() != CSV_COLUMNS.len() {
-                return false;
-            }
-            if !std::mem::take(&mut first) {
-                done.insert(key_of(&cells[0], cells[1] == "true"));
-            }
-            true
-        })?,
+        Format::Csv => whole_csv_records(out, &mut done)?,
     };
     truncate_to(out, good)?;
     Ok(done)
@@ -173,6 +161,45 @@ pub fn differences(before: &serde_json::Value, now: &serde_json::Value) -> Vec<S
         &sets(now),
     );
     out
+}
+
+/// Like `whole_lines` for CSV, where a quoted cell may span lines: the length of the
+/// records that are complete (all columns, line break written), their keys into `done`.
+fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<u64> {
+    let file = File::open(out)?;
+    let mut rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::new(file));
+    let mut row = csv::ByteRecord::new();
+    let (mut good, mut before_last, mut last_key, mut first) = (0, 0, None, true);
+    while let Ok(true) = rows.read_byte_record(&mut row) {
+        if row.len() != CSV_COLUMNS.len() {
+            break;
+        }
+        if let Some(k) = last_key.take() {
+            done.insert(k);
+        }
+        before_last = good;
+        good = rows.position().byte();
+        if !std::mem::take(&mut first) {
+            let path = String::from_utf8_lossy(&row[0]);
+            last_key = Some(key_of(&path, &row[1] == b"true"));
+        }
+    }
+    // The last record counts only if its line break made it to disk.
+    let mut end = [0u8; 1];
+    let complete = good > 0 && {
+        use std::os::unix::fs::FileExt;
+        File::open(out)?.read_exact_at(&mut end, good - 1).is_ok() && end[0] == b'\n'
+    };
+    if !complete {
+        return Ok(before_last);
+    }
+    if let Some(k) = last_key {
+        done.insert(k);
+    }
+    Ok(good)
 }
 
 fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
