@@ -162,12 +162,19 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
-/// Quote a CSV cell when it holds a comma, quote or line break.
+/// One CSV cell as the csv crate writes it: quoted when it holds a comma, quote or line
+/// break, so that every reader (ours, Python's, a spreadsheet's) reads it back whole.
 pub fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(vec![]);
+    // A record of one field: an empty one would be written as `""`, which is also right.
+    w.write_record([s]).expect("in memory");
+    let out = String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8 in, UTF-8 out");
+    match out.strip_suffix('\n') {
+        Some("\"\"") => String::new(),
+        Some(cell) => cell.to_string(),
+        None => out,
     }
 }
 
@@ -235,6 +242,18 @@ mod tests {
         let counts: Vec<usize> = s.lines().map(|l| l.split(',').count()).collect();
         assert_eq!(counts, [counts[0]; 3]);
         assert!(s.lines().nth(2).unwrap().ends_with(",error,no"));
+    }
+
+    #[test]
+    fn csv_cells_round_trip_through_a_csv_reader() {
+        for cell in ["plain", "a,b", "say \"hi\"", "two\nlines", ""] {
+            let line = format!("{},x\n", csv_cell(cell));
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes());
+            let row = r.records().next().unwrap().unwrap();
+            assert_eq!(&row[0], cell);
+        }
     }
 
     #[test]

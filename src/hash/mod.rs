@@ -287,3 +287,16 @@ pub fn hex(b: &[u8]) -> String {
             s
         })
 }
+
+/// Hashes are written as their hex text, in records as in the reference tools' output.
+impl serde::Serialize for Pdq256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for Phash64 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

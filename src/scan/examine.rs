@@ -6,9 +6,9 @@ use std::io::Read;
 use std::path::Path;
 
 use md5::Digest;
-use serde_json::{Value, json};
 
-use super::{Digests, Examined, ScanConfig, base_record, video, walk};
+use super::record::{FileRecord, Status};
+use super::{Digests, Examined, ScanConfig, video, walk};
 use crate::decode;
 use crate::decode::sniff::{self, Detected};
 use crate::frame::Frame;
@@ -37,9 +37,11 @@ pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> u64 {
 pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, cfg))).unwrap_or_else(
         |_| {
-            let mut record = base_record(&f.path, None);
-            record["status"] = json!("error");
-            record["reason"] = json!("internal error while reading this file (caught)");
+            let mut record = FileRecord::new(&f.path, None);
+            record.set(
+                Status::Error,
+                "internal error while reading this file (caught)",
+            );
             Examined {
                 record,
                 frames: vec![],
@@ -51,17 +53,11 @@ pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
 }
 
 fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
-    let skipped = |record: &mut Value, why: &str| {
-        record["status"] = json!("skipped");
-        record["reason"] = json!(why);
-    };
-    let error = |record: &mut Value, why: String| {
-        record["status"] = json!("error");
-        record["reason"] = json!(why);
-    };
+    let skipped = |record: &mut FileRecord, why: &str| record.set(Status::Skipped, why);
+    let error = |record: &mut FileRecord, why: String| record.set(Status::Error, why);
     let meta = std::fs::symlink_metadata(&f.path).ok();
-    let mut record = base_record(&f.path, meta.as_ref());
-    let ex = |record: Value, frame: Option<Frame>| Examined {
+    let mut record = FileRecord::new(&f.path, meta.as_ref());
+    let ex = |record: FileRecord, frame: Option<Frame>| Examined {
         record,
         frames: frame.into_iter().collect(),
         video: None,
@@ -95,15 +91,19 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
             return ex(record, None);
         }
     };
-    record["bytes_read"] = json!(bytes.len);
+    record.bytes_read = bytes.len;
     for (name, hex) in bytes.digests {
-        record[name] = json!(hex);
+        match name {
+            "md5" => record.md5 = Some(hex),
+            "sha1" => record.sha1 = Some(hex),
+            _ => record.sha256 = Some(hex),
+        }
     }
     if bytes.len == 0 {
         error(&mut record, "empty file".into());
         return ex(record, None);
     }
-    record["format"] = json!(sniff::name(kind));
+    record.format = Some(sniff::name(kind));
     if let (Detected::Image(_), None) = (kind, &bytes.whole) {
         error(
             &mut record,
@@ -115,12 +115,10 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
     match kind {
         Detected::Image(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
             Ok(d) => {
-                record["width"] = json!(d.width);
-                record["height"] = json!(d.height);
-                record["status"] = json!("ok");
-                if !d.warnings.is_empty() {
-                    record["warnings"] = json!(d.warnings);
-                }
+                record.width = Some(d.width);
+                record.height = Some(d.height);
+                record.status = Status::Ok;
+                record.warnings = d.warnings;
                 let mut e = ex(record, Some(d.frame));
                 if cfg.all_frames {
                     add_frames(&mut e, &bytes, cfg);
@@ -146,17 +144,17 @@ fn add_frames(e: &mut Examined, bytes: &[u8], cfg: &ScanConfig) {
     match decode::decode_animation(bytes, &cfg.decode) {
         Ok((frames, truncated)) => {
             if truncated {
-                e.record["frames_truncated"] = json!(format!(
+                e.record.frames_truncated = Some(format!(
                     "frames past {} pixels in all were not hashed",
                     cfg.decode.max_pixels
                 ));
             }
             if !frames.is_empty() {
-                e.record["frame_count"] = json!(frames.len());
+                e.record.frame_count = Some(frames.len());
                 e.frames.extend(frames);
             }
         }
-        Err(err) => e.record["frames_error"] = json!(err.to_string()),
+        Err(err) => e.record.frames_error = Some(err.to_string()),
     }
 }
 

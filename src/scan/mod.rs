@@ -122,7 +122,7 @@ impl Summary {
 
 /// What reading one file produced, before hashing; for a video, one piece of it.
 pub struct Examined {
-    record: Value,
+    record: record::FileRecord,
     /// The image, then with `--all-frames` every frame of an animation; or a video's
     /// sampled frames.
     frames: Vec<Frame>,
@@ -215,7 +215,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         None
     };
     if csv && out.metadata()?.len() == 0 {
-        write_synced(&mut out, &format!("{}\n", record::CSV_COLUMNS.join(",")))?;
+        write_synced(&mut out, &format!("{}\n", record::csv_header()))?;
     }
     let mut head = head;
     head["resumed"] = json!(!done.is_empty());
@@ -346,8 +346,9 @@ fn plan(
     for (path, e) in walk_errors.iter().filter(|(p, _)| cfg.shard.owns(p)) {
         summary.in_shard += 1;
         if !done.contains(&record::key(path)) {
-            let r = base_record(path, None);
-            let r = finish(r, "error", Some(e.to_string()), summary);
+            let mut r = record::FileRecord::new(path, None);
+            r.set(record::Status::Error, e.to_string());
+            let r = finish(r, summary);
             early += &format!("{}\n", record::line(cfg.format, &r));
         }
     }
@@ -455,43 +456,22 @@ fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> 
     })
 }
 
-fn unix_seconds(t: SystemTime) -> f64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn base_record(path: &Path, meta: Option<&std::fs::Metadata>) -> Value {
-    let (text, escaped) = record::path_text(path);
-    let mut r = json!({"type": "file", "path": text});
-    if escaped {
-        r["path_escaped"] = json!(true);
-    }
-    if let Some(m) = meta {
-        r["size"] = json!(m.len());
-        if let Ok(t) = m.modified() {
-            r["mtime"] = json!(unix_seconds(t));
-        }
-    }
-    r
-}
-
-/// Set the status and count it; returns the finished record.
-fn finish(mut r: Value, status: &str, reason: Option<String>, s: &mut Summary) -> Value {
-    r["status"] = json!(status);
-    if let Some(why) = reason {
-        r["reason"] = json!(why);
-    }
-    *s.by_status.entry(status.to_string()).or_default() += 1;
-    for w in r["warnings"].as_array().into_iter().flatten() {
-        let code = crate::decode::integrity::code(w.as_str().unwrap_or_default());
+/// Count a finished record in the summary; returns it.
+fn finish(r: record::FileRecord, s: &mut Summary) -> record::FileRecord {
+    *s.by_status.entry(r.status.name().to_string()).or_default() += 1;
+    for w in &r.warnings {
+        let code = crate::decode::integrity::code(w);
         *s.warnings.entry(code.to_string()).or_default() += 1;
     }
-    let format = r["format"].as_str().unwrap_or("none").to_string();
-    *s.by_format.entry(format).or_default() += 1;
-    s.bytes_read += r["bytes_read"].as_u64().unwrap_or(0);
-    if let Some(m) = r.as_object_mut() {
-        m.remove("bytes_read");
-    }
+    *s.by_format
+        .entry(r.format.as_deref().unwrap_or("none").to_string())
+        .or_default() += 1;
+    s.bytes_read += r.bytes_read;
     r
 }
 
@@ -537,8 +517,8 @@ mod tests {
             kind: walk::Kind::File,
         };
         let e = examine_guarded(&f, &cfg());
-        assert_eq!(e.record["status"], "error");
-        assert_eq!(e.record["reason"], "vanished during the scan");
+        assert_eq!(e.record.status, record::Status::Error);
+        assert_eq!(e.record.reason.as_deref(), Some("vanished during the scan"));
         assert!(e.frames.is_empty());
     }
 
@@ -553,13 +533,17 @@ mod tests {
             },
             &cfg(),
         );
-        assert_eq!(e.record["md5"], "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(e.record["sha1"], "a9993e364706816aba3e25717850c26c9cd0d89d");
+        let r = &e.record;
+        assert_eq!(r.md5.as_deref(), Some("900150983cd24fb0d6963f7d28e17f72"));
         assert_eq!(
-            e.record["sha256"],
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            r.sha1.as_deref(),
+            Some("a9993e364706816aba3e25717850c26c9cd0d89d")
         );
-        assert_eq!(e.record["status"], "skipped");
+        assert_eq!(
+            r.sha256.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(r.status, record::Status::Skipped);
         let _ = std::fs::remove_file(p);
     }
 }

@@ -72,40 +72,227 @@ pub enum Format {
     Csv,
 }
 
-/// Columns of the CSV form, in order; absent values are empty cells.
-pub const CSV_COLUMNS: [&str; 16] = [
-    "path",
-    "path_escaped",
-    "size",
-    "mtime",
-    "format",
-    "width",
-    "height",
-    "frames",
-    "pdq",
-    "quality",
-    "phash",
-    "md5",
-    "sha1",
-    "sha256",
-    "status",
-    "reason",
-];
+/// What became of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Hashed (an image), or hashed and its vPDQ file written (a video).
+    #[default]
+    Ok,
+    /// Not an image or video, a link not followed, a special file: nothing to hash.
+    Skipped,
+    /// Unreadable, corrupt, refused: `reason` says why.
+    Error,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// One file's record: the one type both writers (JSONL, CSV) read. Absent values are left
+/// out of JSONL and empty in CSV.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(tag = "type", rename = "file")]
+pub struct FileRecord {
+    pub path: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub path_escaped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(flatten)]
+    pub hashes: Hashes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What a decoder recovered from (`truncated: ...`, `trailing_data: ...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// With `--all-frames`: the frames of an animation after the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_count: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<AnimationFrame>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_truncated: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_error: Option<String>,
+    /// A video's stream, the frames hashed and where its vPDQ file went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<crate::video::VideoInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_hashed: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpdq_file: Option<String>,
+    /// Counted in the summary, not written.
+    #[serde(skip)]
+    pub bytes_read: u64,
+}
+
+/// A frame's hashes as records write them.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Hashes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<crate::hash::Pdq256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phash: Option<crate::hash::Phash64>,
+}
+
+impl Hashes {
+    pub fn of(h: &crate::engine::FrameHashes) -> Hashes {
+        Hashes {
+            pdq: h.pdq.map(|p| p.original()),
+            quality: h.pdq.map(|p| p.quality.0),
+            phash: h.phash,
+        }
+    }
+}
+
+/// A later frame of an animation (`index` 0 is the second frame).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct AnimationFrame {
+    pub index: usize,
+    #[serde(flatten)]
+    pub hashes: Hashes,
+}
+
+impl FileRecord {
+    /// A record naming `path` (escaped when it must be), with its size and time if known.
+    pub fn new(path: &Path, meta: Option<&std::fs::Metadata>) -> FileRecord {
+        let (path, path_escaped) = path_text(path);
+        FileRecord {
+            path,
+            path_escaped,
+            size: meta.map(std::fs::Metadata::len),
+            mtime: meta
+                .and_then(|m| m.modified().ok())
+                .map(super::unix_seconds),
+            ..FileRecord::default()
+        }
+    }
+
+    pub fn set(&mut self, status: Status, reason: impl Into<String>) {
+        self.status = status;
+        self.reason = Some(reason.into());
+    }
+
+    /// The key resume and merge know this file by.
+    pub fn key(&self) -> String {
+        key_of(&self.path, self.path_escaped)
+    }
+}
+
+/// One match: a frame (an image, a frame of an animation or a video) within reach of a
+/// reference set's entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MatchRecord {
+    pub path: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub path_escaped: bool,
+    pub refset: String,
+    pub entry_id: u64,
+    pub label: String,
+    pub distance: u32,
+    /// Which of the 8 dihedral forms of the query matched (`original` without --dihedral).
+    pub variant: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<f64>,
+}
+
+/// The CSV form of a file record: its flat fields, in this order. The header is these
+/// names; nested parts (animation frames, video stream facts) are left to JSONL, with the
+/// number of extra frames in `frames`.
+#[derive(serde::Serialize)]
+struct CsvRow<'a> {
+    path: &'a str,
+    path_escaped: Option<bool>,
+    size: Option<u64>,
+    mtime: Option<f64>,
+    format: Option<&'a str>,
+    width: Option<u32>,
+    height: Option<u32>,
+    frames: Option<usize>,
+    pdq: Option<String>,
+    quality: Option<u8>,
+    phash: Option<String>,
+    md5: Option<&'a str>,
+    sha1: Option<&'a str>,
+    sha256: Option<&'a str>,
+    status: Status,
+    reason: Option<&'a str>,
+}
+
+impl<'a> CsvRow<'a> {
+    fn of(r: &'a FileRecord) -> CsvRow<'a> {
+        CsvRow {
+            path: &r.path,
+            path_escaped: r.path_escaped.then_some(true),
+            size: r.size,
+            mtime: r.mtime,
+            format: r.format.as_deref(),
+            width: r.width,
+            height: r.height,
+            frames: (!r.frames.is_empty()).then_some(r.frames.len()),
+            pdq: r.hashes.pdq.map(|h| h.to_string()),
+            quality: r.hashes.quality,
+            phash: r.hashes.phash.map(|h| h.to_string()),
+            md5: r.md5.as_deref(),
+            sha1: r.sha1.as_deref(),
+            sha256: r.sha256.as_deref(),
+            status: r.status,
+            reason: r.reason.as_deref(),
+        }
+    }
+}
+
+fn csv_text(row: &CsvRow, header: bool) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(header)
+        .from_writer(vec![]);
+    w.serialize(row).expect("a flat row serialises");
+    String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8 fields")
+}
+
+/// The CSV header line (without its line break).
+pub fn csv_header() -> String {
+    let text = csv_text(&CsvRow::of(&FileRecord::default()), true);
+    text.lines().next().unwrap_or_default().to_string()
+}
 
 /// One file record as a line (without the newline).
-pub fn line(format: Format, r: &serde_json::Value) -> String {
+pub fn line(format: Format, r: &FileRecord) -> String {
     match format {
-        Format::Jsonl => r.to_string(),
-        Format::Csv => CSV_COLUMNS
-            .iter()
-            .map(|c| match &r[*c] {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => crate::cli::output::csv_cell(s),
-                serde_json::Value::Array(a) => a.len().to_string(),
-                v => v.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(","),
+        Format::Jsonl => serde_json::to_string(r).expect("records serialise"),
+        Format::Csv => csv_text(&CsvRow::of(r), false)
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
     }
 }
 

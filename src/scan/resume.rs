@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use super::record::{CSV_COLUMNS, Format, key_of};
+use super::record::{Format, key_of};
 
 /// Paths (record keys) already recorded in `out`, after repairing its tail.
 pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> {
@@ -173,8 +173,10 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
         .from_reader(BufReader::new(file));
     let mut row = csv::ByteRecord::new();
     let (mut good, mut before_last, mut last_key, mut first) = (0, 0, None, true);
+    // Every whole row has as many cells as the header (the first row).
+    let mut columns = None;
     while let Ok(true) = rows.read_byte_record(&mut row) {
-        if row.len() != CSV_COLUMNS.len() {
+        if *columns.get_or_insert(row.len()) != row.len() {
             break;
         }
         if let Some(k) = last_key.take() {

@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::{Value, json};
 
+use super::record::{AnimationFrame, Hashes, MatchRecord};
 use super::{Examined, Origin, ScanConfig, Summary, finish, progress, record, video, write_synced};
 use crate::engine::FrameHashes;
 use crate::hash::Dihedral;
@@ -131,20 +131,18 @@ impl Sink<'_> {
                 continue;
             }
             if let Some(first) = hs.first() {
-                put_hashes(&mut e.record, first);
+                e.record.hashes = Hashes::of(first);
                 hashed.push((r, i, Origin::Image, *first));
             }
             if hs.len() > 1 {
-                let per: Vec<Value> = hs[1..]
+                e.record.frames = hs[1..]
                     .iter()
                     .enumerate()
-                    .map(|(k, h)| {
-                        let mut v = json!({"index": k});
-                        put_hashes(&mut v, h);
-                        v
+                    .map(|(index, h)| AnimationFrame {
+                        index,
+                        hashes: Hashes::of(h),
                     })
                     .collect();
-                e.record["frames"] = json!(per);
                 hashed.extend(
                     hs[1..]
                         .iter()
@@ -170,20 +168,26 @@ impl Sink<'_> {
                 let (r, i, origin, _) = hashed[m.query as usize];
                 let record = &rounds[r][i].record;
                 let variant = Dihedral::ALL[m.variant as usize].name();
-                let mut line = json!({"path": record["path"], "refset": set.path().to_string_lossy(), "entry_id": set.ids()[m.entry as usize],
-                       "label": set.label_text(m.entry as usize), "distance": m.distance,
-                       "variant": if variant == "pdq" { "original" } else { variant }});
-                match origin {
-                    Origin::Image => {}
-                    Origin::Animation(k) => line["frame"] = json!(k),
-                    Origin::Video(v) => {
-                        line["frame"] = json!(v.number);
-                        line["timestamp"] = json!(v.timestamp);
-                    }
-                }
-                if record["path_escaped"] == true {
-                    line["path_escaped"] = json!(true);
-                }
+                let (frame, timestamp) = match origin {
+                    Origin::Image => (None, None),
+                    Origin::Animation(k) => (Some(k as u64), None),
+                    Origin::Video(v) => (Some(v.number), Some(v.timestamp)),
+                };
+                let line = serde_json::to_string(&MatchRecord {
+                    path: record.path.clone(),
+                    path_escaped: record.path_escaped,
+                    refset: set.path().to_string_lossy().into_owned(),
+                    entry_id: set.ids()[m.entry as usize],
+                    label: set.label_text(m.entry as usize),
+                    distance: m.distance,
+                    variant: if variant == "pdq" {
+                        "original"
+                    } else {
+                        variant
+                    },
+                    frame,
+                    timestamp,
+                })?;
                 mlines[r] += &format!("{line}\n");
             }
         }
@@ -215,9 +219,7 @@ impl Sink<'_> {
                 }
             }
             n += 1;
-            let status = e.record["status"].as_str().unwrap_or("ok").to_string();
-            let reason = e.record["reason"].as_str().map(String::from);
-            let r = finish(e.record, &status, reason, &mut self.summary);
+            let r = finish(e.record, &mut self.summary);
             lines += &format!("{}\n", record::line(self.cfg.format, &r));
         }
         let s = &self.summary;
@@ -229,16 +231,6 @@ impl Sink<'_> {
             s.bytes_read - before_bytes,
         );
         Ok(lines)
-    }
-}
-
-fn put_hashes(r: &mut Value, h: &FrameHashes) {
-    if let Some(p) = h.pdq {
-        r["pdq"] = json!(p.original().to_string());
-        r["quality"] = json!(p.quality.0);
-    }
-    if let Some(ph) = h.phash {
-        r["phash"] = json!(ph.to_string());
     }
 }
 

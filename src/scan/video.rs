@@ -9,8 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
+use super::record::{FileRecord, Status};
 use super::{Examined, ScanConfig};
 use crate::engine::FrameHashes;
 use crate::matching::Matcher;
@@ -34,16 +33,15 @@ pub enum VideoPart {
 }
 
 /// What a video file's record says before decoding: stream facts, or why it is not hashed.
-pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
+pub fn examine(mut record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examined {
     let mut video = None;
     if !cfg.algos.pdq {
-        record["status"] = json!("skipped");
-        record["reason"] = json!("video: vPDQ needs PDQ (add pdq to --algo)");
+        record.set(Status::Skipped, "video: vPDQ needs PDQ (add pdq to --algo)");
     } else {
         match video::probe(path, &cfg.video) {
             Ok(info) => {
-                record["video"] = json!(info);
-                record["status"] = json!("ok");
+                record.video = Some(info.clone());
+                record.status = Status::Ok;
                 video = Some(VideoPart::Pending {
                     path: path.to_path_buf(),
                     info,
@@ -51,8 +49,8 @@ pub fn examine(mut record: Value, path: &Path, cfg: &ScanConfig) -> Examined {
             }
             Err(err) => {
                 let skip = matches!(err, video::VideoError::AudioOnly);
-                record["status"] = json!(if skip { "skipped" } else { "error" });
-                record["reason"] = json!(err.to_string());
+                let status = if skip { Status::Skipped } else { Status::Error };
+                record.set(status, err.to_string());
             }
         }
     }
@@ -187,12 +185,8 @@ impl<'a> Rounds<'a> {
                     held = held.saturating_sub(o.frames.iter().map(crate::Frame::pixels).sum());
                     let end = end.and_then(|e| video::ending_warnings(e, &o.info, o.total));
                     match end {
-                        Ok(w) if !w.is_empty() => o.record["warnings"] = json!(w),
-                        Ok(_) => {}
-                        Err(err) => {
-                            o.record["status"] = json!("error");
-                            o.record["reason"] = json!(err.to_string());
-                        }
+                        Ok(w) => o.record.warnings = w,
+                        Err(err) => o.record.set(Status::Error, err.to_string()),
                     }
                     let record = std::mem::take(&mut o.record);
                     let last = o.piece(record, true);
@@ -210,7 +204,7 @@ impl<'a> Rounds<'a> {
 struct Open {
     id: u64,
     info: VideoInfo,
-    record: Value,
+    record: FileRecord,
     frames: Vec<crate::Frame>,
     numbers: Vec<u64>,
     total: usize,
@@ -218,7 +212,7 @@ struct Open {
 
 impl Open {
     /// The frames gathered so far, as a piece of this video.
-    fn piece(&mut self, record: Value, last: bool) -> Examined {
+    fn piece(&mut self, record: FileRecord, last: bool) -> Examined {
         Examined {
             record,
             frames: std::mem::take(&mut self.frames),
@@ -274,12 +268,26 @@ fn decode_worker(
 }
 
 /// A piece before the last needs only the path, for its frame matches.
-fn path_only(record: &Value) -> Value {
-    let mut r = json!({"path": record["path"]});
-    if record["path_escaped"] == true {
-        r["path_escaped"] = json!(true);
+fn path_only(record: &FileRecord) -> FileRecord {
+    FileRecord {
+        path: record.path.clone(),
+        path_escaped: record.path_escaped,
+        ..FileRecord::default()
     }
-    r
+}
+
+/// A whole-video match line: the video of a set that this video's hashes meet under the
+/// vPDQ rule, with the shares and counts behind the decision.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename = "video_match")]
+struct VideoMatchRecord<'a> {
+    path: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    path_escaped: bool,
+    refset: String,
+    video: &'a str,
+    #[serde(flatten)]
+    score: serde_json::Value,
 }
 
 /// The consumer's side: features of the videos still being read, and the video sets'
@@ -337,22 +345,21 @@ impl Videos {
     pub fn finish(
         &mut self,
         id: u64,
-        record: &mut Value,
+        record: &mut FileRecord,
         sets: &[RefSet],
         matcher: &Matcher,
         cfg: &ScanConfig,
-    ) -> anyhow::Result<Vec<Value>> {
+    ) -> anyhow::Result<Vec<String>> {
         let features = self.features.remove(&id).unwrap_or_default();
-        if record["status"] != "ok" {
+        if record.status != Status::Ok {
             return Ok(vec![]);
         }
-        record["frames_hashed"] = json!(features.len());
+        record.frames_hashed = Some(features.len());
         match self.write_text(record, &features) {
-            Ok(file) => record["vpdq_file"] = json!(file.to_string_lossy()),
+            Ok(file) => record.vpdq_file = Some(file.to_string_lossy().into_owned()),
             // This video's hashes cannot be kept; the run and the other files go on.
             Err(e) => {
-                record["status"] = json!("error");
-                record["reason"] = json!(format!("writing its vPDQ file failed: {e}"));
+                record.set(Status::Error, format!("writing its vPDQ file failed: {e}"));
                 return Ok(vec![]);
             }
         }
@@ -373,12 +380,16 @@ impl Videos {
                 vmatch::against_set(set, totals, &Matcher::Cpu, &query, &p)
             })?;
             for m in found {
-                let mut line = path_only(record);
-                line["type"] = json!("video_match");
-                line["refset"] = json!(set.path().to_string_lossy());
-                line["video"] = json!(set.video_name(m.video));
-                m.score.put_json(&p, &mut line);
-                lines.push(line);
+                let mut score = serde_json::json!({});
+                m.score.put_json(&p, &mut score);
+                let line = VideoMatchRecord {
+                    path: &record.path,
+                    path_escaped: record.path_escaped,
+                    refset: set.path().to_string_lossy().into_owned(),
+                    video: set.video_name(m.video),
+                    score,
+                };
+                lines.push(serde_json::to_string(&line)?);
             }
         }
         Ok(lines)
@@ -386,8 +397,8 @@ impl Videos {
 
     /// `DIR/NAME-XXXXXXXX.vpdq.txt`, XXXXXXXX from the path, so that equal names in
     /// different folders do not collide; written whole, then renamed into place.
-    fn write_text(&self, record: &Value, features: &[Feature]) -> std::io::Result<PathBuf> {
-        let path = record["path"].as_str().unwrap_or("video");
+    fn write_text(&self, record: &FileRecord, features: &[Feature]) -> std::io::Result<PathBuf> {
+        let path = record.path.as_str();
         let name = Path::new(path)
             .file_name()
             .map_or("video".into(), |n| n.to_string_lossy().into_owned());
