@@ -223,6 +223,41 @@ pub struct FrameHashes {
     pub phash: Option<Phash64>,
 }
 
+/// Uniform random hash bits (xorshift64*, seeded) for generated reference sets, benches
+/// and tests: fast and reproducible, not for anything secret.
+pub fn random_words(seed: u64) -> impl Iterator<Item = u64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    std::iter::repeat_with(move || {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+/// Bytes as lower-case hex: digests, checksums, every hex the records hold.
+pub fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
+/// Hashes are written as their hex text, in records as in the reference tools' output.
+impl serde::Serialize for Pdq256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for Phash64 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,40 +298,5 @@ mod tests {
         let h = Pdq256::from_u32_words(&w);
         assert!(h.bit(32) && h.bit(255));
         assert_eq!(h.distance(&Pdq256::default()), Distance(2));
-    }
-}
-
-/// Uniform random hash bits (xorshift64*, seeded) for generated reference sets, benches
-/// and tests: fast and reproducible, not for anything secret.
-pub fn random_words(seed: u64) -> impl Iterator<Item = u64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    std::iter::repeat_with(move || {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
-}
-
-/// Bytes as lower-case hex: digests, checksums, every hex the records hold.
-pub fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
-}
-
-/// Hashes are written as their hex text, in records as in the reference tools' output.
-impl serde::Serialize for Pdq256 {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl serde::Serialize for Phash64 {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }

@@ -159,7 +159,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         other => return Err(format!("unknown size unit {other:?} in {s:?}")),
     };
     let bytes = n * scale as f64;
-    if !(bytes >= (64 << 20) as f64) {
+    // NaN cannot come from the digits parsed above; anything under 64 MiB is refused.
+    if bytes.is_nan() || bytes < (64 << 20) as f64 {
         return Err(format!("{s:?} is below the smallest budget, 64M"));
     }
     Ok(bytes as u64)

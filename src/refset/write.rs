@@ -66,7 +66,9 @@ impl PartialEq<&str> for Label {
     fn eq(&self, other: &&str) -> bool {
         match self {
             Label::Text(t) => &**t == *other,
-            Label::Line(..) => self.to_string() == *other,
+            Label::Line(file, line) => other
+                .rsplit_once(':')
+                .is_some_and(|(f, l)| f == &**file && l.parse() == Ok(*line)),
         }
     }
 }

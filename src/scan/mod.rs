@@ -6,6 +6,11 @@
 //! (engine: GPU and CPU workers) -> match + write. The three run on their own threads with
 //! bounded queues between them, so reading round n+2, hashing round n+1 and matching and
 //! writing round n overlap while memory stays flat.
+//!
+//! Files: `plan` (what this run has to do), `examine` (reading one file), `sink` (matching
+//! and writing), `record` (the records), `header` (the header record and what resume
+//! compares), `resume`, `merge` (shards into one), `shard`, `walk`, `video` (videos in
+//! pieces), `progress`.
 
 pub mod merge;
 pub mod progress;
@@ -16,6 +21,8 @@ pub mod video;
 pub mod walk;
 
 mod examine;
+mod header;
+mod plan;
 mod sink;
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,10 +30,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::decode::DecodeOptions;
 use crate::engine::{Algorithms, Engine};
@@ -34,9 +41,12 @@ use crate::frame::Frame;
 use crate::gpu::GpuCounters;
 use crate::matching::{self, Matcher};
 use crate::pipeline::{self, Budget, Reservation, RoundLimits};
-use crate::refset::{Algo, RefSet};
+use crate::refset::RefSet;
 pub use examine::MAX_IMAGE_BYTES;
 use examine::examine_guarded;
+pub(crate) use header::unix_seconds;
+use header::{header, refuse_other_settings};
+use plan::plan;
 use shard::Shard;
 use sink::{HashedRound, Sink};
 
@@ -295,74 +305,6 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// `--resume` continues the same scan or none: a different algorithm, parameter or
-/// reference set would leave records of two scans in one output.
-fn refuse_other_settings(cfg: &ScanConfig, now: &Value) -> anyhow::Result<()> {
-    let meta = match cfg.format {
-        record::Format::Csv => meta_path(&cfg.out),
-        record::Format::Jsonl => cfg.out.clone(),
-    };
-    let Some(before) = resume::first_header(&meta)? else {
-        return Ok(());
-    };
-    let diff = resume::differences(&before, now);
-    if !diff.is_empty() {
-        anyhow::bail!(
-            "cannot resume {}: it was written with other settings ({}); resume with the settings it was started with, or write a new output",
-            cfg.out.display(),
-            diff.join("; ")
-        );
-    }
-    Ok(())
-}
-
-/// What this run has to do: the files of this shard not yet recorded, in walk order, and
-/// the records of paths the walk could not enter (as lines to write first).
-fn plan(
-    cfg: &ScanConfig,
-    done: &HashSet<String>,
-    summary: &mut Summary,
-) -> (Vec<walk::Found>, String) {
-    let walk_opts = walk::WalkOptions {
-        follow_symlinks: cfg.follow_symlinks,
-    };
-    let (mut found, walk_errors) = walk::walk(&cfg.inputs, walk_opts);
-    // Our own output files, when they lie under an input, are not evidence.
-    let own: Vec<PathBuf> = [&cfg.out, &matches_path(&cfg.out), &meta_path(&cfg.out)]
-        .iter()
-        .filter_map(|p| p.canonicalize().ok())
-        .collect();
-    found.retain(|f| {
-        !own.iter()
-            .any(|o| f.path.canonicalize().is_ok_and(|c| &c == o))
-    });
-    // Overlapping inputs (a folder and its subfolder, a list naming a file twice) must not
-    // record a file twice: the first occurrence stays, in walk order.
-    let mut keys = HashSet::new();
-    found.retain(|f| keys.insert(record::key(&f.path)));
-    summary.walked = found.len() + walk_errors.len();
-    let mut todo = vec![];
-    let mut early = String::new();
-    for (path, e) in walk_errors.iter().filter(|(p, _)| cfg.shard.owns(p)) {
-        summary.in_shard += 1;
-        if !done.contains(&record::key(path)) {
-            let mut r = record::FileRecord::new(path, None);
-            r.set(record::Status::Error, e.to_string());
-            let r = finish(r, summary);
-            early += &format!("{}\n", record::line(cfg.format, &r));
-        }
-    }
-    for f in found.into_iter().filter(|f| cfg.shard.owns(&f.path)) {
-        summary.in_shard += 1;
-        if done.contains(&record::key(&f.path)) {
-            summary.already_recorded += 1;
-        } else {
-            todo.push(f);
-        }
-    }
-    (todo, early)
-}
-
 /// The reading side: files examined a round at a time on all cores, videos decoded into
 /// pieces, rounds handed to the sink with the time they took. Returns when the sink hangs up.
 fn produce(
@@ -410,55 +352,6 @@ fn write_synced(f: &mut File, text: &str) -> std::io::Result<()> {
     }
     f.write_all(text.as_bytes())?;
     f.sync_data()
-}
-
-fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> Value {
-    let mut algos = vec![];
-    if cfg.algos.pdq {
-        algos.push("pdq");
-    }
-    if cfg.algos.phash {
-        algos.push("phash");
-    }
-    json!({
-        "type": "header",
-        "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
-        "started": unix_seconds(SystemTime::now()),
-        "command": cfg.command,
-        "resumed": resumed,
-        "algorithms": algos,
-        "parameters": {
-            "max_pixels": cfg.decode.max_pixels,
-            "pre_resize": cfg.decode.pre_resize,
-            "jpeg_reduced_to_min_side": cfg.decode.reduce_jpeg,
-            "digests": cfg.digests,
-            "shard": cfg.shard.to_string(),
-            "follow_symlinks": cfg.follow_symlinks,
-            "all_frames": cfg.all_frames,
-            "dihedral": cfg.dihedral,
-            "min_quality": cfg.min_quality,
-            "max_distance": cfg.max_distance,
-            "exif_orientation": if cfg.decode.exif_orient { "applied" } else { "ignored (stored pixels hashed, as the reference tools do)" },
-            "alpha": match cfg.decode.background {
-                Some([r, g, b]) => format!("composited on #{r:02x}{g:02x}{b:02x}"),
-                None => "dropped (colour channels hashed as stored)".into(),
-            },
-            "pdq_pipeline": "reference core on the full decoded image",
-            "video_interval_s": cfg.video.interval,
-            "video_timeout_s": cfg.video.stall_timeout.as_secs_f64(),
-            "vpdq_dir": cfg.vpdq_dir,
-            "video_match": {"distance": cfg.max_distance.unwrap_or(matching::default_max_distance(Algo::Pdq)), "min_quality": cfg.min_quality,
-                "query_match_pct": cfg.query_match_pct, "compared_match_pct": cfg.compared_match_pct},
-        },
-        "backend": engine.describe(),
-        "adapter": engine.adapter(),
-        "refsets": sets.iter().map(|s| json!({"path": s.path(), "algorithm": s.algo().name(), "entries": s.len(), "checksum": s.stored_checksum()})).collect::<Vec<_>>(),
-    })
-}
-
-pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Count a finished record in the summary; returns it.

@@ -278,3 +278,39 @@ pub fn check_records(cpu: &[&serde_json::Value], gpu: &[&serde_json::Value], lab
     }
     d.check(label);
 }
+
+/// A generated PNG (see `Frame::synthetic`).
+pub fn save_png(seed: u64, w: u32, h: u32, path: &Path) {
+    let f = Frame::synthetic(w, h, seed);
+    image::RgbImage::from_raw(w, h, f.rgb().to_vec())
+        .unwrap()
+        .save_with_format(path, image::ImageFormat::Png)
+        .unwrap();
+}
+
+/// `dir/in` holding `n` generated `w x h` PNGs named `0.png`, `1.png`, ...
+pub fn pngs(dir: &Path, n: u64, w: u32, h: u32) -> std::path::PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..n {
+        save_png(i, w, h, &input.join(format!("{i}.png")));
+    }
+    input
+}
+
+pub fn records(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub fn files(recs: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    recs.iter().filter(|r| r["type"] == "file").collect()
+}
+
+/// A path's last component as text.
+pub fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
