@@ -536,15 +536,7 @@ fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
     )
     .unwrap();
     let set = dir.join("known.hsref");
-    assert!(
-        bin()
-            .args(["refs", "build", "-o"])
-            .arg(&set)
-            .arg(&list)
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::refs_build(&list, &set);
     scan(&[
         "--all-frames",
         "--min-quality",

@@ -17,15 +17,7 @@ fn set_of_image_zero(dir: &Path) -> std::path::PathBuf {
     let h = Engine::Cpu.hash(&[&Frame::synthetic(40, 30, 0)], Algorithms::ALL)[0];
     std::fs::write(&list, format!("{} zero\n", h.pdq.unwrap().original())).unwrap();
     let set = dir.join("known.hsref");
-    assert!(
-        bin()
-            .args(["refs", "build", "-o"])
-            .arg(&set)
-            .arg(&list)
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::refs_build(&list, &set);
     set
 }
 

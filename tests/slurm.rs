@@ -185,13 +185,7 @@ fn tree(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         .unwrap();
     assert!(st.success());
     let refs = dir.join("known.hsref");
-    let st = bin()
-        .args(["refs", "build", "-o"])
-        .arg(&refs)
-        .arg(&hashes)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::refs_build(&hashes, &refs);
     (ev, refs, large)
 }
 

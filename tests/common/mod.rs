@@ -314,3 +314,15 @@ pub fn files(recs: &[serde_json::Value]) -> Vec<&serde_json::Value> {
 pub fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+
+/// `hashsweep refs build -o SET LIST`, which must succeed.
+pub fn refs_build(list: &Path, set: &Path) {
+    let ok = bin()
+        .args(["refs", "build", "-o"])
+        .arg(set)
+        .arg(list)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "refs build {}", list.display());
+}
