@@ -34,3 +34,26 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
         None => File::open(".")?.sync_all(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("hs-durable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (path, tmp) = (dir.join("f.txt"), dir.join(".f.tmp"));
+        replace(&path, &tmp, |f| f.write_all(b"first")).unwrap();
+        let failed = replace(&path, &tmp, |f| {
+            f.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert!(!tmp.exists());
+        replace(&path, &tmp, |f| f.write_all(b"second")).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
