@@ -79,11 +79,16 @@ pub struct Decoded {
 
 /// Inputs are only ever opened for reading.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    decode_head(Head::open(path)?, opts)
+}
+
+/// `decode_file` going on from a file's head.
+pub fn decode_head(head: Head, opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
     // A video may be gigabytes: it is named, not read whole and then refused.
-    if let sniff::Detected::Video(container) = sniff::detect_file(path) {
+    if let sniff::Detected::Video(container) = sniff::detect(&head.bytes) {
         return Err(DecodeError::Video(container));
     }
-    let bytes = std::fs::read(path)?;
+    let bytes = head.read_all(u64::MAX)?;
     decode_bytes(&bytes, opts)
 }
 
@@ -151,6 +156,48 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     })
 }
 
+/// How many leading bytes `Head` reads: enough for the header of every format we decode
+/// except a JPEG with a very large EXIF block or a TIFF with its directory at the end.
+pub const HEAD_BYTES: u64 = 64 << 10;
+
+/// The first bytes of a file, read once, with the file left open after them. The pipeline
+/// learns the file's type and decoded size from them before reserving memory, and reading
+/// goes on from there: each file is opened and read once.
+pub struct Head {
+    pub file: std::fs::File,
+    pub bytes: Vec<u8>,
+}
+
+impl Head {
+    /// Inputs are only ever opened for reading.
+    pub fn open(path: &Path) -> std::io::Result<Head> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut bytes = Vec::with_capacity(HEAD_BYTES as usize);
+        (&mut file).take(HEAD_BYTES).read_to_end(&mut bytes)?;
+        Ok(Head { file, bytes })
+    }
+
+    /// The size decoding will produce (see `planned_size`), from these bytes, or from the
+    /// whole file when its header lies beyond them.
+    pub fn planned_size(&self, path: &Path, opts: &DecodeOptions) -> Option<(u32, u32)> {
+        let reader = image::ImageReader::new(Cursor::new(&self.bytes[..]))
+            .with_guessed_format()
+            .ok()?;
+        planned(reader, opts).or_else(|| {
+            let cut = self.bytes.len() as u64 == HEAD_BYTES;
+            cut.then(|| planned_size(path, opts)).flatten()
+        })
+    }
+
+    /// The whole file: these bytes and at most `limit` more.
+    pub fn read_all(mut self, limit: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        (&mut self.file).take(limit).read_to_end(&mut self.bytes)?;
+        Ok(self.bytes)
+    }
+}
+
 /// The size `decode_file` will decode `path` to, from its header alone (a JPEG's reduced
 /// decoding included): what the pipeline reserves memory for before reading. `None` when
 /// the header does not say (not an image, or a broken one).
@@ -159,6 +206,13 @@ pub fn planned_size(path: &Path, opts: &DecodeOptions) -> Option<(u32, u32)> {
     let reader = image::ImageReader::new(std::io::BufReader::new(file))
         .with_guessed_format()
         .ok()?;
+    planned(reader, opts)
+}
+
+fn planned<R: std::io::BufRead + std::io::Seek>(
+    reader: image::ImageReader<R>,
+    opts: &DecodeOptions,
+) -> Option<(u32, u32)> {
     let jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let (w, h) = reader.into_dimensions().ok()?;
     Some(match opts.reduce_jpeg {

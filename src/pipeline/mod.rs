@@ -67,10 +67,6 @@ pub fn budget_of(max_memory: Option<u64>) -> Arc<Budget> {
     Budget::new(max_memory.unwrap_or_else(budget::default_limit))
 }
 
-fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map_or(0, |m| m.len())
-}
-
 /// What a decoded frame holds until it is hashed.
 pub fn frame_cost(frames: &[Frame]) -> u64 {
     frames
@@ -80,20 +76,22 @@ pub fn frame_cost(frames: &[Frame]) -> u64 {
 }
 
 /// Work through the front of `items` on all cores, a few per thread at a time, until the
-/// round's files or pixels are reached or the budget is full. Each item's `cost` is
-/// reserved before `work` sees it, and the reservation goes into `work` so that the result
-/// holds it for as long as it holds the memory. Returns one result per item taken, in
-/// order; at least one whenever `items` is not empty.
+/// round's files or pixels are reached or the budget is full. Each item's `cost` (bytes,
+/// and what was read to learn them, such as the file's head) is reserved before `work`
+/// sees it; the reservation goes into `work` so that the result holds it for as long as
+/// it holds the memory. Returns one result per item taken, in order; at least one
+/// whenever `items` is not empty. An item whose cost was learnt but that did not fit is
+/// looked at again in the next round.
 ///
 /// Only a round's first item waits for the budget (on rounds already handed on, which
 /// their consumers give back); later ones that do not fit end the round instead, since
 /// waiting on memory this round holds itself would never end.
-pub fn take_round<T: Sync, R: Send>(
+pub fn take_round<T: Sync, P: Send, R: Send>(
     items: &[T],
     limits: RoundLimits,
     budget: &Arc<Budget>,
-    cost: impl Fn(&T) -> u64 + Sync,
-    work: impl Fn(&T, Reservation) -> R + Sync,
+    cost: impl Fn(&T) -> (u64, P) + Sync,
+    work: impl Fn(&T, P, Reservation) -> R + Sync,
     pixels: impl Fn(&R) -> usize,
 ) -> Vec<R> {
     let step = rayon::current_num_threads().max(1) * 2;
@@ -102,24 +100,25 @@ pub fn take_round<T: Sync, R: Send>(
     while done.len() < items.len().min(limits.files) && held < limits.pixels {
         let start = done.len();
         let end = (start + step).min(items.len());
-        let costs: Vec<u64> = items[start..end].par_iter().map(&cost).collect();
-        let mut holds = Vec::with_capacity(costs.len());
-        for &c in &costs {
-            let hold = match start + holds.len() {
+        let costs: Vec<(u64, P)> = items[start..end].par_iter().map(&cost).collect();
+        let asked = costs.len();
+        let mut admitted = Vec::with_capacity(asked);
+        for (c, prefetched) in costs {
+            let hold = match start + admitted.len() {
                 0 => Some(budget.reserve(c)),
                 _ => budget.try_reserve(c),
             };
             match hold {
-                Some(h) => holds.push(h),
+                Some(h) => admitted.push((prefetched, h)),
                 None => break,
             }
         }
-        let full = holds.len() < costs.len();
-        let taken = &items[start..start + holds.len()];
+        let full = admitted.len() < asked;
+        let taken = &items[start..start + admitted.len()];
         let part: Vec<R> = taken
             .par_iter()
-            .zip(holds)
-            .map(|(t, h)| work(t, h))
+            .zip(admitted)
+            .map(|(t, (p, h))| work(t, p, h))
             .collect();
         held += part.iter().map(&pixels).sum::<usize>();
         done.extend(part);
@@ -171,9 +170,19 @@ impl<'a> HashSource<'a> {
                 rest,
                 limits,
                 &self.budget,
-                |p| image_cost(file_len(p), decode::planned_size(p, &self.opts)),
-                |p, mut hold| {
-                    let d = decode::decode_file(p, &self.opts);
+                |p| match decode::Head::open(p) {
+                    Ok(head) => {
+                        let len = head.file.metadata().map_or(0, |m| m.len());
+                        let c = image_cost(len, head.planned_size(p, &self.opts));
+                        (c, Some(head))
+                    }
+                    Err(_) => (0, None),
+                },
+                |p, head, mut hold| {
+                    let d = match head {
+                        Some(head) => decode::decode_head(head, &self.opts),
+                        None => decode::decode_file(p, &self.opts),
+                    };
                     if let Ok(d) = &d {
                         hold.shrink_to(frame_cost(std::slice::from_ref(&d.frame)));
                     }
@@ -217,8 +226,8 @@ mod tests {
                 rest,
                 RoundLimits::DEFAULT,
                 &budget,
-                |&c| c,
-                |&c, hold| (c, hold),
+                |&c| (c, ()),
+                |&c, (), hold| (c, hold),
                 |_| 0,
             );
             assert!(budget.peak() <= 100, "held {} of 100", budget.peak());
@@ -236,8 +245,8 @@ mod tests {
             &[500u64, 1],
             RoundLimits::DEFAULT,
             &budget,
-            |&c| c,
-            |&c, h| (c, h),
+            |&c| (c, ()),
+            |&c, (), h| (c, h),
             |_| 0,
         );
         assert_eq!(r.len(), 1);

@@ -1,7 +1,6 @@
 //! The reading side of a scan: one file read (type by content, digests streamed) and, for
 //! an image, decoded; every outcome, a panic included, becomes that file's record.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -9,33 +8,38 @@ use md5::Digest;
 
 use super::record::{FileRecord, Status};
 use super::{Digests, Examined, ScanConfig, video, walk};
-use crate::decode;
 use crate::decode::sniff::{self, Detected};
+use crate::decode::{self, Head};
 use crate::frame::Frame;
 
-/// What reading `f` will hold at its peak, from its size and its header: an image's bytes
-/// and decoding, or the streaming buffer of anything else.
-pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> u64 {
+/// What reading `f` will hold at its peak, from its size and its header (an image's bytes
+/// and decoding, or the streaming buffer of anything else), with the head read to learn
+/// it, from which reading goes on. Special files and links are not opened (a FIFO would
+/// block); a file that cannot be opened costs nothing and is reported by `examine`.
+pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> (u64, Option<Head>) {
     const STREAM_BUFFER: u64 = 1 << 20;
-    let Ok(meta) = std::fs::metadata(&f.path) else {
-        return 0;
+    if f.kind != walk::Kind::File {
+        return (0, None);
+    }
+    let Ok(head) = Head::open(&f.path) else {
+        return (0, None);
     };
-    if f.kind != walk::Kind::File || meta.len() > MAX_IMAGE_BYTES {
-        return STREAM_BUFFER;
-    }
-    match decode::planned_size(&f.path, &cfg.decode) {
-        Some(size) => crate::pipeline::image_cost(meta.len(), Some(size)),
-        // A broken header is still read whole if the content says image.
-        None => match sniff::detect_file(&f.path) {
-            Detected::Image(_) => meta.len(),
-            _ => STREAM_BUFFER,
-        },
-    }
+    let len = head.file.metadata().map_or(0, |m| m.len());
+    let image = matches!(sniff::detect(&head.bytes), Detected::Image(_));
+    let c = match (image, len <= MAX_IMAGE_BYTES) {
+        (true, true) => {
+            // A broken header is still read whole.
+            let size = head.planned_size(&f.path, &cfg.decode);
+            crate::pipeline::image_cost(len, size)
+        }
+        _ => STREAM_BUFFER,
+    };
+    (c, Some(head))
 }
 
 /// No panic from one file reaches the run: it becomes that file's error record.
-pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, cfg))).unwrap_or_else(
+pub(super) fn examine_guarded(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, head, cfg))).unwrap_or_else(
         |_| {
             let mut record = FileRecord::new(&f.path, None);
             record.set(
@@ -52,7 +56,7 @@ pub(super) fn examine_guarded(f: &walk::Found, cfg: &ScanConfig) -> Examined {
     )
 }
 
-fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
+fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
     let skipped = |record: &mut FileRecord, why: &str| record.set(Status::Skipped, why);
     let error = |record: &mut FileRecord, why: String| record.set(Status::Error, why);
     let meta = std::fs::symlink_metadata(&f.path).ok();
@@ -80,7 +84,7 @@ fn examine(f: &walk::Found, cfg: &ScanConfig) -> Examined {
         }
         walk::Kind::File => {}
     }
-    let (kind, bytes) = match read(&f.path, cfg.digests) {
+    let (kind, bytes) = match read(&f.path, head, cfg.digests) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             error(&mut record, "vanished during the scan".into());
@@ -169,11 +173,15 @@ struct Contents {
     whole: Option<Vec<u8>>,
 }
 
-fn read(p: &Path, d: Digests) -> std::io::Result<(Detected, Contents)> {
-    let mut f = File::open(p)?; // read-only: inputs are never modified
-    let mut head = Vec::with_capacity(sniff::HEAD);
-    (&mut f).take(sniff::HEAD as u64).read_to_end(&mut head)?;
-    let kind = sniff::detect(&head);
+fn read(p: &Path, head: Option<Head>, d: Digests) -> std::io::Result<(Detected, Contents)> {
+    let Head {
+        file: mut f,
+        bytes: head,
+    } = match head {
+        Some(h) => h,
+        None => Head::open(p)?,
+    };
+    let kind = sniff::detect(&head[..head.len().min(sniff::HEAD)]);
     let size = f.metadata().map_or(0, |m| m.len());
     let mut digests = Digesters::new(d);
     digests.update(&head);

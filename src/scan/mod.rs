@@ -323,8 +323,8 @@ fn produce(
             limits,
             &budget,
             |f| examine::cost(f, cfg),
-            |f, mut hold| {
-                let mut e = examine_guarded(f, cfg);
+            |f, head, mut hold| {
+                let mut e = examine_guarded(f, head, cfg);
                 hold.shrink_to(pipeline::frame_cost(&e.frames));
                 e.hold = hold;
                 e
@@ -409,7 +409,7 @@ mod tests {
             path: std::env::temp_dir().join("hashsweep-gone-never-existed.png"),
             kind: walk::Kind::File,
         };
-        let e = examine_guarded(&f, &cfg());
+        let e = examine_guarded(&f, None, &cfg());
         assert_eq!(e.record.status, record::Status::Error);
         assert_eq!(e.record.reason.as_deref(), Some("vanished during the scan"));
         assert!(e.frames.is_empty());
@@ -424,6 +424,7 @@ mod tests {
                 path: p.clone(),
                 kind: walk::Kind::File,
             },
+            None,
             &cfg(),
         );
         let r = &e.record;
