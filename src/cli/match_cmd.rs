@@ -61,6 +61,14 @@ struct Query {
 pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     let set = RefSet::open(&args.refs)?;
     let algo = set.algo();
+    if algo.is_digest() {
+        anyhow::bail!(
+            "{} holds {} digests, which match files exactly: use `hashsweep scan --refs {}`",
+            args.refs.display(),
+            algo.name(),
+            args.refs.display()
+        );
+    }
     let engine = args.backend.open()?;
     let mut queries = vec![];
     let mut hashes = QueryHashes::new(algo);

@@ -64,6 +64,11 @@ pub enum RefsArgs {
 pub enum AlgoArg {
     Pdq,
     Phash,
+    /// File digests, matched exactly (a SHA-256 list of bare lines needs this: it has
+    /// PDQ's length).
+    Md5,
+    Sha1,
+    Sha256,
 }
 
 impl From<AlgoArg> for Algo {
@@ -71,6 +76,9 @@ impl From<AlgoArg> for Algo {
         match a {
             AlgoArg::Pdq => Algo::Pdq,
             AlgoArg::Phash => Algo::Phash,
+            AlgoArg::Md5 => Algo::Md5,
+            AlgoArg::Sha1 => Algo::Sha1,
+            AlgoArg::Sha256 => Algo::Sha256,
         }
     }
 }
@@ -123,7 +131,7 @@ fn build(
     let (mut invalid, mut no_hash) = (0, 0);
     // Room for every entry at once, from the inputs' sizes: a PDQ line is 65 bytes or more.
     let line_bytes = match algo {
-        Some(a) => a.words() as u64 * 16 + 1,
+        Some(a) => a.digest_bytes().map_or(a.bits() / 4, |n| n * 2) as u64 + 1,
         None => input::MIN_BYTES_PER_ENTRY,
     };
     let bytes: u64 = inputs

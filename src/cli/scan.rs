@@ -8,6 +8,7 @@ use clap::Args;
 use super::EXIT_SOME_FAILED;
 use super::hash::{AlgoName, algorithms};
 use crate::decode::{self, DecodeOptions};
+use crate::refset::Algo;
 use crate::scan::shard::Shard;
 use crate::scan::{self, Digests, ScanConfig};
 
@@ -93,6 +94,25 @@ pub struct ScanArgs {
     pub quiet: bool,
 }
 
+/// The digests asked for, and those the digest sets among `--refs` match by: each is
+/// computed in the same read of the file.
+fn digests_needed(args: &ScanArgs) -> anyhow::Result<Digests> {
+    let mut d = Digests {
+        md5: args.digest.contains(&DigestName::Md5),
+        sha1: args.digest.contains(&DigestName::Sha1),
+        sha256: args.digest.contains(&DigestName::Sha256),
+    };
+    for p in &args.refs {
+        match crate::refset::RefSet::open(p)?.algo() {
+            Algo::Md5 => d.md5 = true,
+            Algo::Sha1 => d.sha1 = true,
+            Algo::Sha256 => d.sha256 = true,
+            Algo::Pdq | Algo::Phash => {}
+        }
+    }
+    Ok(d)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DigestName {
     Md5,
@@ -124,11 +144,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         out: args.output.clone(),
         refs: args.refs.clone(),
         algos: algorithms(&args.algo),
-        digests: Digests {
-            md5: args.digest.contains(&DigestName::Md5),
-            sha1: args.digest.contains(&DigestName::Sha1),
-            sha256: args.digest.contains(&DigestName::Sha256),
-        },
+        digests: digests_needed(&args)?,
         resume: args.resume,
         shard,
         decode: DecodeOptions {

@@ -11,11 +11,12 @@ use crate::refset::{Algo, RefSet};
 
 /// Matching defaults from the reference: PDQ matches at distance <= 31. For pHash, 10 is
 /// the top of the usual 8-10 range: a forensic sweep prefers a reviewed false positive to a
-/// missed match.
+/// missed match. File digests match only exactly.
 pub fn default_max_distance(algo: Algo) -> u32 {
     match algo {
         Algo::Pdq => 31,
         Algo::Phash => 10,
+        Algo::Md5 | Algo::Sha1 | Algo::Sha256 => 0,
     }
 }
 

@@ -10,19 +10,27 @@ pub const VERSION: u32 = 1;
 pub const SECTION_ALIGN: u64 = 4096;
 pub const HEADER_LEN: usize = 256;
 
-/// Which hash a set holds; the value is stored in the header.
+/// Which hash a set holds; the value is stored in the header. PDQ and pHash are matched
+/// by Hamming distance; the file digests (MD5, SHA-1, SHA-256) only exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algo {
     Pdq = 1,
     Phash = 2,
+    Md5 = 3,
+    Sha1 = 4,
+    Sha256 = 5,
 }
 
 impl Algo {
+    /// Bits each entry takes in the hash array: whole 64-bit words, so SHA-1's 160 bits
+    /// are stored as 192 (its 20 bytes, then 4 zero bytes).
     pub fn bits(self) -> usize {
         match self {
-            Algo::Pdq => 256,
+            Algo::Pdq | Algo::Sha256 => 256,
             Algo::Phash => 64,
+            Algo::Md5 => 128,
+            Algo::Sha1 => 192,
         }
     }
 
@@ -31,28 +39,58 @@ impl Algo {
         self.bits() / 64
     }
 
+    /// A file digest, matched only exactly: its length in bytes.
+    pub fn digest_bytes(self) -> Option<usize> {
+        match self {
+            Algo::Md5 => Some(16),
+            Algo::Sha1 => Some(20),
+            Algo::Sha256 => Some(32),
+            Algo::Pdq | Algo::Phash => None,
+        }
+    }
+
+    pub fn is_digest(self) -> bool {
+        self.digest_bytes().is_some()
+    }
+
     pub fn from_code(c: u32) -> Option<Algo> {
         match c {
             1 => Some(Algo::Pdq),
             2 => Some(Algo::Phash),
+            3 => Some(Algo::Md5),
+            4 => Some(Algo::Sha1),
+            5 => Some(Algo::Sha256),
             _ => None,
         }
     }
 
-    /// From the length of a hex hash: 64 digits are PDQ, 16 are pHash.
+    /// From the length of a hex hash: 64 digits are PDQ (a SHA-256 list says so by its
+    /// column name or `--algo`), 16 pHash, 32 MD5, 40 SHA-1.
     pub fn from_hex_len(n: usize) -> Option<Algo> {
         match n {
             64 => Some(Algo::Pdq),
             16 => Some(Algo::Phash),
+            32 => Some(Algo::Md5),
+            40 => Some(Algo::Sha1),
             _ => None,
         }
     }
 
+    /// The column or key naming this hash in lists and in our records.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Pdq => "pdq",
             Algo::Phash => "phash",
+            Algo::Md5 => "md5",
+            Algo::Sha1 => "sha1",
+            Algo::Sha256 => "sha256",
         }
+    }
+
+    pub const ALL: [Algo; 5] = [Algo::Pdq, Algo::Phash, Algo::Md5, Algo::Sha1, Algo::Sha256];
+
+    pub fn from_name(name: &str) -> Option<Algo> {
+        Algo::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 

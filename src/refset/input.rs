@@ -52,6 +52,36 @@ pub fn parse_hash(s: &str, algo: Algo) -> Option<Vec<u64>> {
     match algo {
         Algo::Pdq => s.parse::<crate::hash::Pdq256>().ok().map(|h| h.0.to_vec()),
         Algo::Phash => s.parse::<crate::hash::Phash64>().ok().map(|h| vec![h.0]),
+        Algo::Md5 | Algo::Sha1 | Algo::Sha256 => digest_words(s, algo),
+    }
+}
+
+/// A digest's bytes in order, packed into little-endian words (the last one zero-padded):
+/// the form of a digest set's hash array, and of the digests a scan computes.
+pub fn digest_words(hex: &str, algo: Algo) -> Option<Vec<u64>> {
+    let n = algo.digest_bytes()?;
+    if hex.len() != n * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut bytes = vec![0u8; algo.words() * 8];
+    for (i, b) in bytes.iter_mut().take(n).enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(
+        bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+    )
+}
+
+/// Columns (CSV) or keys (JSONL) a hash may be found under, in the order they are
+/// looked for: with `algo` forced, its own name and `hash`; otherwise perceptual hashes
+/// first (our own outputs hold both), then digests.
+fn hash_keys(algo: Option<Algo>) -> Vec<&'static str> {
+    match algo {
+        Some(a) => vec![a.name(), "hash"],
+        None => vec!["hash", "pdq", "phash", "md5", "sha1", "sha256"],
     }
 }
 
@@ -73,7 +103,7 @@ pub fn detect(text: &str) -> Kind {
     {
         return Kind::Vpdq;
     }
-    if cells.len() > 1 && cells.iter().any(|c| ["hash", "pdq", "phash"].contains(c)) {
+    if cells.len() > 1 && cells.iter().any(|c| hash_keys(None).contains(c)) {
         return Kind::Csv;
     }
     Kind::PlainHex
@@ -254,13 +284,16 @@ impl Parser<'_> {
         let mut rows = csv::ReaderBuilder::new().flexible(true).from_reader(r);
         let header = rows.headers().map_err(csv_error)?.clone();
         let col = |name: &str| header.iter().position(|h| h == name);
-        let hash_col = match self.algo {
-            Some(Algo::Phash) => col("phash").or(col("hash")),
-            _ => col("hash").or(col("pdq")).or(col("phash")),
-        };
-        let Some(hash_col) = hash_col else {
+        let Some((hash_col, name)) = hash_keys(self.algo)
+            .into_iter()
+            .find_map(|k| Some((col(k)?, k)))
+        else {
             return Ok(self.bad(1, "no hash column".into())?);
         };
+        // A digest column says what it holds (a SHA-256 has PDQ's length).
+        if let Some(a) = Algo::from_name(name).filter(|a| a.is_digest()) {
+            self.algo = Some(a);
+        }
         let (label_col, quality_col, id_col) =
             (col("path").or(col("label")), col("quality"), col("id"));
         let mut row = csv::StringRecord::new();
@@ -284,18 +317,16 @@ impl Parser<'_> {
             Ok(v) => v,
             Err(e) => return self.bad(n, format!("invalid JSON: {e}")),
         };
-        let key = match self.algo {
-            Some(Algo::Phash) => ["phash", "hash"],
-            _ => ["hash", "pdq"],
-        };
-        let hash = key
-            .iter()
-            .find_map(|k| v[k].as_str())
-            .or_else(|| v["phash"].as_str());
-        let Some(hash) = hash else {
+        let Some((hash, key)) = hash_keys(self.algo)
+            .into_iter()
+            .find_map(|k| Some((v[k].as_str()?, k)))
+        else {
             self.out.no_hash += 1;
             return Ok(());
         };
+        if let Some(a) = Algo::from_name(key).filter(|a| a.is_digest()) {
+            self.algo = Some(a);
+        }
         let label = ["label", "path"].iter().find_map(|k| v[k].as_str());
         let quality = v["quality"].as_u64().and_then(|q| u8::try_from(q).ok());
         self.push(n, hash, label, quality, v["id"].as_u64(), None)

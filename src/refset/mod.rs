@@ -14,7 +14,8 @@ use thiserror::Error;
 
 pub use format::Algo;
 use format::{
-    FLAG_LABELS, FLAG_QUALITY, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC, VERSION,
+    FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC,
+    VERSION,
 };
 
 #[derive(Debug, Error)]
@@ -105,6 +106,29 @@ impl RefSet {
     pub fn words(&self) -> &[u64] {
         let n = self.len() * self.algo().words();
         bytemuck::cast_slice(self.section(self.header.hashes_offset, n * 8))
+    }
+
+    /// Entries are in hash order (every set `refs build` and `refs merge` write; not
+    /// `refs random`'s): exact lookups are binary searches.
+    pub fn is_sorted(&self) -> bool {
+        self.header.flags & FLAG_SORTED != 0
+    }
+
+    /// The entries whose hash is exactly `words`: a binary search over the mapped, sorted
+    /// hash array (nothing is copied into the heap), or a pass over an unsorted one.
+    pub fn find_exact(&self, words: &[u64]) -> Vec<usize> {
+        let w = self.algo().words();
+        if words.len() != w {
+            return vec![];
+        }
+        let all = self.words();
+        let key = |i: usize| &all[i * w..(i + 1) * w];
+        if !self.is_sorted() {
+            return (0..self.len()).filter(|&i| key(i) == words).collect();
+        }
+        let first = partition(self.len(), |i| key(i) < words);
+        let end = partition(self.len(), |i| key(i) <= words);
+        (first..end).collect()
     }
 
     pub fn hash_words(&self, i: usize) -> &[u64] {
@@ -209,6 +233,20 @@ impl RefSet {
 }
 
 /// BLAKE3 of the file with the checksum field taken as zeros.
+/// The first index in `0..n` for which `before` is false (`before` true then false).
+fn partition(n: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 pub fn checksum(file: &[u8]) -> [u8; 32] {
     let at = std::mem::offset_of!(Header, checksum);
     let mut h = blake3::Hasher::new();

@@ -184,6 +184,15 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         .iter()
         .map(|p| RefSet::open(p))
         .collect::<Result<_, _>>()?;
+    // An unsorted digest set would be searched end to end for every file.
+    if let Some(s) = sets.iter().find(|s| s.algo().is_digest() && !s.is_sorted()) {
+        anyhow::bail!(
+            "{}: a {} set whose entries are not in order (made by `refs random`?); `hashsweep refs merge {} -o SORTED` writes an ordered copy",
+            s.path().display(),
+            s.algo().name(),
+            s.path().display()
+        );
+    }
     let mpath = matches_path(&cfg.out);
     let csv = cfg.format == record::Format::Csv;
     let head = header(cfg, engine, &sets, cfg.resume);

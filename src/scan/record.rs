@@ -201,6 +201,16 @@ impl FileRecord {
         self.reason = Some(reason.into());
     }
 
+    /// The file's digest of this kind, if it was computed.
+    pub fn digest(&self, algo: crate::refset::Algo) -> Option<&str> {
+        match algo {
+            crate::refset::Algo::Md5 => self.md5.as_deref(),
+            crate::refset::Algo::Sha1 => self.sha1.as_deref(),
+            crate::refset::Algo::Sha256 => self.sha256.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The key resume and merge know this file by.
     pub fn key(&self) -> String {
         key_of(&self.path, self.path_escaped)
@@ -214,12 +224,17 @@ pub struct MatchRecord {
     pub path: String,
     #[serde(skip_serializing_if = "is_false")]
     pub path_escaped: bool,
+    /// What matched: `pdq` or `phash` (within `distance`), or a file digest `md5`, `sha1`,
+    /// `sha256` (exactly).
+    pub kind: &'static str,
     pub refset: String,
     pub entry_id: u64,
     pub label: String,
     pub distance: u32,
-    /// Which of the 8 dihedral forms of the query matched (`original` without --dihedral).
-    pub variant: &'static str,
+    /// Which of the 8 dihedral forms of the query matched (`original` without --dihedral);
+    /// none for a digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

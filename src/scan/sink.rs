@@ -161,7 +161,7 @@ impl Sink<'_> {
         hashed: &[Hashed],
     ) -> anyhow::Result<Vec<String>> {
         let mut mlines = vec![String::new(); rounds.len()];
-        for set in self.sets {
+        for set in self.sets.iter().filter(|s| !s.algo().is_digest()) {
             let found = match_frames(set, &self.matcher, hashed, self.cfg);
             self.summary.matches += found.len();
             for m in found {
@@ -176,15 +176,16 @@ impl Sink<'_> {
                 let line = serde_json::to_string(&MatchRecord {
                     path: record.path.clone(),
                     path_escaped: record.path_escaped,
+                    kind: set.algo().name(),
                     refset: set.path().to_string_lossy().into_owned(),
                     entry_id: set.ids()[m.entry as usize],
                     label: set.label_text(m.entry as usize),
                     distance: m.distance,
-                    variant: if variant == "pdq" {
+                    variant: Some(if variant == "pdq" {
                         "original"
                     } else {
                         variant
-                    },
+                    }),
                     frame,
                     timestamp,
                 })?;
@@ -219,6 +220,10 @@ impl Sink<'_> {
                 }
             }
             n += 1;
+            for line in digest_matches(&e.record, self.sets)? {
+                self.summary.matches += 1;
+                *mlines += &line;
+            }
             let r = finish(e.record, &mut self.summary);
             lines += &format!("{}\n", record::line(self.cfg.format, &r));
         }
@@ -232,6 +237,36 @@ impl Sink<'_> {
         );
         Ok(lines)
     }
+}
+
+/// A file's digests against the digest sets: exact lookups in the mapped, sorted arrays.
+/// Returns match lines.
+fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> anyhow::Result<Vec<String>> {
+    let mut lines = vec![];
+    for set in sets.iter().filter(|s| s.algo().is_digest()) {
+        let Some(words) = r
+            .digest(set.algo())
+            .and_then(|hex| crate::refset::input::digest_words(hex, set.algo()))
+        else {
+            continue;
+        };
+        for entry in set.find_exact(&words) {
+            let line = serde_json::to_string(&MatchRecord {
+                path: r.path.clone(),
+                path_escaped: r.path_escaped,
+                kind: set.algo().name(),
+                refset: set.path().to_string_lossy().into_owned(),
+                entry_id: set.ids()[entry],
+                label: set.label_text(entry),
+                distance: 0,
+                variant: None,
+                frame: None,
+                timestamp: None,
+            })?;
+            lines.push(line + "\n");
+        }
+    }
+    Ok(lines)
 }
 
 /// A batch's hashes against one set; query `i` is `hashed[i]`. A GPU failure falls back to
