@@ -58,12 +58,19 @@ fn digest_sets_match_exactly_in_the_scan_beside_perceptual_matches() {
     let sha_list = d.join("known-sha256.csv");
     std::fs::write(
         &sha_list,
-        format!("sha256,label\n{},from the exchange\n", digest_of(&input.join("4.png"), "sha256")),
+        format!(
+            "sha256,label\n{},from the exchange\n",
+            digest_of(&input.join("4.png"), "sha256")
+        ),
     )
     .unwrap();
     // SHA-1: bare lines, 40 digits.
     let sha1_list = d.join("known.sha1");
-    std::fs::write(&sha1_list, format!("{}\n", digest_of(&input.join("other.txt"), "sha1"))).unwrap();
+    std::fs::write(
+        &sha1_list,
+        format!("{}\n", digest_of(&input.join("other.txt"), "sha1")),
+    )
+    .unwrap();
     // PDQ: image 2's own hash, so that it matches both ways.
     let pdq_csv = d.join("pdq.csv");
     let st = bin()
@@ -78,7 +85,10 @@ fn digest_sets_match_exactly_in_the_scan_beside_perceptual_matches() {
     build(&sha_list, &sets[1], &[]);
     build(&sha1_list, &sets[2], &[]);
     build(&pdq_csv, &sets[3], &[]);
-    let algos: Vec<Algo> = sets.iter().map(|s| RefSet::open(s).unwrap().algo()).collect();
+    let algos: Vec<Algo> = sets
+        .iter()
+        .map(|s| RefSet::open(s).unwrap().algo())
+        .collect();
     assert_eq!(algos, [Algo::Md5, Algo::Sha256, Algo::Sha1, Algo::Pdq]);
 
     let out = d.join("out.jsonl");
@@ -133,7 +143,11 @@ fn a_digest_set_is_refused_by_match_and_a_bare_sha256_list_needs_its_name() {
     assert_eq!(RefSet::open(&set).unwrap().algo(), Algo::Sha256);
     let plain = d.join("p.hsref");
     build(&list, &plain, &[]);
-    assert_eq!(RefSet::open(&plain).unwrap().algo(), Algo::Pdq, "64 bare digits are PDQ");
+    assert_eq!(
+        RefSet::open(&plain).unwrap().algo(),
+        Algo::Pdq,
+        "64 bare digits are PDQ"
+    );
     save_png(1, 32, 32, &d.join("q.png"));
     let o = bin()
         .args(["match", "--refs"])
@@ -158,10 +172,17 @@ fn exact_lookup_finds_every_copy_and_nothing_else() {
     let set = d.join("s.hsref");
     build(&list, &set, &[]);
     let s = RefSet::open(&set).unwrap();
-    assert_eq!(s.len(), 5000, "the repeated digest is one entry with both labels");
+    assert_eq!(
+        s.len(),
+        5000,
+        "the repeated digest is one entry with both labels"
+    );
     let words = |i: u64| {
-        hashsweep::refset::input::digest_words(&format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)), Algo::Md5)
-            .unwrap()
+        hashsweep::refset::input::digest_words(
+            &format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            Algo::Md5,
+        )
+        .unwrap()
     };
     for i in [0u64, 1, 77, 4999] {
         let found = s.find_exact(&words(i));

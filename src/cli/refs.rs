@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::refset::format::{FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED};
 use crate::refset::write::{self, Entry, EntrySections, Label, RandomSections, Words};
-use crate::refset::{Algo, RefSet, input};
+use crate::refset::{self, Algo, RefSet, input};
 
 #[derive(Subcommand, Debug)]
 pub enum RefsArgs {
@@ -129,6 +129,8 @@ fn build(
 ) -> anyhow::Result<i32> {
     let mut algo = algo;
     let (mut invalid, mut no_hash) = (0, 0);
+    let mut unused = std::collections::BTreeMap::<String, usize>::new();
+    let mut deletions = vec![];
     // Room for every entry at once, from the inputs' sizes: a PDQ line is 65 bytes or more.
     let line_bytes = match algo {
         Some(a) => a.digest_bytes().map_or(a.bits() / 4, |n| n * 2) as u64 + 1,
@@ -153,11 +155,16 @@ fn build(
         }
         invalid += p.invalid;
         no_hash += p.no_hash;
+        for (k, n) in p.unused {
+            *unused.entry(k).or_default() += n;
+        }
+        deletions.extend(p.deletions);
         entries = p.entries;
     }
     let Some(algo) = algo else {
         bail!("no hashes in the inputs: nothing to build");
     };
+    let deleted = refset::exchange::apply_deletions(&mut entries, &deletions);
     let read = entries.len();
     let mut s = EntrySections::new(algo, entries);
     let kept = s.entries().len();
@@ -168,6 +175,15 @@ fn build(
         output.display(),
         read - kept
     );
+    if deleted > 0 {
+        eprintln!("hashsweep: {deleted} entries removed by later deletions");
+    }
+    if !unused.is_empty() {
+        eprintln!(
+            "hashsweep: fingerprints not in this {} set (another --algo builds them, or they are types hashsweep does not match): {unused:?}",
+            algo.name()
+        );
+    }
     Ok(0)
 }
 

@@ -10,6 +10,7 @@ use super::format::Algo;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
+use super::exchange;
 use super::write::{Entry, Label, Words};
 
 #[derive(Debug, Error)]
@@ -34,6 +35,10 @@ pub enum Kind {
     Csv,
     Jsonl,
     Vpdq,
+    /// NCMEC hash-sharing XML.
+    Xml,
+    /// One JSON document: VICS, or an array of StopNCII-style records.
+    Json,
 }
 
 /// What a file gave: its records, and counts of what was passed over.
@@ -45,6 +50,11 @@ pub struct Parsed {
     pub invalid: usize,
     /// Rows without a hash (e.g. `error` rows of our own output).
     pub no_hash: usize,
+    /// Fingerprints of exchanged lists not used, by type: other algorithms of the set
+    /// (build again with `--algo`), or types we cannot match (PhotoDNA, TMK).
+    pub unused: std::collections::BTreeMap<String, usize>,
+    /// Deletions of exchanged lists: (id, how many entries were read before it).
+    pub deletions: Vec<(String, usize)>,
 }
 
 /// Parse hex into little-endian u64 words in the project's bit order (see `crate::hash`).
@@ -91,8 +101,15 @@ pub fn detect(text: &str) -> Kind {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim();
-    if first.starts_with('{') {
+    if first.starts_with("<?xml") || first.starts_with("<queryResult") {
+        return Kind::Xml;
+    }
+    // A record per line, or one (pretty-printed) document.
+    if first.starts_with('{') && serde_json::from_str::<serde_json::Value>(first).is_ok() {
         return Kind::Jsonl;
+    }
+    if first.starts_with('{') || first.starts_with('[') {
+        return Kind::Json;
     }
     let cells: Vec<&str> = first.split(',').map(str::trim).collect();
     if cells.len() == 4
@@ -161,6 +178,7 @@ pub fn read_into(
         }
         Kind::Csv => p.csv(reader),
         Kind::PlainHex => each_line(reader, |n, l| p.plain(n, l)),
+        Kind::Xml | Kind::Json => p.document(reader, kind),
     }
     .map_err(|e| match e {
         LineError::Io(cause) => io(cause),
@@ -274,6 +292,14 @@ impl Parser<'_> {
         if l.starts_with('#') {
             return Ok(());
         }
+        if let Some((kind, value)) = exchange::te_line(l) {
+            let listed = exchange::Listed {
+                list: "ThreatExchange".into(),
+                fingerprints: vec![(kind, value)],
+                ..Default::default()
+            };
+            return self.listed(n, listed);
+        }
         let (hash, rest) = l.split_once([',', ' ', '\t']).unwrap_or((l, ""));
         self.push(n, hash, Some(rest.trim()), None, None, None)
     }
@@ -317,6 +343,9 @@ impl Parser<'_> {
             Ok(v) => v,
             Err(e) => return self.bad(n, format!("invalid JSON: {e}")),
         };
+        if let Some(listed) = exchange::stopncii(&v) {
+            return self.listed(n, listed);
+        }
         let Some((hash, key)) = hash_keys(self.algo)
             .into_iter()
             .find_map(|k| Some((v[k].as_str()?, k)))
@@ -330,6 +359,71 @@ impl Parser<'_> {
         let label = ["label", "path"].iter().find_map(|k| v[k].as_str());
         let quality = v["quality"].as_u64().and_then(|q| u8::try_from(q).ok());
         self.push(n, hash, label, quality, v["id"].as_u64(), None)
+    }
+
+    /// A whole document (NCMEC XML, VICS JSON, a JSON array of StopNCII records): these
+    /// lists are exports of a few hundred thousand entries at most, read whole.
+    fn document(&mut self, mut r: impl Read, kind: Kind) -> Result<(), LineError> {
+        let mut text = String::new();
+        r.read_to_string(&mut text).map_err(LineError::Io)?;
+        let entries = match kind {
+            Kind::Xml => match exchange::ncmec_xml(&text) {
+                Ok(e) => e,
+                Err(why) => return Ok(self.bad(1, why)?),
+            },
+            _ => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) if exchange::is_vics(&v) => exchange::vics(&v, "VICS"),
+                Ok(serde_json::Value::Array(records)) => {
+                    let mut out = vec![];
+                    for (i, r) in records.iter().enumerate() {
+                        match exchange::stopncii(r) {
+                            Some(l) => out.push(l),
+                            None => self.bad(i + 1, "not a hashValue/signalType record".into())?,
+                        }
+                    }
+                    out
+                }
+                Ok(_) => return Ok(self.bad(1, "neither VICS nor a list of hash records".into())?),
+                Err(e) => return Ok(self.bad(e.line(), format!("invalid JSON: {e}"))?),
+            },
+        };
+        for (i, listed) in entries.into_iter().enumerate() {
+            self.listed(i + 1, listed)?;
+        }
+        Ok(())
+    }
+
+    /// An exchanged entry: a deletion, or the fingerprint of this set's algorithm (the
+    /// first usable one decides it when `--algo` did not); the others are counted.
+    fn listed(&mut self, n: usize, e: exchange::Listed) -> Result<(), InputError> {
+        if e.deleted {
+            if let Some(id) = e.id {
+                self.out.deletions.push((id, self.out.entries.len()));
+            }
+            return Ok(());
+        }
+        let label = exchange::label(&e.list, e.id.as_deref(), e.category.as_deref());
+        let mut used = false;
+        for (kind, value) in &e.fingerprints {
+            let algo = exchange::algo_of(kind);
+            if self.algo.is_none() {
+                self.algo = algo;
+            }
+            if algo.is_some() && algo == self.algo && !used && !value.is_empty() {
+                used = true;
+                self.push(n, value, Some(&label), None, None, None)?;
+            } else {
+                *self
+                    .out
+                    .unused
+                    .entry(kind.to_ascii_lowercase())
+                    .or_default() += 1;
+            }
+        }
+        if !used {
+            self.out.no_hash += 1;
+        }
+        Ok(())
     }
 
     /// `frame,quality,hash,timestamp` per line; the label names the video file and frame, so

@@ -2,6 +2,7 @@
 //! file format (docs/refset-format.md). Opening maps the file and checks the header and
 //! section bounds; nothing proportional to the set is read into the heap.
 
+pub mod exchange;
 pub mod format;
 pub mod input;
 pub mod write;
@@ -14,8 +15,8 @@ use thiserror::Error;
 
 pub use format::Algo;
 use format::{
-    FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR, MAGIC,
-    VERSION,
+    FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR,
+    MAGIC, VERSION,
 };
 
 #[derive(Debug, Error)]

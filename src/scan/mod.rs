@@ -103,6 +103,10 @@ pub struct Summary {
     pub warnings: BTreeMap<String, usize>,
     pub bytes_read: u64,
     pub matches: usize,
+    /// Matches by the list and by the category their entries came from (sets built from
+    /// exchanged lists; `unlisted` for entries of plain lists).
+    pub matches_by_list: BTreeMap<String, usize>,
+    pub matches_by_category: BTreeMap<String, usize>,
     /// Video frames hashed (sampled frames of all videos).
     pub video_frames: usize,
     pub seconds: f64,
@@ -125,6 +129,16 @@ pub struct GpuSummary {
 }
 
 impl Summary {
+    /// Count one match line.
+    pub fn count_match(&mut self, source: Option<&crate::refset::exchange::Source>) {
+        self.matches += 1;
+        let list = source.map_or("unlisted", |s| s.list.as_str());
+        *self.matches_by_list.entry(list.to_string()).or_default() += 1;
+        if let Some(c) = source.and_then(|s| s.category.as_deref()) {
+            *self.matches_by_category.entry(c.to_string()).or_default() += 1;
+        }
+    }
+
     pub fn errors(&self) -> usize {
         self.by_status.get("error").copied().unwrap_or(0)
     }

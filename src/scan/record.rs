@@ -239,6 +239,10 @@ pub struct MatchRecord {
     pub frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<f64>,
+    /// The list the entry came from, its id there and its category, when its label says
+    /// (sets built from NCMEC, StopNCII, ThreatExchange or VICS lists).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::refset::exchange::Source>,
 }
 
 /// The CSV form of a file record: its flat fields, in this order. The header is these

@@ -163,7 +163,6 @@ impl Sink<'_> {
         let mut mlines = vec![String::new(); rounds.len()];
         for set in self.sets.iter().filter(|s| !s.algo().is_digest()) {
             let found = match_frames(set, &self.matcher, hashed, self.cfg);
-            self.summary.matches += found.len();
             for m in found {
                 let (r, i, origin, _) = hashed[m.query as usize];
                 let record = &rounds[r][i].record;
@@ -173,13 +172,17 @@ impl Sink<'_> {
                     Origin::Animation(k) => (Some(k as u64), None),
                     Origin::Video(v) => (Some(v.number), Some(v.timestamp)),
                 };
+                let label = set.label_text(m.entry as usize);
+                let source = crate::refset::exchange::source(&label);
+                self.summary.count_match(source.as_ref());
                 let line = serde_json::to_string(&MatchRecord {
                     path: record.path.clone(),
                     path_escaped: record.path_escaped,
                     kind: set.algo().name(),
                     refset: set.path().to_string_lossy().into_owned(),
                     entry_id: set.ids()[m.entry as usize],
-                    label: set.label_text(m.entry as usize),
+                    source,
+                    label,
                     distance: m.distance,
                     variant: Some(if variant == "pdq" {
                         "original"
@@ -215,14 +218,14 @@ impl Sink<'_> {
                     self.videos
                         .finish(id, &mut e.record, self.sets, &self.matcher, self.cfg)?;
                 for line in found {
-                    self.summary.matches += 1;
+                    self.summary.count_match(None);
                     *mlines += &format!("{line}\n");
                 }
             }
             n += 1;
-            for line in digest_matches(&e.record, self.sets)? {
-                self.summary.matches += 1;
-                *mlines += &line;
+            for m in digest_matches(&e.record, self.sets) {
+                self.summary.count_match(m.source.as_ref());
+                *mlines += &format!("{}\n", serde_json::to_string(&m)?);
             }
             let r = finish(e.record, &mut self.summary);
             lines += &format!("{}\n", record::line(self.cfg.format, &r));
@@ -241,8 +244,8 @@ impl Sink<'_> {
 
 /// A file's digests against the digest sets: exact lookups in the mapped, sorted arrays.
 /// Returns match lines.
-fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> anyhow::Result<Vec<String>> {
-    let mut lines = vec![];
+fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> Vec<MatchRecord> {
+    let mut found = vec![];
     for set in sets.iter().filter(|s| s.algo().is_digest()) {
         let Some(words) = r
             .digest(set.algo())
@@ -251,22 +254,23 @@ fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> anyhow::Result<Vec
             continue;
         };
         for entry in set.find_exact(&words) {
-            let line = serde_json::to_string(&MatchRecord {
+            let label = set.label_text(entry);
+            found.push(MatchRecord {
                 path: r.path.clone(),
                 path_escaped: r.path_escaped,
                 kind: set.algo().name(),
                 refset: set.path().to_string_lossy().into_owned(),
                 entry_id: set.ids()[entry],
-                label: set.label_text(entry),
+                source: crate::refset::exchange::source(&label),
+                label,
                 distance: 0,
                 variant: None,
                 frame: None,
                 timestamp: None,
-            })?;
-            lines.push(line + "\n");
+            });
         }
     }
-    Ok(lines)
+    found
 }
 
 /// A batch's hashes against one set; query `i` is `hashed[i]`. A GPU failure falls back to
