@@ -14,6 +14,7 @@ pub mod hash;
 pub mod matching;
 pub mod pipeline;
 pub mod refset;
+pub mod report;
 pub mod robustness;
 pub mod scan;
 pub mod video;

@@ -118,6 +118,19 @@ fn ncmec_xml_keeps_ids_and_classifications_and_later_files_delete() {
     let (s, _) = build(&d, "sha1", &[&first], &["--algo", "sha1"]);
     assert_eq!(s.algo(), Algo::Sha1);
     assert_eq!(sources(&s), [t("NCMEC", "img-100", "A1")]);
+    // A layout the content does not give away is named with --input-format.
+    let quiet = d.join("page3.txt");
+    let body = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(
+        &quiet,
+        format!(
+            "<!-- fetched 2024-01-03 -->\n{}",
+            body.split_once('\n').unwrap().1
+        ),
+    )
+    .unwrap();
+    let (s, _) = build(&d, "forced", &[&quiet], &["--input-format", "ncmec"]);
+    assert_eq!(sources(&s).len(), 3);
     // A broken document is an error naming the file.
     let bad = d.join("bad.xml");
     std::fs::write(

@@ -66,7 +66,9 @@ fn scan_run(
     let mut recs: Vec<Value> = files(&records(&out)).into_iter().cloned().collect();
     recs.sort_by_key(|r| r["path"].as_str().unwrap().to_string());
     for r in &mut recs {
-        r.as_object_mut().unwrap().remove("mtime");
+        let m = r.as_object_mut().unwrap();
+        m.remove("mtime");
+        m.remove("elapsed_s");
     }
     let mut m = records(&dir.join(format!("{name}.matches.jsonl")));
     m.sort_by_key(|r| {

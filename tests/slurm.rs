@@ -126,12 +126,16 @@ fn records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// File records by path, without what differs between runs of the same scan (the file's
-/// own mtime is the same; nothing else may differ).
+/// File records by path, without what differs between runs of the same scan: when in the
+/// run each was written (`elapsed_s`); nothing else may differ.
 fn by_path(recs: &[Value]) -> BTreeMap<String, Value> {
     recs.iter()
         .filter(|r| r["type"] == "file")
-        .map(|r| (r["path"].as_str().unwrap().to_string(), r.clone()))
+        .map(|r| {
+            let mut r = r.clone();
+            r.as_object_mut().unwrap().remove("elapsed_s");
+            (r["path"].as_str().unwrap().to_string(), r)
+        })
         .collect()
 }
 

@@ -8,6 +8,7 @@ mod match_cmd;
 mod merge;
 pub mod output;
 mod refs;
+mod report;
 mod scan;
 mod video;
 
@@ -53,6 +54,8 @@ pub enum Command {
     },
     /// Match hashes or images against a reference set (exact Hamming distance).
     Match(match_cmd::MatchArgs),
+    /// What a scan found: an HTML page, a VICS file for review tools, or a CSV of matches.
+    Report(report::ReportArgs),
     /// Measure hashing and matching throughput.
     Bench {
         #[command(subcommand)]
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Merge(args) => merge::run(args),
         Command::Refs { what } => refs::run(what),
         Command::Match(args) => match_cmd::run(args),
+        Command::Report(args) => report::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }

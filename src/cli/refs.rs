@@ -13,18 +13,22 @@ use crate::refset::{self, Algo, RefSet, input};
 
 #[derive(Subcommand, Debug)]
 pub enum RefsArgs {
-    /// Build a set from hash lists: hex lines, CSV with a hash column, JSONL, vPDQ files.
+    /// Build a set from hash lists: hex lines, CSV with a hash column, JSONL, vPDQ files,
+    /// NCMEC XML, StopNCII JSON, ThreatExchange lines, VICS JSON, digest lists.
     Build {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         #[arg(short, long)]
         output: PathBuf,
-        /// Algorithm (default: from the length of the first hash).
+        /// Algorithm (default: from the first hash: its column or type, else its length).
         #[arg(long, value_enum)]
         algo: Option<AlgoArg>,
         /// Count and skip malformed lines instead of stopping at the first.
         #[arg(long)]
         skip_invalid: bool,
+        /// The inputs' layout (default: recognised from each file's content).
+        #[arg(long, value_enum)]
+        input_format: Option<input::Kind>,
     },
     /// Counts, algorithm, labels and checksum status of a set.
     Info {
@@ -90,7 +94,14 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
             output,
             algo,
             skip_invalid,
-        } => build(&inputs, &output, algo.map(Algo::from), skip_invalid),
+            input_format,
+        } => build(
+            &inputs,
+            &output,
+            algo.map(Algo::from),
+            skip_invalid,
+            input_format,
+        ),
         RefsArgs::Info {
             set,
             no_verify,
@@ -126,6 +137,7 @@ fn build(
     output: &Path,
     algo: Option<Algo>,
     skip_invalid: bool,
+    kind: Option<input::Kind>,
 ) -> anyhow::Result<i32> {
     let mut algo = algo;
     let (mut invalid, mut no_hash) = (0, 0);
@@ -142,7 +154,7 @@ fn build(
         .sum();
     let mut entries: Vec<Entry> = Vec::with_capacity((bytes / line_bytes) as usize);
     for path in inputs {
-        let p = input::read_into(path, algo, skip_invalid, std::mem::take(&mut entries))?;
+        let p = input::read_as(path, kind, algo, skip_invalid, std::mem::take(&mut entries))?;
         match (algo, p.algo) {
             (Some(a), Some(b)) if a != b => bail!(
                 "{}: {} hashes, but earlier inputs hold {}",

@@ -29,13 +29,20 @@ pub enum InputError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The layout of a hash list (`refs build --input-format`; recognised by content when not
+/// given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
+    /// One hash per line, a label after it; or ThreatExchange `<signal_type> <value>` lines.
+    #[value(name = "plain")]
     PlainHex,
     Csv,
+    /// One JSON record per line (ours, or StopNCII-style `hashValue` records).
     Jsonl,
+    /// `frame,quality,hash,timestamp` (vPDQ).
     Vpdq,
     /// NCMEC hash-sharing XML.
+    #[value(name = "ncmec")]
     Xml,
     /// One JSON document: VICS, or an array of StopNCII-style records.
     Json,
@@ -147,6 +154,17 @@ pub fn read_into(
     skip_invalid: bool,
     entries: Vec<Entry>,
 ) -> Result<Parsed, InputError> {
+    read_as(path, None, algo, skip_invalid, entries)
+}
+
+/// `read_into` with the layout given (`None`: recognised from the content).
+pub fn read_as(
+    path: &Path,
+    kind: Option<Kind>,
+    algo: Option<Algo>,
+    skip_invalid: bool,
+    entries: Vec<Entry>,
+) -> Result<Parsed, InputError> {
     let io = |cause| InputError::Io {
         path: path.to_path_buf(),
         cause,
@@ -158,7 +176,7 @@ pub fn read_into(
         .take(64 << 10)
         .read_to_end(&mut head)
         .map_err(io)?;
-    let kind = detect(&String::from_utf8_lossy(&head));
+    let kind = kind.unwrap_or_else(|| detect(&String::from_utf8_lossy(&head)));
     let reader = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(file));
     let mut p = Parser {
         path,

@@ -44,6 +44,7 @@ pub(super) fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed
         "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
         "started": unix_seconds(SystemTime::now()),
         "command": cfg.command,
+        "inputs": cfg.inputs,
         "resumed": resumed,
         "algorithms": algos,
         "parameters": {

@@ -249,9 +249,7 @@ fn next_file(
 fn write_records(outputs: &[PathBuf], f: &mut File, matches: u64) -> anyhow::Result<()> {
     let mut counts = Counts::default();
     let mut out = BufWriter::new(f);
-    let header = json!({"type": "header", "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
-        "merged_from": outputs, "parameters": {"shard": "0/1"}});
-    writeln!(out, "{header}")?;
+    writeln!(out, "{}", merged_header(outputs)?)?;
     let mut readers = outputs
         .iter()
         .map(|p| lines(p).map(|it| Box::new(it) as Box<dyn Iterator<Item = _>>))
@@ -278,6 +276,23 @@ fn write_records(outputs: &[PathBuf], f: &mut File, matches: u64) -> anyhow::Res
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// The first shard's header (what was run: command, parameters, reference sets) as the
+/// whole scan's, with the shard made whole and the shard outputs named.
+fn merged_header(outputs: &[PathBuf]) -> anyhow::Result<Value> {
+    let first = lines(&outputs[0])?
+        .filter_map(Result::ok)
+        .find_map(|(_, l)| {
+            serde_json::from_str::<Value>(&l)
+                .ok()
+                .filter(|v| v["type"] == "header")
+        });
+    let mut h = first.unwrap_or_else(|| json!({"type": "header"}));
+    h["merged_from"] = json!(outputs);
+    h["merged_by"] = json!(format!("hashsweep {}", env!("CARGO_PKG_VERSION")));
+    h["parameters"]["shard"] = json!("0/1");
+    Ok(h)
 }
 
 /// Matches of recorded files only: a shard killed mid-batch may hold others.

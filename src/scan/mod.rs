@@ -271,6 +271,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         mout,
         shown: progress::Progress::new(cfg.progress, todo.len() as u64),
         summary,
+        started,
     };
     // Three stages, each on its own thread, each handing the next a bounded queue: reading
     // and decoding (all cores), hashing (the engine: GPU and CPU workers), then matching

@@ -147,6 +147,10 @@ pub struct FileRecord {
     pub frames_hashed: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpdq_file: Option<String>,
+    /// Seconds into the run (since its own start, for a resumed run) when the record was
+    /// written: the report's files-per-second plot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_s: Option<f64>,
     /// Counted in the summary, not written.
     #[serde(skip)]
     pub bytes_read: u64,

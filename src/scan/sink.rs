@@ -41,6 +41,8 @@ pub(super) struct Sink<'a> {
     pub(super) mout: Option<File>,
     pub(super) shown: progress::Progress,
     pub(super) summary: Summary,
+    /// When this run started: records say how far into it they were written.
+    pub(super) started: Instant,
 }
 
 /// A hashed frame of a batch of rounds: (round, item of the round, where it came from,
@@ -227,7 +229,8 @@ impl Sink<'_> {
                 self.summary.count_match(m.source.as_ref());
                 *mlines += &format!("{}\n", serde_json::to_string(&m)?);
             }
-            let r = finish(e.record, &mut self.summary);
+            let mut r = finish(e.record, &mut self.summary);
+            r.elapsed_s = Some((self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
             lines += &format!("{}\n", record::line(self.cfg.format, &r));
         }
         let s = &self.summary;

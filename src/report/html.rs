@@ -1,0 +1,329 @@
+//! The report as one self-contained HTML page: no network, no external script, style or
+//! font; plots are inline SVG, and the table of matches sorts with a few lines of inline
+//! script. Every value from the outputs is escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{MAX_LISTED_PROBLEMS, ScanFacts};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => esc(s),
+        v => esc(&v.to_string()),
+    }
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1200px}\
+h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2em}\
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;\
+padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3;cursor:pointer}\
+.num{text-align:right}.mono{font-family:monospace;word-break:break-all}\
+.warn{color:#a40}svg text{font-size:11px;font-family:sans-serif}";
+
+/// Click a header to sort its table by that column (numbers as numbers).
+const SORT: &str = "document.querySelectorAll('table.sortable th').forEach((th,i)=>{\
+th.onclick=()=>{const t=th.closest('table'),b=t.tBodies[0],r=[...b.rows],\
+d=th.dataset.d=th.dataset.d==='a'?'d':'a';r.sort((x,y)=>{const p=x.cells[i].innerText,\
+q=y.cells[i].innerText,n=parseFloat(p)-parseFloat(q);const c=isNaN(n)?p.localeCompare(q):n;\
+return d==='a'?c:-c});r.forEach(e=>b.appendChild(e))}});";
+
+fn table(out: &mut String, rows: &BTreeMap<String, usize>, what: &str) {
+    let _ = write!(out, "<table><tr><th>{}</th><th>files</th></tr>", esc(what));
+    for (k, n) in rows {
+        let _ = write!(out, "<tr><td>{}</td><td class=num>{n}</td></tr>", esc(k));
+    }
+    out.push_str("</table>");
+}
+
+/// A bar chart as inline SVG: one bar per value, labelled by `label(i)` every few bars.
+fn bars(values: &[u32], title: &str, label: impl Fn(usize) -> String) -> String {
+    let (w, h, pad) = (900.0, 180.0, 30.0);
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let n = values.len().max(1) as f64;
+    let bw = (w - 2.0 * pad) / n;
+    let mut s = format!(
+        "<svg width='{w}' height='{}' role='img' aria-label='{}'><text x='{pad}' y='14'>{}</text>",
+        h + 20.0,
+        esc(title),
+        esc(title)
+    );
+    let every = (values.len() / 12).max(1);
+    for (i, &v) in values.iter().enumerate() {
+        let bh = (v as f64 / max) * (h - 40.0);
+        let x = pad + i as f64 * bw;
+        let _ = write!(
+            s,
+            "<rect x='{x:.1}' y='{:.1}' width='{:.1}' height='{bh:.1}' fill='#4a7ab5'><title>{}: {v}</title></rect>",
+            h - bh,
+            (bw - 1.0).max(1.0),
+            esc(&label(i))
+        );
+        if i % every == 0 {
+            let _ = write!(
+                s,
+                "<text x='{x:.1}' y='{}'>{}</text>",
+                h + 14.0,
+                esc(&label(i))
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        "<text x='0' y='{}'>{max}</text></svg>",
+        h - (h - 40.0) + 4.0
+    );
+    s
+}
+
+fn header_section(out: &mut String, f: &ScanFacts) {
+    let h = &f.header;
+    let _ = write!(
+        out,
+        "<h2>Scan</h2><table><tr><td>output</td><td class=mono>{}</td></tr>\
+         <tr><td>inputs</td><td class=mono>{}</td></tr><tr><td>command</td><td class=mono>{}</td></tr>\
+         <tr><td>tool</td><td>{}</td></tr><tr><td>started (Unix time)</td><td>{}</td></tr>\
+         <tr><td>backend</td><td>{}</td></tr><tr><td>algorithms</td><td>{}</td></tr>\
+         <tr><td>runs</td><td>{} (resumed {} times)</td></tr><tr><td>parameters</td><td class=mono>{}</td></tr></table>",
+        esc(&f.output.display().to_string()),
+        esc(&h["inputs"].as_array().map_or(String::new(), |a| a
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join(" "))),
+        esc(&h["command"].as_array().map_or(String::new(), |a| a
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join(" "))),
+        cell(&h["tool"]),
+        cell(&h["started"]),
+        cell(&h["backend"]),
+        cell(&h["algorithms"]),
+        f.resumed_runs + 1,
+        f.resumed_runs,
+        esc(&serde_json::to_string_pretty(&h["parameters"]).unwrap_or_default()),
+    );
+    out.push_str("<h3>Reference sets</h3><table><tr><th>path</th><th>algorithm</th><th>entries</th><th>checksum (BLAKE3)</th></tr>");
+    for s in h["refsets"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            "<tr><td class=mono>{}</td><td>{}</td><td class=num>{}</td><td class=mono>{}</td></tr>",
+            cell(&s["path"]),
+            cell(&s["algorithm"]),
+            cell(&s["entries"]),
+            cell(&s["checksum"])
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn totals_section(out: &mut String, f: &ScanFacts) {
+    let _ = write!(out, "<h2>Totals</h2><p>{} files recorded", f.files);
+    match &f.summary {
+        Some(s) => {
+            let _ = write!(
+                out,
+                "; {:.1} s, {:.1} images/s.</p>",
+                s["seconds"].as_f64().unwrap_or(0.0),
+                s["images_per_s"].as_f64().unwrap_or(0.0)
+            );
+        }
+        None => out.push_str(
+            "; <b class=warn>the scan has not finished</b>: this is what it had recorded.</p>",
+        ),
+    }
+    table(out, &f.by_status, "status");
+    table(out, &f.by_format, "format");
+    if !f.warnings.is_empty() {
+        table(out, &f.warnings, "warning");
+    }
+    if let Some(stages) = f
+        .summary
+        .as_ref()
+        .and_then(|s| s["stage_seconds"].as_object())
+    {
+        out.push_str("<h3>Busy time per stage</h3><table><tr><th>stage</th><th>seconds</th></tr>");
+        for (k, v) in stages {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=num>{:.2}</td></tr>",
+                esc(k),
+                v.as_f64().unwrap_or(0.0)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str(&bars(
+        &f.per_second,
+        "files recorded per second of the run",
+        |i| format!("{i} s"),
+    ));
+}
+
+/// Bytes as base64 (RFC 4648, padded), for inline `data:` images.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A small inline PNG of a matched image (its longer side 96 px), or nothing for a video or
+/// a file that no longer decodes.
+fn thumbnail(path: &str) -> String {
+    let Ok(d) = crate::decode::decode_file(std::path::Path::new(path), &Default::default()) else {
+        return String::new();
+    };
+    let f = &d.frame;
+    let Some(img) = image::RgbImage::from_raw(f.width(), f.height(), f.rgb().to_vec()) else {
+        return String::new();
+    };
+    let small = image::DynamicImage::ImageRgb8(img).thumbnail(96, 96);
+    let mut png = std::io::Cursor::new(vec![]);
+    if small.write_to(&mut png, image::ImageFormat::Png).is_err() {
+        return String::new();
+    }
+    format!(
+        "<img alt='' src='data:image/png;base64,{}'>",
+        base64(png.get_ref())
+    )
+}
+
+fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
+    let _ = write!(out, "<h2>Matches: {}</h2>", f.matches.len());
+    if f.matches.is_empty() {
+        out.push_str("<p>No file matched a reference set.</p>");
+        return;
+    }
+    table(out, &f.matches_by("list"), "list");
+    table(out, &f.matches_by("category"), "category");
+    table(out, &f.matches_by("kind"), "kind");
+    let mut hist = vec![
+        0u32;
+        1 + f
+            .matches
+            .iter()
+            .filter_map(|m| m["distance"].as_u64())
+            .max()
+            .unwrap_or(0) as usize
+    ];
+    for d in f.matches.iter().filter_map(|m| m["distance"].as_u64()) {
+        hist[d as usize] += 1;
+    }
+    out.push_str(&bars(&hist, "matches by distance (bits)", |i| {
+        i.to_string()
+    }));
+    let thumb_head = if thumbnails { "<th>image</th>" } else { "" };
+    let _ = write!(
+        out,
+        "<table class=sortable id=matches><thead><tr>{thumb_head}<th>path</th><th>md5</th><th>sha1</th><th>kind</th>\
+         <th>distance</th><th>variant</th><th>list</th><th>entry id</th><th>category</th><th>label</th></tr></thead><tbody>",
+    );
+    for m in &f.matches {
+        let file = f.matched.get(m["path"].as_str().unwrap_or_default());
+        let id = if m["list_id"].is_null() {
+            &m["entry_id"]
+        } else {
+            &m["list_id"]
+        };
+        if thumbnails {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td>",
+                thumbnail(m["path"].as_str().unwrap_or_default())
+            );
+        } else {
+            out.push_str("<tr>");
+        }
+        let _ = write!(
+            out,
+            "<td class=mono>{}</td><td class=mono>{}</td><td class=mono>{}</td><td>{}</td><td class=num>{}</td>\
+             <td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td></tr>",
+            cell(&m["path"]),
+            esc(file.and_then(|l| l.md5.as_deref()).unwrap_or("")),
+            esc(file.and_then(|l| l.sha1.as_deref()).unwrap_or("")),
+            cell(&m["kind"]),
+            cell(&m["distance"]),
+            cell(&m["variant"]),
+            cell(&m["list"]),
+            cell(id),
+            cell(&m["category"]),
+            cell(&m["label"]),
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn problems_section(out: &mut String, f: &ScanFacts) {
+    let _ = write!(
+        out,
+        "<h2>Errors and skipped files: {}</h2>",
+        f.problems_total
+    );
+    if f.problems_total > MAX_LISTED_PROBLEMS {
+        let _ = write!(
+            out,
+            "<p>The first {MAX_LISTED_PROBLEMS} are listed; the output holds them all.</p>"
+        );
+    }
+    out.push_str("<table class=sortable><thead><tr><th>path</th><th>status</th><th>reason</th></tr></thead><tbody>");
+    for p in &f.problems {
+        let _ = write!(
+            out,
+            "<tr><td class=mono>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.path),
+            esc(&p.status),
+            esc(&p.reason)
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// The whole page. No image is shown unless `thumbnails` (then only matched files).
+pub fn html(f: &ScanFacts, thumbnails: bool) -> String {
+    let title = format!("hashsweep report: {}", f.output.display());
+    let mut out = format!(
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
+        esc(&title),
+        esc(&title)
+    );
+    header_section(&mut out, f);
+    totals_section(&mut out, f);
+    matches_section(&mut out, f, thumbnails);
+    problems_section(&mut out, f);
+    let _ = writeln!(out, "<script>{SORT}</script></body></html>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_is_rfc_4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
+}

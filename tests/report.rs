@@ -1,0 +1,238 @@
+//! `hashsweep report`: the HTML page (rendered by a real browser), the VICS export read
+//! back by `refs build` and found again by a scan, the CSV of matches, and a report of a
+//! scan still being written.
+
+mod common;
+
+use common::{bin, records, save_png, scratch};
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A folder of images and a document, a PDQ set knowing image 2, scanned with digests.
+fn scanned(d: &Path) -> (PathBuf, PathBuf) {
+    let input = d.join("evidence");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    for i in 0..5 {
+        save_png(700 + i, 56, 44, &input.join(format!("sub/{i}.png")));
+    }
+    std::fs::write(input.join("broken.jpg"), [0xff, 0xd8, 0xff, 0xe0, 1, 2]).unwrap();
+    std::fs::write(input.join("notes <b>&amp;.txt"), b"text").unwrap();
+    let list = d.join("known.csv");
+    let st = bin()
+        .args(["hash", "--algo", "pdq", "--backend", "cpu", "-o"])
+        .arg(&list)
+        .arg(input.join("sub/2.png"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let set = d.join("known.hsref");
+    common::refs_build(&list, &set);
+    let out = d.join("scan.jsonl");
+    let st = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--max-distance",
+            "0",
+            "--digest",
+            "md5,sha1",
+            "--refs",
+        ])
+        .arg(&set)
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1), "the broken JPEG is an error");
+    (input, out)
+}
+
+fn report(out: &Path, format: &str) -> PathBuf {
+    report_with(out, format, &[])
+}
+
+fn report_with(out: &Path, format: &str, extra: &[&str]) -> PathBuf {
+    let tag = if extra.is_empty() { "" } else { "-extra" };
+    let stem = out.file_stem().unwrap().to_string_lossy();
+    let dest = out.with_file_name(format!("{stem}{tag}.{format}"));
+    let o = bin()
+        .args(["report", "--format", format, "-o"])
+        .arg(&dest)
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dest
+}
+
+#[test]
+fn the_html_page_holds_every_section_escaped_and_self_contained() {
+    let d = scratch("report-html");
+    let (_, out) = scanned(&d);
+    let page = std::fs::read_to_string(report(&out, "html")).unwrap();
+    for want in [
+        "<title>hashsweep report",
+        "Reference sets",
+        "Totals",
+        "Matches: 1",
+        "Errors and skipped files: 2",
+        "broken.jpg",
+        "<svg",
+        "sub/2.png",
+    ] {
+        assert!(page.contains(want), "{want} missing");
+    }
+    // The file name with markup in it is text, not markup.
+    assert!(page.contains("notes &lt;b&gt;&amp;amp;.txt"));
+    assert!(!page.contains("<b>&amp;"));
+    // Nothing is fetched: no external script, style, font or image.
+    for bad in ["src=\"http", "src='http", "href=\"http", "@import", "url("] {
+        assert!(!page.contains(bad), "external reference {bad}");
+    }
+    // No picture unless asked for, then one per matched image only.
+    assert!(!page.contains("data:image"));
+    let with = std::fs::read_to_string(report_with(&out, "html", &["--thumbnails"])).unwrap();
+    assert_eq!(with.matches("data:image/png;base64,").count(), 1);
+}
+
+#[test]
+fn vics_export_builds_a_set_that_finds_the_same_files_by_md5() {
+    let d = scratch("report-vics");
+    let (input, out) = scanned(&d);
+    let vics = report(&out, "vics");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vics).unwrap()).unwrap();
+    let media = v["value"].as_array().unwrap();
+    assert_eq!(media.len(), 7, "every file read has its Media");
+    assert!(
+        media
+            .iter()
+            .any(|m| m["MediaFiles"][0]["RelativeFilePath"] == "sub/2.png")
+    );
+    let set = d.join("vics.hsref");
+    common::refs_build(&vics, &set);
+    let again = d.join("again.jsonl");
+    let st = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--refs"])
+        .arg(&set)
+        .arg(&input)
+        .arg("-o")
+        .arg(&again)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
+    let found: std::collections::BTreeSet<String> = records(&hashsweep::scan::matches_path(&again))
+        .iter()
+        .filter(|m| m["kind"] == "md5" && m["list"] == "VICS")
+        .map(|m| m["path"].as_str().unwrap().to_string())
+        .collect();
+    let scanned: std::collections::BTreeSet<String> = records(&out)
+        .iter()
+        .filter(|r| r["type"] == "file" && r["md5"].is_string())
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(found, scanned);
+}
+
+#[test]
+fn the_csv_lists_matches_and_a_running_scan_is_reported_as_such() {
+    let d = scratch("report-csv");
+    let (_, out) = scanned(&d);
+    let csv = std::fs::read_to_string(report(&out, "csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0][0].ends_with("sub/2.png"));
+    assert_eq!(&rows[0][1], "pdq");
+    // Cut the output as a running scan has it: no summary, a torn last line.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let running = d.join("running.jsonl");
+    let partial = format!(
+        "{}\n{}",
+        lines[..lines.len() - 2].join("\n"),
+        &lines[lines.len() - 2][..10]
+    );
+    std::fs::write(&running, partial).unwrap();
+    let page = std::fs::read_to_string(report(&running, "html")).unwrap();
+    assert!(page.contains("has not finished"));
+}
+
+/// Chromium, if installed (Debian's `chromium`); `None` after a notice, a failure in CI.
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(!common::in_ci(), "CI=true but chromium is missing");
+        eprintln!("NOTICE: chromium not installed; the page was not rendered");
+    }
+    found
+}
+
+#[test]
+fn a_real_browser_renders_the_page() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let d = scratch("report-browser");
+    let (_, out) = scanned(&d);
+    let page = report(&out, "html");
+    let url = format!("file://{}", page.display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let profile = d.join("profile");
+    let dom = Command::new(browser)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("hashsweep report"),
+        "title text in the rendered DOM"
+    );
+    assert!(
+        dom.contains("id=\"matches\""),
+        "the matches table was built"
+    );
+    let png = std::env::var_os("HASHSWEEP_REPORT_PNG")
+        .map_or_else(|| d.join("report.png"), PathBuf::from);
+    let st = Command::new(browser)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--window-size=1200,1600")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let img = image::open(&png).unwrap().to_rgb8();
+    let distinct: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    assert!(
+        distinct.len() > 20,
+        "the screenshot is not blank ({} colours)",
+        distinct.len()
+    );
+}
