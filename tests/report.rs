@@ -236,3 +236,55 @@ fn a_real_browser_renders_the_page() {
         distinct.len()
     );
 }
+
+#[test]
+fn a_merged_output_reports_like_a_single_scan() {
+    let d = scratch("report-merged");
+    let (input, single) = scanned(&d);
+    let set = d.join("known.hsref");
+    let mut shards = vec![];
+    for k in 0..2 {
+        let out = d.join(format!("shard-{k}.jsonl"));
+        let st = bin()
+            .args([
+                "scan",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--max-distance",
+                "0",
+                "--digest",
+                "md5,sha1",
+            ])
+            .args(["--shard", &format!("{k}/2"), "--refs"])
+            .arg(&set)
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.code().is_some_and(|c| c <= 1));
+        shards.push(out);
+    }
+    let merged = d.join("merged.jsonl");
+    let st = bin()
+        .arg("merge")
+        .args(&shards)
+        .arg("-o")
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let page = std::fs::read_to_string(report(&merged, "html")).unwrap();
+    let checksum = hashsweep::refset::RefSet::open(&set)
+        .unwrap()
+        .stored_checksum();
+    assert!(
+        page.contains(&checksum),
+        "the reference set of the shards' header"
+    );
+    assert!(page.contains("Matches: 1") && page.contains("Errors and skipped files: 2"));
+    let one = std::fs::read_to_string(report(&single, "csv")).unwrap();
+    let both = std::fs::read_to_string(report(&merged, "csv")).unwrap();
+    assert_eq!(one, both, "the same matches");
+}
