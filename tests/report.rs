@@ -9,6 +9,20 @@ use common::{bin, records, save_png, scratch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `scan` of `input` with digests and exact matching against `set`, as these tests run it.
+fn scan_with(set: &Path, input: &Path, out: &Path, extra: &[&str]) -> std::process::ExitStatus {
+    bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--max-distance", "0"])
+        .args(["--digest", "md5,sha1", "--refs"])
+        .arg(set)
+        .args(extra)
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .unwrap()
+}
+
 /// A folder of images and a document, a PDQ set knowing image 2, scanned with digests.
 fn scanned(d: &Path) -> (PathBuf, PathBuf) {
     let input = d.join("evidence");
@@ -29,24 +43,7 @@ fn scanned(d: &Path) -> (PathBuf, PathBuf) {
     let set = d.join("known.hsref");
     common::refs_build(&list, &set);
     let out = d.join("scan.jsonl");
-    let st = bin()
-        .args([
-            "scan",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--max-distance",
-            "0",
-            "--digest",
-            "md5,sha1",
-            "--refs",
-        ])
-        .arg(&set)
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap();
+    let st = scan_with(&set, &input, &out, &[]);
     assert_eq!(st.code(), Some(1), "the broken JPEG is an error");
     (input, out)
 }
@@ -245,24 +242,7 @@ fn a_merged_output_reports_like_a_single_scan() {
     let mut shards = vec![];
     for k in 0..2 {
         let out = d.join(format!("shard-{k}.jsonl"));
-        let st = bin()
-            .args([
-                "scan",
-                "--backend",
-                "cpu",
-                "--quiet",
-                "--max-distance",
-                "0",
-                "--digest",
-                "md5,sha1",
-            ])
-            .args(["--shard", &format!("{k}/2"), "--refs"])
-            .arg(&set)
-            .arg(&input)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .unwrap();
+        let st = scan_with(&set, &input, &out, &["--shard", &format!("{k}/2")]);
         assert!(st.code().is_some_and(|c| c <= 1));
         shards.push(out);
     }
