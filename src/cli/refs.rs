@@ -139,61 +139,25 @@ fn build(
     skip_invalid: bool,
     kind: Option<input::Kind>,
 ) -> anyhow::Result<i32> {
-    let mut algo = algo;
-    let (mut invalid, mut no_hash) = (0, 0);
-    let mut unused = std::collections::BTreeMap::<String, usize>::new();
-    let mut deletions = vec![];
-    // Room for every entry at once, from the inputs' sizes: a PDQ line is 65 bytes or more.
-    let line_bytes = match algo {
-        Some(a) => a.digest_bytes().map_or(a.bits() / 4, |n| n * 2) as u64 + 1,
-        None => input::MIN_BYTES_PER_ENTRY,
-    };
-    let bytes: u64 = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .sum();
-    let mut entries: Vec<Entry> = Vec::with_capacity((bytes / line_bytes) as usize);
-    for path in inputs {
-        let p = input::read_as(path, kind, algo, skip_invalid, std::mem::take(&mut entries))?;
-        match (algo, p.algo) {
-            (Some(a), Some(b)) if a != b => bail!(
-                "{}: {} hashes, but earlier inputs hold {}",
-                path.display(),
-                b.name(),
-                a.name()
-            ),
-            (None, b) => algo = b,
-            _ => {}
-        }
-        invalid += p.invalid;
-        no_hash += p.no_hash;
-        for (k, n) in p.unused {
-            *unused.entry(k).or_default() += n;
-        }
-        deletions.extend(p.deletions);
-        entries = p.entries;
-    }
-    let Some(algo) = algo else {
-        bail!("no hashes in the inputs: nothing to build");
-    };
-    let deleted = refset::exchange::apply_deletions(&mut entries, &deletions);
-    let read = entries.len();
-    let mut s = EntrySections::new(algo, entries);
-    let kept = s.entries().len();
-    write::write_set(output, &mut s).with_context(|| format!("writing {}", output.display()))?;
+    let b = refset::build::build(inputs, output, algo, kind, skip_invalid)?;
     eprintln!(
-        "hashsweep: {} set {}: {kept} distinct hashes from {read} records ({} duplicates merged), {invalid} invalid lines skipped, {no_hash} rows without a hash",
-        algo.name(),
+        "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged), {} invalid lines skipped, {} rows without a hash",
+        b.algo.name(),
         output.display(),
-        read - kept
+        b.kept,
+        b.read,
+        b.read - b.kept,
+        b.invalid,
+        b.no_hash
     );
-    if deleted > 0 {
-        eprintln!("hashsweep: {deleted} entries removed by later deletions");
+    if b.deleted > 0 {
+        eprintln!("hashsweep: {} entries removed by later deletions", b.deleted);
     }
-    if !unused.is_empty() {
+    if !b.unused.is_empty() {
         eprintln!(
-            "hashsweep: fingerprints not in this {} set (another --algo builds them, or they are types hashsweep does not match): {unused:?}",
-            algo.name()
+            "hashsweep: fingerprints not in this {} set (another --algo builds them, or they are types hashsweep does not match): {:?}",
+            b.algo.name(),
+            b.unused
         );
     }
     Ok(0)

@@ -2,6 +2,7 @@
 //! file format (docs/refset-format.md). Opening maps the file and checks the header and
 //! section bounds; nothing proportional to the set is read into the heap.
 
+pub mod build;
 pub mod exchange;
 pub mod format;
 pub mod input;
