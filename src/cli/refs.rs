@@ -151,7 +151,10 @@ fn build(
         b.no_hash
     );
     if b.deleted > 0 {
-        eprintln!("hashsweep: {} entries removed by later deletions", b.deleted);
+        eprintln!(
+            "hashsweep: {} entries removed by later deletions",
+            b.deleted
+        );
     }
     if !b.unused.is_empty() {
         eprintln!(
