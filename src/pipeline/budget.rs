@@ -95,15 +95,21 @@ impl Reservation {
         self.bytes
     }
 
-    /// Keep only `bytes` (what a decoded frame really needs once decoding's scratch is
-    /// gone); never grows.
-    pub fn shrink_to(&mut self, bytes: u64) {
+    /// Hold exactly `bytes` from now on: less once decoding's scratch is gone, or more when
+    /// decoding found more than the header said (every frame of an animation). Growing
+    /// never waits: the memory is already taken, and later rounds wait for it instead.
+    pub fn resize_to(&mut self, bytes: u64) {
+        let Some(b) = &self.budget else {
+            return;
+        };
         if bytes < self.bytes {
-            if let Some(b) = &self.budget {
-                b.give_back(self.bytes - bytes);
-            }
-            self.bytes = bytes;
+            b.give_back(self.bytes - bytes);
+        } else {
+            let mut held = b.lock();
+            held.bytes = held.bytes.saturating_add(bytes - self.bytes);
+            held.peak = held.peak.max(held.bytes);
         }
+        self.bytes = bytes;
     }
 }
 
@@ -191,11 +197,14 @@ mod tests {
     }
 
     #[test]
-    fn shrinking_gives_back_the_difference() {
+    fn resizing_gives_back_or_takes_the_difference() {
         let b = Budget::new(100);
         let mut r = b.reserve(90);
-        r.shrink_to(30);
+        r.resize_to(30);
         assert!(b.try_reserve(70).is_some());
+        r.resize_to(200);
+        assert_eq!(b.peak(), 200, "grown past the limit: later requests wait");
+        assert!(b.try_reserve(1).is_none());
     }
 
     #[test]

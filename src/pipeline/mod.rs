@@ -57,8 +57,11 @@ impl RoundLimits {
 /// What reading one image will hold at its peak: its bytes and its decoding. Unknown sizes
 /// (not an image, a header that does not parse) cost the bytes alone; the decoder refuses
 /// such files before allocating.
-pub fn image_cost(file_bytes: u64, decoded: Option<(u32, u32)>) -> u64 {
-    let pixels = decoded.map_or(0, |(w, h)| u64::from(w) * u64::from(h));
+pub fn image_cost(file_bytes: u64, decoded: Option<(u32, u32)>, max_pixels: u64) -> u64 {
+    // A header claiming more than the decoder accepts is refused before any pixel.
+    let pixels = decoded
+        .map_or(0, |(w, h)| u64::from(w) * u64::from(h))
+        .min(max_pixels);
     file_bytes.saturating_add(pixels.saturating_mul(DECODE_BYTES_PER_PIXEL))
 }
 
@@ -99,7 +102,7 @@ pub fn take_round<T: Sync, P: Send, R: Send>(
     let mut held = 0;
     while done.len() < items.len().min(limits.files) && held < limits.pixels {
         let start = done.len();
-        let end = (start + step).min(items.len());
+        let end = (start + step).min(items.len()).min(limits.files.max(1));
         let costs: Vec<(u64, P)> = items[start..end].par_iter().map(&cost).collect();
         let asked = costs.len();
         let mut admitted = Vec::with_capacity(asked);
@@ -173,7 +176,8 @@ impl<'a> HashSource<'a> {
                 |p| match decode::Head::open(p) {
                     Ok(head) => {
                         let len = head.file.metadata().map_or(0, |m| m.len());
-                        let c = image_cost(len, head.planned_size(p, &self.opts));
+                        let c =
+                            image_cost(len, head.planned_size(p, &self.opts), self.opts.max_pixels);
                         (c, Some(head))
                     }
                     Err(_) => (0, None),
@@ -184,7 +188,7 @@ impl<'a> HashSource<'a> {
                         None => decode::decode_file(p, &self.opts),
                     };
                     if let Ok(d) = &d {
-                        hold.shrink_to(frame_cost(std::slice::from_ref(&d.frame)));
+                        hold.resize_to(frame_cost(std::slice::from_ref(&d.frame)));
                     }
                     (d, hold)
                 },

@@ -238,6 +238,11 @@ pub fn is_vics(v: &serde_json::Value) -> bool {
     })
 }
 
+/// What a deletion names: an id within its list (another list's entry 42 is another entry).
+pub fn deletion_key(list: &str, id: &str) -> String {
+    format!("{list}\t{id}")
+}
+
 /// Deletions of exchanged lists (`deletedImage`): each removes the entries of its id read
 /// before it, so files built in the order they were fetched give the list as it stands.
 /// Returns how many were removed.
@@ -254,7 +259,7 @@ pub fn apply_deletions(entries: &mut Vec<Entry>, deletions: &[(String, usize)]) 
     let mut i = 0;
     entries.retain(|e| {
         let id = e.labels.first().and_then(|l| match l {
-            Label::Text(t) => source(t)?.list_id,
+            Label::Text(t) => source(t).and_then(|s| Some(deletion_key(&s.list, &s.list_id?))),
             Label::Line(..) => None,
         });
         let gone = id.is_some_and(|id| last.get(id.as_str()).is_some_and(|&at| i < at));

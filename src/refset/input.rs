@@ -60,7 +60,7 @@ pub struct Parsed {
     /// Fingerprints of exchanged lists not used, by type: other algorithms of the set
     /// (build again with `--algo`), or types we cannot match (PhotoDNA, TMK).
     pub unused: std::collections::BTreeMap<String, usize>,
-    /// Deletions of exchanged lists: (id, how many entries were read before it).
+    /// Deletions of exchanged lists: (list and id, how many entries were read before it).
     pub deletions: Vec<(String, usize)>,
 }
 
@@ -416,7 +416,8 @@ impl Parser<'_> {
     fn listed(&mut self, n: usize, e: exchange::Listed) -> Result<(), InputError> {
         if e.deleted {
             if let Some(id) = e.id {
-                self.out.deletions.push((id, self.out.entries.len()));
+                let key = exchange::deletion_key(&e.list, &id);
+                self.out.deletions.push((key, self.out.entries.len()));
             }
             return Ok(());
         }

@@ -220,17 +220,17 @@ fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
     table(out, &f.matches_by("list"), "list");
     table(out, &f.matches_by("category"), "category");
     table(out, &f.matches_by("kind"), "kind");
-    let mut hist = vec![
-        0u32;
-        1 + f
-            .matches
-            .iter()
-            .filter_map(|m| m["distance"].as_u64())
-            .max()
-            .unwrap_or(0) as usize
-    ];
-    for d in f.matches.iter().filter_map(|m| m["distance"].as_u64()) {
-        hist[d as usize] += 1;
+    // Distances are at most 256 bits; anything else in a hand-edited file is left out.
+    let distances: Vec<usize> = f
+        .matches
+        .iter()
+        .filter_map(|m| m["distance"].as_u64())
+        .filter(|&d| d <= 256)
+        .map(|d| d as usize)
+        .collect();
+    let mut hist = vec![0u32; 1 + distances.iter().copied().max().unwrap_or(0)];
+    for d in distances {
+        hist[d] += 1;
     }
     out.push_str(&bars(&hist, "matches by distance (bits)", |i| {
         i.to_string()

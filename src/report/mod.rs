@@ -120,7 +120,9 @@ impl ScanFacts {
             let code = crate::decode::integrity::code(w.as_str().unwrap_or_default());
             *self.warnings.entry(code.to_string()).or_default() += 1;
         }
-        let second = at.max(0.0) as usize;
+        // A run of more than a day is plotted to its first day; a hand-edited time cannot
+        // make the plot huge.
+        let second = (at.max(0.0) as usize).min(86_400);
         if self.per_second.len() <= second {
             self.per_second.resize(second + 1, 0);
         }

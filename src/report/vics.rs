@@ -54,14 +54,17 @@ pub fn vics(f: &ScanFacts) -> Value {
     })
 }
 
-/// The path below the scan input it came from (the longest input that prefixes it).
+/// The path below the scan input it came from (the longest input that holds it, by whole
+/// components).
 fn relative(path: &str, inputs: &[String]) -> String {
+    let p = std::path::Path::new(path);
     inputs
         .iter()
-        .filter(|i| path.starts_with(i.as_str()))
-        .max_by_key(|i| i.len())
-        .map_or(path, |i| path[i.len()..].trim_start_matches('/'))
-        .to_string()
+        .filter_map(|i| p.strip_prefix(i).ok().map(|rest| (i.len(), rest)))
+        .max_by_key(|(n, _)| *n)
+        .map_or(path.to_string(), |(_, rest)| {
+            rest.to_string_lossy().into_owned()
+        })
 }
 
 /// The matches as a flat table, one row each.

@@ -30,7 +30,7 @@ pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> (u64, Option<Head>) {
         (true, true) => {
             // A broken header is still read whole.
             let size = head.planned_size(&f.path, &cfg.decode);
-            crate::pipeline::image_cost(len, size)
+            crate::pipeline::image_cost(len, size, cfg.decode.max_pixels)
         }
         _ => STREAM_BUFFER,
     };

@@ -106,6 +106,34 @@ fn survey(path: &Path, keys: &mut Vec<u128>) -> anyhow::Result<ShardInfo> {
     })
 }
 
+/// Shards of one scan: the same algorithms, parameters (but the shard) and reference sets,
+/// and the same inputs, as the first shard's header says.
+fn check_same_scan(outputs: &[PathBuf]) -> anyhow::Result<()> {
+    let header = |p: &PathBuf| -> anyhow::Result<Value> {
+        super::resume::first_header(p)?
+            .with_context(|| format!("{}: no header record", p.display()))
+    };
+    let first = header(&outputs[0])?;
+    for p in &outputs[1..] {
+        let h = header(p)?;
+        let diff: Vec<String> = super::resume::differences(&first, &h)
+            .into_iter()
+            // Each shard has its own shard and its own folder of vPDQ files.
+            .filter(|d| !d.starts_with("shard:") && !d.starts_with("vpdq_dir:"))
+            .chain((first["inputs"] != h["inputs"]).then(|| "inputs".to_string()))
+            .collect();
+        if !diff.is_empty() {
+            bail!(
+                "{} and {} are not shards of one scan: {}",
+                outputs[0].display(),
+                p.display(),
+                diff.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Every shard of one split, each once, each finished.
 fn check_shards(infos: &[ShardInfo], outputs: &[PathBuf]) -> anyhow::Result<u64> {
     let n = infos[0].shard.count;
@@ -167,7 +195,8 @@ fn twice(outputs: &[PathBuf], digest: u128) -> String {
 }
 
 /// Merge `outputs` (one scan's shards) into `output` and its matches file, each written
-/// whole or not at all. File records come out in the walk's order across shards.
+/// whole or not at all. File records come out sorted by path (by components) across the
+/// shards, which is the walk's order for one input and files read in order.
 pub fn merge(outputs: &[PathBuf], output: &Path) -> anyhow::Result<Merged> {
     if outputs.is_empty() {
         bail!("no shard outputs to merge");
@@ -178,6 +207,7 @@ pub fn merge(outputs: &[PathBuf], output: &Path) -> anyhow::Result<Merged> {
         .map(|p| survey(p, &mut keys))
         .collect::<anyhow::Result<_>>()?;
     let shards = check_shards(&infos, outputs)?;
+    check_same_scan(outputs)?;
     keys.sort_unstable();
     if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
         bail!("{} is recorded twice", twice(outputs, w[0]));

@@ -349,7 +349,7 @@ fn produce(
             |f| examine::cost(f, cfg),
             |f, head, mut hold| {
                 let mut e = examine_guarded(f, head, cfg);
-                hold.shrink_to(pipeline::frame_cost(&e.frames));
+                hold.resize_to(pipeline::frame_cost(&e.frames));
                 e.hold = hold;
                 e
             },

@@ -175,7 +175,10 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
     let (mut good, mut before_last, mut last_key, mut first) = (0, 0, None, true);
     // Every whole row has as many cells as the header (the first row).
     let mut columns = None;
-    while let Ok(true) = rows.read_byte_record(&mut row) {
+    while rows
+        .read_byte_record(&mut row)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", out.display())))?
+    {
         if *columns.get_or_insert(row.len()) != row.len() {
             break;
         }
@@ -189,11 +192,16 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
             last_key = Some(key_of(&path, &row[1] == b"true"));
         }
     }
-    // The last record counts only if its line break made it to disk.
-    let mut end = [0u8; 1];
+    // The last record counts only if its line break made it to disk outside a quoted cell
+    // (a reader ends a record at the end of the file even inside an open quote).
     let complete = good > 0 && {
         use std::os::unix::fs::FileExt;
-        File::open(out)?.read_exact_at(&mut end, good - 1).is_ok() && end[0] == b'\n'
+        let mut last = vec![0u8; (good - before_last) as usize];
+        File::open(out)?
+            .read_exact_at(&mut last, before_last)
+            .is_ok()
+            && last.ends_with(b"\n")
+            && last.iter().filter(|&&b| b == b'"').count() % 2 == 0
     };
     if !complete {
         return Ok(before_last);
