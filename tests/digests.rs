@@ -22,14 +22,7 @@ fn digest_of(p: &Path, algo: &str) -> String {
 }
 
 fn build(list: &Path, set: &Path, extra: &[&str]) {
-    let o = bin()
-        .args(["refs", "build", "-o"])
-        .arg(set)
-        .arg(list)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::refs_build_with(&[list], set, extra);
 }
 
 #[test]

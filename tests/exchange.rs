@@ -16,15 +16,7 @@ const PDQ: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9
 /// `refs build` of `inputs`, in order; returns the set and what it printed.
 fn build(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str]) -> (RefSet, String) {
     let set = dir.join(format!("{name}.hsref"));
-    let o = bin()
-        .args(["refs", "build", "-o"])
-        .arg(&set)
-        .args(inputs)
-        .args(extra)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{err}");
+    let err = common::refs_build_with(inputs, &set, extra);
     (RefSet::open(&set).unwrap(), err)
 }
 

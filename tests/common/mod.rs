@@ -318,12 +318,20 @@ pub fn file_name(p: &Path) -> String {
 
 /// `hashsweep refs build -o SET LIST`, which must succeed.
 pub fn refs_build(list: &Path, set: &Path) {
-    let ok = bin()
+    refs_build_with(&[list], set, &[]);
+}
+
+/// `hashsweep refs build -o SET INPUTS... EXTRA...`, which must succeed; returns what it
+/// printed on stderr (its counts of what was read, merged and left out).
+pub fn refs_build_with(inputs: &[&Path], set: &Path, extra: &[&str]) -> String {
+    let o = bin()
         .args(["refs", "build", "-o"])
         .arg(set)
-        .arg(list)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "refs build {}", list.display());
+        .args(inputs)
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "refs build: {err}");
+    err
 }
