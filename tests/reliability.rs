@@ -28,16 +28,18 @@ fn summary(recs: &[Value]) -> &Value {
         .expect("summary")
 }
 
-/// A large, cheaply compressed PNG: gradients with a little texture.
+/// A large PNG that stays small on disk (a few MB: CI machines may have little room):
+/// blocks of flat colour, which the Sub filter turns into runs of zeros.
 fn big_png(path: &Path, w: u32, h: u32, seed: u32) {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x / 37 + seed) as u8, (y / 41) as u8, ((x ^ y) >> 6) as u8])
+        let (bx, by) = (x / 64, y / 64);
+        image::Rgb([(bx * 7 + seed) as u8, (by * 5) as u8, ((bx ^ by) * 3) as u8])
     });
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let enc = image::codecs::png::PngEncoder::new_with_quality(
         f,
         image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::NoFilter,
+        image::codecs::png::FilterType::Sub,
     );
     img.write_with_encoder(enc).unwrap();
 }
@@ -75,6 +77,11 @@ fn a_memory_budget_holds_for_a_folder_of_huge_images_and_every_file_is_recorded(
         big_png(&input.join(format!("big{i}.png")), 8000, 8000, i);
     }
     std::fs::write(input.join("small.txt"), b"not an image").unwrap();
+    let on_disk: u64 = std::fs::read_dir(&input)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    eprintln!("{} MB of input on disk", on_disk >> 20);
     // Room for one image being decoded (about 1 GB at its peak), not two: without the
     // budget this folder peaks at about 2.5 GB.
     let budget: u64 = 1600 << 20;
@@ -103,6 +110,7 @@ fn a_memory_budget_holds_for_a_folder_of_huge_images_and_every_file_is_recorded(
         peak >> 20,
         budget >> 20
     );
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 fn small_png(path: &Path, seed: u64) {
@@ -409,4 +417,5 @@ fn merge_streams_shards_with_memory_that_does_not_grow_with_their_records() {
         peak >> 20,
         input_bytes >> 20
     );
+    std::fs::remove_dir_all(&d).unwrap();
 }
