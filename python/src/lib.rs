@@ -1,13 +1,16 @@
-//! The `hashsweep` Python module: the engine's hashing (batched, on the GPU or all CPU
-//! cores, with the GIL released) and its exact matcher over memory-mapped reference sets.
+//! The `hashsweep._native` Python module, re-exported by `hashsweep`: the engine's hashing
+//! (batched, on the GPU or all CPU cores, with the GIL released) and its exact matcher over
+//! memory-mapped reference sets.
 //! Only conversion lives here; everything else is the library the binary uses.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use numpy::{PyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rayon::prelude::*;
 
 use hashsweep_core::Frame;
 use hashsweep_core::decode::{self, DecodeOptions};
@@ -17,7 +20,11 @@ use hashsweep_core::matching::{self, MatchParams, Matcher, QueryHashes};
 use hashsweep_core::pipeline::{self, HashSource};
 use hashsweep_core::refset::{self, Algo};
 
-fn backend(name: &str) -> PyResult<Engine> {
+/// The engine for a backend name, opened once per process: opening one finds and
+/// initialises the GPU, which costs more than hashing a small batch, and callers such as
+/// Ray's `map_batches` call once per batch.
+fn backend(name: &str) -> PyResult<Arc<Engine>> {
+    static OPENED: Mutex<Vec<(String, Arc<Engine>)>> = Mutex::new(Vec::new());
     let choice = match name {
         "auto" => BackendChoice::Auto,
         "gpu" => BackendChoice::Gpu,
@@ -28,7 +35,14 @@ fn backend(name: &str) -> PyResult<Engine> {
             )));
         }
     };
-    Engine::open(choice, None).map_err(|e| PyOSError::new_err(e.to_string()))
+    let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, e)) = opened.iter().find(|(n, _)| n == name) {
+        return Ok(e.clone());
+    }
+    let engine =
+        Arc::new(Engine::open(choice, None).map_err(|e| PyOSError::new_err(e.to_string()))?);
+    opened.push((name.to_string(), engine.clone()));
+    Ok(engine)
 }
 
 fn algorithms(names: &[String]) -> PyResult<Algorithms> {
@@ -153,6 +167,44 @@ fn hash_bytes<'py>(
         Ok(h) => result(py, None, Ok(h), dihedral),
         Err(e) => Err(PyValueError::new_err(e)),
     }
+}
+
+/// hash_bytes_batch(datas, algorithms=("pdq",), dihedral=False, backend="auto")
+/// --
+///
+/// Hash many encoded images held in memory (objects read from a store, say): decoded on
+/// all cores, hashed as one batch, the GIL released. One dict per item, in order, as
+/// hash_files gives; an item that does not decode has status "error" and its reason.
+#[pyfunction]
+#[pyo3(signature = (datas, algorithms=vec!["pdq".to_string()], dihedral=false, backend="auto"))]
+fn hash_bytes_batch<'py>(
+    py: Python<'py>,
+    datas: Vec<Vec<u8>>,
+    algorithms: Vec<String>,
+    dihedral: bool,
+    backend: &str,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let algos = self::algorithms(&algorithms)?;
+    let engine = self::backend(backend)?;
+    let results = py.allow_threads(|| {
+        let decoded: Vec<_> = datas
+            .par_iter()
+            .map(|d| decode::decode_bytes(d, &DecodeOptions::default()).map_err(|e| e.to_string()))
+            .collect();
+        let frames: Vec<&Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
+        let mut hashes = engine.hash(&frames, algos).into_iter();
+        decoded
+            .iter()
+            .map(|d| match d {
+                Ok(d) => Ok((d.width, d.height, hashes.next().expect("one hash per frame"))),
+                Err(e) => Err(e.clone()),
+            })
+            .collect::<Vec<_>>()
+    });
+    results
+        .into_iter()
+        .map(|r| result(py, None, r, dihedral))
+        .collect()
 }
 
 /// hash_array(array, algorithms=("pdq",), dihedral=False, backend="auto")
@@ -342,10 +394,12 @@ fn pdq_hex(bytes: Vec<u8>) -> PyResult<String> {
 }
 
 #[pymodule]
-fn hashsweep(m: &Bound<'_, PyModule>) -> PyResult<()> {
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(hash_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(hash_array, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_bytes_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pdq_hex, m)?)?;
     m.add_class::<PyRefSet>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

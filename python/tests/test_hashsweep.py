@@ -2,27 +2,14 @@
 exceptions, and the GIL released while the engine works."""
 
 import json
-import os
 import subprocess
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hashsweep
-
-ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "pdq"
-BIN = os.environ.get("HASHSWEEP_BIN", str(ROOT / "target" / "debug" / "hashsweep"))
-
-
-def shared_images():
-    if not TESTDATA.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ../shared/testdata is missing")
-        pytest.skip("NOTICE: ../shared/testdata not found; this test checked nothing")
-    return sorted(p for p in TESTDATA.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
+from conftest import BIN, shared_images
 
 
 def test_hashes_equal_the_binarys_on_the_shared_images():

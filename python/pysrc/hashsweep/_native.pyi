@@ -1,5 +1,6 @@
-"""hashsweep: PDQ and pHash hashing in bulk (GPU and CPU) and exact matching against
-memory-mapped reference sets. The same engine as the `hashsweep` command."""
+"""The native module of hashsweep (re-exported by the package): PDQ and pHash hashing in
+bulk (GPU and CPU) and exact matching against memory-mapped reference sets. The same
+engine as the `hashsweep` command."""
 
 from os import PathLike
 from typing import Literal, Optional, Sequence, Tuple, TypedDict, Union
@@ -39,6 +40,16 @@ def hash_bytes(
     backend: Backend = "auto",
 ) -> HashResult:
     """Hash one encoded image held in memory. Raises ValueError if it does not decode."""
+
+def hash_bytes_batch(
+    datas: Sequence[bytes],
+    algorithms: Sequence[Algorithm] = ("pdq",),
+    dihedral: bool = False,
+    backend: Backend = "auto",
+) -> list[HashResult]:
+    """Hash many encoded images held in memory, decoded on all cores and hashed as one
+    batch, the GIL released. One result per item, in order; an item that does not decode
+    has status "error" and its reason."""
 
 def hash_array(
     array: npt.NDArray[np.uint8],
