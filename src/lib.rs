@@ -4,6 +4,7 @@
 //! drives either [`cpu`] or [`gpu`]) -> records ([`cli`]).
 
 pub mod cli;
+pub mod cluster;
 pub mod cpu;
 pub mod decode;
 pub mod durable;

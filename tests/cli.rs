@@ -272,7 +272,10 @@ fn bench_robustness_writes_tables_and_plots_with_a_row_per_transform_and_hash() 
         String::from_utf8_lossy(&out.stderr)
     );
     let rows = common::read_csv(&d.join("robustness.csv"));
-    assert_eq!(rows.len(), hashsweep::robustness::transforms::ALL.len() * 3);
+    assert_eq!(
+        rows.len(),
+        hashsweep::robustness::transforms::ALL.len() * hashsweep::robustness::ALGOS.len()
+    );
     let recall = |t: &str, a: &str| -> f64 {
         rows.iter()
             .find(|r| r["transform"] == t && r["algorithm"] == a)
@@ -286,6 +289,15 @@ fn bench_robustness_writes_tables_and_plots_with_a_row_per_transform_and_hash() 
     assert_eq!(recall("rotate_90", "pdq_dihedral"), 1.0);
     assert!(recall("rotate_90", "pdq") < 0.5);
     assert!(recall("jpeg_q75", "pdq") >= 0.8);
+    // Cutting added borders brings padded copies back (the goal: at least 95%), and
+    // never loses what the whole copy matched.
+    for t in ["letterbox_20", "pillarbox_20", "pad_10_white"] {
+        assert!(recall(t, "pdq") < 0.5, "{t}");
+        assert!(recall(t, "pdq_trim") >= 0.95, "{t}");
+    }
+    for (t, _) in hashsweep::robustness::transforms::ALL {
+        assert!(recall(t, "pdq_trim") >= recall(t, "pdq"), "{t}");
+    }
     for f in [
         "robustness.md",
         "recall.svg",

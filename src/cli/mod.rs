@@ -2,6 +2,7 @@
 
 mod backend;
 mod bench;
+mod cluster;
 mod devices;
 pub mod hash;
 mod match_cmd;
@@ -54,6 +55,8 @@ pub enum Command {
     },
     /// Match hashes or images against a reference set (exact Hamming distance).
     Match(match_cmd::MatchArgs),
+    /// Group near-duplicates among scanned or listed hashes (exact self-join).
+    Cluster(cluster::ClusterArgs),
     /// What a scan found: an HTML page, a VICS file for review tools, or a CSV of matches.
     Report(report::ReportArgs),
     /// Measure hashing and matching throughput.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Refs { what } => refs::run(what),
         Command::Match(args) => match_cmd::run(args),
         Command::Report(args) => report::run(args),
+        Command::Cluster(args) => cluster::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 pub mod integrity;
 pub mod sniff;
+pub mod trim;
 
 use crate::frame::Frame;
 

@@ -53,6 +53,12 @@ pub struct RefSet {
 /// Numbers each opened set, so that a GPU matcher can keep a set resident and know it again.
 static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A number no opened set has, for hashes matched like a set without being one (the GPU
+/// matcher keys its resident sets by it).
+pub fn fresh_instance_id() -> u64 {
+    OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl RefSet {
     pub fn open(path: &Path) -> Result<RefSet, RefSetError> {
         let io = |cause| RefSetError::Io {
@@ -70,7 +76,7 @@ impl RefSet {
             path: path.to_path_buf(),
             map,
             header,
-            instance: OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            instance: fresh_instance_id(),
         })
     }
 

@@ -9,16 +9,21 @@ pub mod transforms;
 
 use image::RgbImage;
 
+use crate::decode::trim;
 use crate::engine::{Algorithms, Engine};
 use crate::frame::Frame;
 use crate::gpu::GpuError;
 use crate::hash::{Dihedral, PdqHashes, Phash64};
 
-/// The compared hashes: PDQ as is, PDQ with the copy's best dihedral variant, pHash.
-pub const ALGOS: [(&str, u32, usize); 3] = [
+/// The compared hashes: PDQ as is, PDQ with the copy's best dihedral variant, pHash, and
+/// the two PDQ forms with `--trim-borders` as matching uses it (the closer of the whole
+/// copy and the copy with its added borders cut).
+pub const ALGOS: [(&str, u32, usize); 5] = [
     ("pdq", 31, 256),
     ("pdq_dihedral", 31, 256),
     ("phash", 10, 64),
+    ("pdq_trim", 31, 256),
+    ("pdq_trim_dihedral", 31, 256),
 ];
 
 /// Precision the second threshold keeps.
@@ -84,44 +89,85 @@ fn frame(i: &RgbImage) -> Frame {
 struct Hashes {
     pdq: PdqHashes,
     phash: Phash64,
+    /// PDQ of the picture inside added borders, when any were found.
+    trimmed: Option<PdqHashes>,
 }
 
 fn hash_all(engine: &Engine, images: &[RgbImage]) -> Result<Vec<Hashes>, GpuError> {
     let frames: Vec<Frame> = images.iter().map(frame).collect();
-    let refs: Vec<&Frame> = frames.iter().collect();
-    Ok(engine
-        .hash(&refs, Algorithms::ALL)
+    let trimmed: Vec<Option<Frame>> = frames
+        .iter()
+        .map(|f| trim::content_box(f).map(|r| trim::crop(f, r)))
+        .collect();
+    let refs: Vec<&Frame> = frames.iter().chain(trimmed.iter().flatten()).collect();
+    let mut all = engine.hash(&refs, Algorithms::ALL).into_iter();
+    let whole: Vec<_> = all.by_ref().take(frames.len()).collect();
+    Ok(whole
         .into_iter()
-        .map(|h| Hashes {
+        .zip(&trimmed)
+        .map(|(h, t)| Hashes {
             pdq: h.pdq.expect("asked for"),
             phash: h.phash.expect("asked for"),
+            trimmed: t
+                .as_ref()
+                .map(|_| all.next().and_then(|h| h.pdq).expect("asked for")),
         })
         .collect())
 }
 
 /// Distance from an original to a copy under one of `ALGOS`.
 fn distance(algo: &str, original: &Hashes, copy: &Hashes) -> u32 {
-    match algo {
-        "pdq" => original.pdq.original().distance(&copy.pdq.original()).0,
-        "pdq_dihedral" => Dihedral::ALL
+    let pdq = |c: &PdqHashes, dihedral: bool| {
+        let forms: &[Dihedral] = if dihedral {
+            &Dihedral::ALL
+        } else {
+            &Dihedral::ALL[..1]
+        };
+        forms
             .iter()
-            .map(|d| original.pdq.original().distance(&copy.pdq.variant(*d)).0)
+            .map(|d| original.pdq.original().distance(&c.variant(*d)).0)
             .min()
-            .unwrap_or(256),
+            .unwrap_or(256)
+    };
+    let boxes = |dihedral: bool| {
+        std::iter::once(&copy.pdq)
+            .chain(&copy.trimmed)
+            .map(|c| pdq(c, dihedral))
+            .min()
+            .unwrap_or(256)
+    };
+    match algo {
+        "pdq" => pdq(&copy.pdq, false),
+        "pdq_dihedral" => pdq(&copy.pdq, true),
+        "pdq_trim" => boxes(false),
+        "pdq_trim_dihedral" => boxes(true),
         _ => original.phash.distance(&copy.phash).0,
     }
 }
 
-/// The images that are distinct from every earlier one (PDQ, in any rotation or flip, over
-/// 31 and pHash over 10 bits apart): a corpus holding edits of one picture would otherwise
+/// How many of the images have borders that `--trim-borders` would cut: on originals
+/// without added borders, each one is a picture cut wrongly.
+pub fn trimmed_count(images: &[RgbImage]) -> usize {
+    images
+        .iter()
+        .filter(|i| trim::content_box(&frame(i)).is_some())
+        .count()
+}
+
+/// The images that are distinct from every earlier one (PDQ, in any rotation or flip and
+/// with added borders cut, over 31 and pHash over 10 bits apart): a corpus holding edits of one picture would otherwise
 /// count its own variants as false matches.
 pub fn distinct(engine: &Engine, images: Vec<RgbImage>) -> Result<Vec<RgbImage>, GpuError> {
     let hashes = hash_all(engine, &images)?;
     let mut kept: Vec<usize> = vec![];
     for (i, h) in hashes.iter().enumerate() {
+        // Alike in any form the bench measures, borders cut included: a picture and its
+        // padded copy are one original, not two.
         let near = |j: &usize| {
             let o = &hashes[*j];
-            distance("pdq_dihedral", o, h) <= ALGOS[1].1 || distance("phash", o, h) <= ALGOS[2].1
+            distance("pdq_trim_dihedral", o, h) <= ALGOS[4].1
+                || distance("pdq_trim_dihedral", h, o) <= ALGOS[4].1
+                || distance("phash", o, h) <= ALGOS[2].1
         };
         if !kept.iter().any(near) {
             kept.push(i);

@@ -16,6 +16,8 @@ pub const ALL: &[(&str, Transform)] = &[
     ("crop_10", |i| crop(i, 0.10)),
     ("crop_20", |i| crop(i, 0.20)),
     ("letterbox_20", |i| letterbox(i, 0.20)),
+    ("pillarbox_20", |i| pillarbox(i, 0.20)),
+    ("pad_10_white", |i| pad(i, 0.10, [255, 255, 255])),
     ("rotate_90", imageops::rotate90),
     ("rotate_180", imageops::rotate180),
     ("rotate_3deg", |i| rotate_small(i, 3.0)),
@@ -62,6 +64,25 @@ fn letterbox(i: &RgbImage, f: f64) -> RgbImage {
     let bar = (f64::from(i.height()) * f / 2.0) as u32;
     let mut out = RgbImage::new(i.width(), i.height() + 2 * bar);
     imageops::replace(&mut out, i, 0, i64::from(bar));
+    out
+}
+
+/// Black bars left and right adding `f` of the width.
+fn pillarbox(i: &RgbImage, f: f64) -> RgbImage {
+    let bar = (f64::from(i.width()) * f / 2.0) as u32;
+    let mut out = RgbImage::new(i.width() + 2 * bar, i.height());
+    imageops::replace(&mut out, i, i64::from(bar), 0);
+    out
+}
+
+/// A margin of `f` of each side in one colour all round (a picture posted on a canvas).
+fn pad(i: &RgbImage, f: f64, colour: [u8; 3]) -> RgbImage {
+    let (mx, my) = (
+        (f64::from(i.width()) * f) as u32,
+        (f64::from(i.height()) * f) as u32,
+    );
+    let mut out = RgbImage::from_pixel(i.width() + 2 * mx, i.height() + 2 * my, image::Rgb(colour));
+    imageops::replace(&mut out, i, i64::from(mx), i64::from(my));
     out
 }
 

@@ -493,15 +493,22 @@ fn bench_robustness(
         output.display()
     );
     println!(
-        "{:<16} {:>8} {:>14} {:>8}",
-        "transform", "pdq", "pdq_dihedral", "phash"
+        "originals with borders --trim-borders would cut: {} of {}",
+        crate::robustness::trimmed_count(&images),
+        images.len()
+    );
+    println!(
+        "{:<16} {:>8} {:>14} {:>8} {:>10} {:>19}",
+        "transform", "pdq", "pdq_dihedral", "phash", "pdq_trim", "pdq_trim_dihedral"
     );
     for (t, _) in crate::robustness::transforms::ALL {
         println!(
-            "{t:<16} {:>8} {:>14} {:>8}",
+            "{t:<16} {:>8} {:>14} {:>8} {:>10} {:>19}",
             headline(t, "pdq"),
             headline(t, "pdq_dihedral"),
-            headline(t, "phash")
+            headline(t, "phash"),
+            headline(t, "pdq_trim"),
+            headline(t, "pdq_trim_dihedral")
         );
     }
     Ok(0)

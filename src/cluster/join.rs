@@ -1,0 +1,185 @@
+//! The self-join: every pair of hashes within a distance, compared exhaustively by the
+//! matchers' own kernels (CPU `hamming::scan`, or the GPU matcher with the hashes resident).
+//!
+//! On the CPU each block of queries is compared only with the hashes from its own start on,
+//! so each pair is compared once (n²/2 comparisons). The GPU compares each block with all
+//! hashes (a resident set is uploaded once) and keeps the pairs in order. With dihedral
+//! variants a pair counts when any form of either hash is within the distance of the
+//! other's original, so every block is compared with all hashes in both modes.
+
+use crate::cpu::hamming::{self, Hit};
+use crate::gpu::GpuMatcher;
+use crate::gpu::matcher::{Request, SetView};
+
+/// Queries per block: enough work per call to keep all cores (or the GPU) busy, few enough
+/// that one block's pairs stay small.
+const BLOCK: usize = 4096;
+
+/// A pair of distinct hash indices `a < b` and their distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pair {
+    pub a: u32,
+    pub b: u32,
+    pub distance: u32,
+}
+
+/// What the join compares.
+pub struct JoinInput<'a> {
+    /// `w` words per hash.
+    pub words: &'a [u64],
+    pub w: usize,
+    /// Seven other forms per hash (`7 * w` words each), for dihedral matching.
+    pub variants: Option<&'a [u64]>,
+    pub max_distance: u32,
+    /// Identifies these hashes to the GPU matcher so that they are uploaded once.
+    pub key: u64,
+}
+
+impl JoinInput<'_> {
+    fn len(&self) -> usize {
+        self.words.len() / self.w
+    }
+
+    /// Query hashes of block `[start, end)`: each original, then its variants.
+    fn queries(&self, start: usize, end: usize) -> (Vec<u64>, usize) {
+        let w = self.w;
+        let Some(v) = self.variants else {
+            return (self.words[start * w..end * w].to_vec(), 1);
+        };
+        let mut q = Vec::with_capacity((end - start) * 8 * w);
+        for i in start..end {
+            q.extend_from_slice(&self.words[i * w..(i + 1) * w]);
+            q.extend_from_slice(&v[i * 7 * w..(i + 1) * 7 * w]);
+        }
+        (q, 8)
+    }
+}
+
+/// Calls `each` with the pairs of every block (no pair twice within a block; across blocks
+/// only in dihedral mode, where the caller keeps the smallest distance). Returns the number
+/// of hash comparisons made. A GPU failure falls back to the CPU for that block and after.
+pub fn self_join(
+    input: &JoinInput,
+    mut gpu: Option<&GpuMatcher>,
+    mut each: impl FnMut(&[Pair]),
+) -> u64 {
+    let n = input.len();
+    let mut comparisons = 0u64;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let (queries, forms) = input.queries(start, end);
+        // Against all hashes unless the pairs are symmetric and the CPU can skip the rest.
+        let from = if input.variants.is_none() && gpu.is_none() {
+            start
+        } else {
+            0
+        };
+        let hits = match gpu.map(|g| gpu_hits(g, input, &queries)) {
+            Some(Ok(h)) => h,
+            failed => {
+                if let Some(Err(e)) = failed {
+                    eprintln!("hashsweep: warning: {e}; joining on the CPU instead");
+                    gpu = None;
+                }
+                let cutoffs = vec![input.max_distance; queries.len() / input.w];
+                hamming::scan(&input.words[from * input.w..], &queries, &cutoffs, input.w)
+            }
+        };
+        comparisons += (queries.len() / input.w) as u64 * (n - from) as u64;
+        each(&pairs(&hits, start, from, forms));
+        start = end;
+    }
+    comparisons
+}
+
+fn gpu_hits(
+    g: &GpuMatcher,
+    input: &JoinInput,
+    queries: &[u64],
+) -> Result<Vec<Hit>, crate::gpu::GpuError> {
+    let view = SetView {
+        key: input.key,
+        words: input.words,
+        hash_words: input.w,
+    };
+    let req = Request {
+        queries,
+        max_distance: input.max_distance,
+        top_k: None,
+    };
+    g.scan(&view, &req)
+}
+
+/// Hits of a block (query `q` is hash `start + q / forms`, entry `e` is hash `from + e`) as
+/// ordered pairs of distinct hashes, each once with its smallest distance.
+fn pairs(hits: &[Hit], start: usize, from: usize, forms: usize) -> Vec<Pair> {
+    let mut out: Vec<Pair> = hits
+        .iter()
+        .filter_map(|h| {
+            let q = (start + h.query as usize / forms) as u32;
+            let e = (from as u64 + h.entry) as u32;
+            (q != e).then(|| Pair {
+                a: q.min(e),
+                b: q.max(e),
+                distance: h.distance,
+            })
+        })
+        // Without variants a pair found from both of its hashes is kept from the first.
+        .filter(|p| forms > 1 || p.a as usize >= start)
+        .collect();
+    out.sort_unstable();
+    out.dedup_by_key(|p| (p.a, p.b));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute(words: &[u64], w: usize, d: u32) -> Vec<Pair> {
+        let n = words.len() / w;
+        let mut out = vec![];
+        for a in 0..n {
+            for b in a + 1..n {
+                let dist = (0..w)
+                    .map(|k| (words[a * w + k] ^ words[b * w + k]).count_ones())
+                    .sum();
+                if dist <= d {
+                    out.push(Pair {
+                        a: a as u32,
+                        b: b as u32,
+                        distance: dist,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_cpu_join_finds_every_pair_once_across_blocks() {
+        // More hashes than one block, in near-duplicate runs so that pairs cross blocks.
+        let mut words = vec![];
+        let mut rng = crate::hash::random_words(3);
+        for i in 0..(BLOCK + 900) as u64 {
+            let base = i / 5;
+            words.push(base.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (rng.next().unwrap() & 0x11));
+        }
+        let input = JoinInput {
+            words: &words,
+            w: 1,
+            variants: None,
+            max_distance: 3,
+            key: u64::MAX,
+        };
+        let mut found = vec![];
+        let comparisons = self_join(&input, None, |p| found.extend_from_slice(p));
+        found.sort();
+        assert_eq!(found, brute(&words, 1, 3));
+        assert!(!found.is_empty());
+        // Each block against the hashes from its own start on: n²/2 for many blocks.
+        let (n, b) = (words.len() as u64, BLOCK as u64);
+        assert_eq!(comparisons, b * n + (n - b) * (n - b));
+    }
+}
