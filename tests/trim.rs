@@ -44,12 +44,12 @@ fn the_letterboxed_sample_is_cut_back_to_its_original_and_nothing_else_is_cut() 
     let engine = Engine::open(BackendChoice::Cpu, None).unwrap();
     let h = engine.hash(&[&boxed.frame, &inner, &plain.frame], Algorithms::ALL);
     let pdq = |i: usize| h[i].pdq.unwrap().original();
-    let (whole, trimmed) = (
-        pdq(0).distance(&pdq(2)).0,
-        pdq(1).distance(&pdq(2)).0,
-    );
+    let (whole, trimmed) = (pdq(0).distance(&pdq(2)).0, pdq(1).distance(&pdq(2)).0);
     eprintln!("letterboxed sample: {whole} bits from the original whole, {trimmed} trimmed");
-    assert!(whole > 31, "as is, the letterboxed copy does not match: {whole}");
+    assert!(
+        whole > 31,
+        "as is, the letterboxed copy does not match: {whole}"
+    );
     assert!(trimmed <= 8, "trimmed, it does: {trimmed}");
 }
 
@@ -65,4 +65,176 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A picture of random coloured blocks (distinct under PDQ, no border of its own).
+fn picture(seed: u64) -> image::RgbImage {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let small = image::RgbImage::from_fn(24, 18, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    image::imageops::resize(&small, 240, 180, image::imageops::FilterType::Nearest)
+}
+
+fn on_canvas(p: &image::RgbImage, colour: [u8; 3], mx: u32, my: u32) -> image::RgbImage {
+    let mut out =
+        image::RgbImage::from_pixel(p.width() + 2 * mx, p.height() + 2 * my, image::Rgb(colour));
+    image::imageops::replace(&mut out, p, i64::from(mx), i64::from(my));
+    out
+}
+
+fn jsonl(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn hash_match_and_scan_trim_borders_and_say_which_box_matched() {
+    let d = common::scratch("trim-commands");
+    let (known, queries) = (d.join("known"), d.join("queries"));
+    std::fs::create_dir_all(&known).unwrap();
+    std::fs::create_dir_all(&queries).unwrap();
+    picture(1).save(known.join("p.png")).unwrap();
+    picture(1).save(queries.join("same.png")).unwrap();
+    on_canvas(&picture(1), [0, 0, 0], 0, 40)
+        .save(queries.join("letterboxed.png"))
+        .unwrap();
+    on_canvas(&picture(1), [255, 255, 255], 30, 25)
+        .save(queries.join("padded.png"))
+        .unwrap();
+    picture(2).save(queries.join("other.png")).unwrap();
+    let run = |args: &[&str]| {
+        let o = common::bin().args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
+
+    // hash: the part inside the borders is what is hashed, and `box` says where it lies.
+    let plain = jsonl(&run(&[
+        "hash",
+        "--backend",
+        "cpu",
+        "--format",
+        "jsonl",
+        &s(&known),
+    ]));
+    let trimmed = jsonl(&run(&[
+        "hash",
+        "--backend",
+        "cpu",
+        "--format",
+        "jsonl",
+        "--trim-borders",
+        &s(&queries),
+    ]));
+    let by = |rows: &[serde_json::Value], name: &str| {
+        rows.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+    let letterboxed = by(&trimmed, "letterboxed.png");
+    assert_eq!(
+        letterboxed["box"],
+        serde_json::json!({"x": 0, "y": 40, "width": 240, "height": 180})
+    );
+    assert_eq!(letterboxed["pdq"], plain[0]["pdq"]);
+    assert_eq!(by(&trimmed, "padded.png")["pdq"], plain[0]["pdq"]);
+    assert!(by(&trimmed, "same.png")["box"].is_null());
+
+    // match: without trimming only the same picture matches; with it the bordered copies
+    // match through their trimmed box, and the same picture still through the whole.
+    let list = d.join("known.jsonl");
+    std::fs::write(
+        &list,
+        run(&["hash", "--backend", "cpu", "--format", "jsonl", &s(&known)]),
+    )
+    .unwrap();
+    let set = d.join("known.hsref");
+    common::refs_build(&list, &set);
+    let matched = |extra: &[&str]| {
+        let mut args = vec!["match", "--backend", "cpu", "--format", "jsonl", "--refs"];
+        let set_s = s(&set);
+        let q = s(&queries);
+        args.push(&set_s);
+        args.extend_from_slice(extra);
+        args.push(&q);
+        jsonl(&run(&args))
+            .into_iter()
+            .map(|m| {
+                let name = common::file_name(std::path::Path::new(m["query"].as_str().unwrap()));
+                (
+                    name,
+                    m["box"].as_str().unwrap_or("-").to_string(),
+                    m["distance"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(matched(&[]), [("same.png".to_string(), "-".to_string(), 0)]);
+    let mut with = matched(&["--trim-borders"]);
+    with.sort();
+    assert_eq!(
+        with,
+        [
+            ("letterboxed.png".to_string(), "trimmed".to_string(), 0),
+            ("padded.png".to_string(), "trimmed".to_string(), 0),
+            ("same.png".to_string(), "whole".to_string(), 0),
+        ]
+    );
+
+    // scan: the record holds the trimmed box and its hashes; matches say which box.
+    let out = d.join("scan.jsonl");
+    run(&[
+        "scan",
+        "--backend",
+        "cpu",
+        "--quiet",
+        "--trim-borders",
+        "--refs",
+        &s(&set),
+        &s(&queries),
+        "-o",
+        &s(&out),
+    ]);
+    let records = common::records(&out);
+    let files = common::files(&records);
+    let rec = |name: &str| {
+        *files
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    assert_eq!(rec("padded.png")["trimmed"]["box"]["x"], 30);
+    assert_eq!(rec("padded.png")["trimmed"]["pdq"], plain[0]["pdq"]);
+    assert!(rec("same.png").get("trimmed").is_none());
+    assert!(rec("other.png").get("trimmed").is_none());
+    let matches = jsonl(&std::fs::read_to_string(d.join("scan.matches.jsonl")).unwrap());
+    let mut found: Vec<(String, String)> = matches
+        .iter()
+        .map(|m| {
+            (
+                common::file_name(std::path::Path::new(m["path"].as_str().unwrap())),
+                m["box"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("letterboxed.png".to_string(), "trimmed".to_string()),
+            ("padded.png".to_string(), "trimmed".to_string()),
+            ("same.png".to_string(), "whole".to_string()),
+        ]
+    );
 }

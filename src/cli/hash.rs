@@ -43,6 +43,10 @@ pub struct HashArgs {
     /// half of the machine's (or the cgroup's) memory.
     #[arg(long, value_name = "SIZE", value_parser = pipeline::budget::parse_size)]
     pub max_memory: Option<u64>,
+    /// Cut added borders (letterbox, pillarbox, solid padding) before hashing; the `box`
+    /// column or field says which part was hashed (empty or null: the whole image).
+    #[arg(long)]
+    pub trim_borders: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,7 +70,8 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut writer = RowWriter::new(BufWriter::new(out), args.format, algos, args.dihedral);
+    let mut writer = RowWriter::new(BufWriter::new(out), args.format, algos, args.dihedral)
+        .with_trim(args.trim_borders);
     writer.header()?;
 
     let (files, walk_errors) = walk::expand(&args.inputs);
@@ -79,6 +84,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
     let opts = DecodeOptions {
         max_pixels: args.max_pixels,
         pre_resize: args.pre_resize,
+        trim_borders: args.trim_borders,
         ..DecodeOptions::default()
     };
     let budget = pipeline::budget_of(args.max_memory);
@@ -88,11 +94,17 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
                 for w in &h.warnings {
                     eprintln!("hashsweep: {}: {w}", path.display());
                 }
+                // The part inside added borders is what is hashed, when there is one.
+                let (region, hashes) = match h.trimmed {
+                    Some((r, t)) => (Some(r), t),
+                    None => (None, h.hashes),
+                };
                 Outcome::Hashed {
                     width: h.width,
                     height: h.height,
-                    hashes: Box::new(h.hashes),
+                    hashes: Box::new(hashes),
                     warnings: h.warnings,
+                    region,
                 }
             }
             Err(e) => {

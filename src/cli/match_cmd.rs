@@ -14,7 +14,6 @@ use serde_json::json;
 use super::output::{Format, csv_cell};
 use crate::decode::sniff;
 use crate::engine::{Algorithms, Engine};
-use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
 use crate::pipeline::{self, HashSource};
 use crate::refset::{Algo, RefSet, input};
@@ -43,6 +42,10 @@ pub struct MatchArgs {
     /// Skip PDQ queries below this quality (counted on stderr).
     #[arg(long, default_value_t = matching::DEFAULT_MIN_QUALITY)]
     pub min_quality: u8,
+    /// Also match each query image with its added borders (letterbox, pillarbox, solid
+    /// padding) cut; the `box` column or field says which part matched.
+    #[arg(long)]
+    pub trim_borders: bool,
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
     #[arg(long, value_enum, default_value = "csv")]
@@ -397,12 +400,16 @@ fn hash_images(
         phash: algo == Algo::Phash,
     };
     let budget = pipeline::budget_of(args.max_memory);
-    let source = HashSource::new(engine, algos, Default::default(), budget);
+    let opts = crate::decode::DecodeOptions {
+        trim_borders: args.trim_borders,
+        ..Default::default()
+    };
+    let source = HashSource::new(engine, algos, opts, budget);
     let mut results = vec![];
     source.for_each(images, |path, r| results.push((path.to_path_buf(), r)));
     for (path, result) in results {
-        let h = match result {
-            Ok(hashed) => hashed.hashes,
+        let hashed = match result {
+            Ok(hashed) => hashed,
             Err(e) => {
                 eprintln!("hashsweep: {}: {e}", path.display());
                 stats.failed += 1;
@@ -410,24 +417,32 @@ fn hash_images(
             }
         };
         let q = queries.len() as u32;
-        match (h.pdq, h.phash) {
-            (Some(p), _) if p.quality.0 < args.min_quality => stats.low_quality += 1,
-            (Some(p), _) => {
-                let variants = if args.dihedral { 8 } else { 1 };
-                for (v, hash) in p.hashes.iter().take(variants).enumerate() {
-                    hashes.push(q, v as u8, &hash.0);
+        let whole = std::iter::once((0, &hashed.hashes));
+        let trimmed = hashed.trimmed.iter().map(|(_, h)| (matching::TRIMMED, h));
+        let mut pushed = false;
+        for (base, h) in whole.chain(trimmed) {
+            match (h.pdq, h.phash) {
+                (Some(p), _) if p.quality.0 < args.min_quality => {}
+                (Some(p), _) => {
+                    let variants = if args.dihedral { 8 } else { 1 };
+                    for (v, hash) in p.hashes.iter().take(variants).enumerate() {
+                        hashes.push(q, base + v as u8, &hash.0);
+                    }
+                    pushed = true;
                 }
-                queries.push(Query {
-                    name: path.to_string_lossy().into_owned(),
-                });
+                (None, Some(ph)) => {
+                    hashes.push(q, base, &[ph.0]);
+                    pushed = true;
+                }
+                (None, None) => {}
             }
-            (None, Some(ph)) => {
-                hashes.push(q, 0, &[ph.0]);
-                queries.push(Query {
-                    name: path.to_string_lossy().into_owned(),
-                });
-            }
-            (None, None) => {}
+        }
+        if pushed {
+            queries.push(Query {
+                name: path.to_string_lossy().into_owned(),
+            });
+        } else if hashed.hashes.pdq.is_some() {
+            stats.low_quality += 1;
         }
     }
 }
@@ -441,7 +456,8 @@ fn write_matches(
     let mut out = BufWriter::new(open_output(args)?);
     let set_name = args.refs.to_string_lossy();
     if args.format == Format::Csv {
-        writeln!(out, "query,refset,entry_id,label,distance,variant")?;
+        let box_col = if args.trim_borders { ",box" } else { "" };
+        writeln!(out, "query,refset,entry_id,label,distance,variant{box_col}")?;
     }
     for m in found {
         let i = m.entry as usize;
@@ -450,26 +466,28 @@ fn write_matches(
             set.ids()[i],
             set.label_text(i),
         );
-        let variant = Dihedral::ALL[m.variant as usize].name();
-        let variant = if variant == "pdq" {
-            "original"
-        } else {
-            variant
-        };
+        let (variant, region) = matching::describe_variant(m.variant);
         match args.format {
             Format::Csv => writeln!(
                 out,
-                "{},{},{id},{},{},{variant}",
+                "{},{},{id},{},{},{variant}{}",
                 csv_cell(q),
                 csv_cell(&set_name),
                 csv_cell(&label),
-                m.distance
+                m.distance,
+                if args.trim_borders {
+                    format!(",{region}")
+                } else {
+                    String::new()
+                }
             )?,
-            Format::Jsonl => writeln!(
-                out,
-                "{}",
-                json!({"query": q, "refset": set_name, "entry_id": id, "label": label, "distance": m.distance, "variant": variant})
-            )?,
+            Format::Jsonl => {
+                let mut line = json!({"query": q, "refset": set_name, "entry_id": id, "label": label, "distance": m.distance, "variant": variant});
+                if args.trim_borders {
+                    line["box"] = json!(region);
+                }
+                writeln!(out, "{line}")?
+            }
         }
     }
     out.flush()?;

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::decode::trim::Rect;
 use crate::engine::{Algorithms, FrameHashes};
 use crate::hash::Dihedral;
 
@@ -22,6 +23,8 @@ pub enum Outcome {
         hashes: Box<FrameHashes>,
         /// What the decoder recovered from (a truncated file, data after the image).
         warnings: Vec<String>,
+        /// With `--trim-borders`: the part hashed, inside added borders (`None`: all).
+        region: Option<Rect>,
     },
     Failed(String),
 }
@@ -31,6 +34,8 @@ pub struct RowWriter<W: Write> {
     format: Format,
     algos: Algorithms,
     dihedral: bool,
+    /// A `box` column: which part of each image was hashed.
+    trim: bool,
 }
 
 impl<W: Write> RowWriter<W> {
@@ -40,13 +45,24 @@ impl<W: Write> RowWriter<W> {
             format,
             algos,
             dihedral,
+            trim: false,
         }
+    }
+
+    /// Say which part of each image was hashed (`--trim-borders`).
+    pub fn with_trim(mut self, trim: bool) -> RowWriter<W> {
+        self.trim = trim;
+        self
     }
 
     /// PDQ alone in CSV is the reference command-line tool's own form, so existing scripts
     /// read our output unchanged.
     fn reference_form(&self) -> bool {
-        self.format == Format::Csv && self.algos.pdq && !self.algos.phash && !self.dihedral
+        self.format == Format::Csv
+            && self.algos.pdq
+            && !self.algos.phash
+            && !self.dihedral
+            && !self.trim
     }
 
     pub fn header(&mut self) -> std::io::Result<()> {
@@ -65,6 +81,9 @@ impl<W: Write> RowWriter<W> {
         }
         if self.algos.pdq && self.dihedral {
             cols.extend(Dihedral::ALL[1..].iter().map(|d| d.name()));
+        }
+        if self.trim {
+            cols.push("box");
         }
         cols.extend(["status", "error"]);
         writeln!(self.out, "{}", cols.join(","))
@@ -103,6 +122,7 @@ impl<W: Write> RowWriter<W> {
                 width,
                 height,
                 hashes,
+                region,
                 ..
             } => {
                 cells.extend([width.to_string(), height.to_string()]);
@@ -115,10 +135,16 @@ impl<W: Write> RowWriter<W> {
                 if let (Some(p), true) = (hashes.pdq, self.dihedral) {
                     cells.extend(p.hashes[1..].iter().map(|h| h.to_string()));
                 }
+                if self.trim {
+                    cells.push(region.map_or(String::new(), |r| {
+                        format!("{} {} {} {}", r.x, r.y, r.width, r.height)
+                    }));
+                }
                 cells.extend(["ok".to_string(), String::new()]);
             }
             Outcome::Failed(reason) => {
-                cells.extend(std::iter::repeat_n(String::new(), 2 + n_hash_cols));
+                let n_box = usize::from(self.trim);
+                cells.extend(std::iter::repeat_n(String::new(), 2 + n_hash_cols + n_box));
                 cells.extend(["error".to_string(), csv_cell(reason)]);
             }
         }
@@ -133,10 +159,14 @@ impl<W: Write> RowWriter<W> {
                 height,
                 hashes,
                 warnings,
+                region,
             } => {
                 let mut v = json!({"path": path, "status": "ok", "width": width, "height": height});
                 if !warnings.is_empty() {
                     v["warnings"] = json!(warnings);
+                }
+                if self.trim {
+                    v["box"] = json!(region);
                 }
                 if let Some(p) = hashes.pdq {
                     v["pdq"] = json!(p.original().to_string());
@@ -195,6 +225,7 @@ mod tests {
                 phash: Some(Phash64(0xabc)),
             }),
             warnings: vec![],
+            region: None,
         }
     }
 

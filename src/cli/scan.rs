@@ -50,6 +50,11 @@ pub struct ScanArgs {
     /// Apply EXIF orientation before hashing (default: stored pixels, as the reference).
     #[arg(long)]
     pub exif_orient: bool,
+    /// Also hash each image with its added borders (letterbox, pillarbox, solid padding)
+    /// cut: the record's `trimmed` gives the box and its hashes, and a match's `box` says
+    /// whether the whole image or the trimmed part matched.
+    #[arg(long)]
+    pub trim_borders: bool,
     /// Decode every pixel of large JPEGs (default: DCT-scaled decoding that keeps the
     /// smaller side at least 1024 px, within PDQ's acceptance rule, several times faster).
     #[arg(long)]
@@ -152,6 +157,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             exif_orient: args.exif_orient,
             background: args.background.as_deref().map(parse_colour).transpose()?,
             reduce_jpeg: (!args.full_decode).then_some(scan::REDUCED_JPEG_SIDE),
+            trim_borders: args.trim_borders,
             ..DecodeOptions::default()
         },
         follow_symlinks: args.follow_symlinks,

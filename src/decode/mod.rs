@@ -54,6 +54,8 @@ pub struct DecodeOptions {
     /// rule (design notes: mean 0.37 bits, max 6 against full decoding) at a fraction of
     /// the decoding work. `None` decodes every pixel.
     pub reduce_jpeg: Option<u32>,
+    /// Also give the picture inside added borders (`trim`), when it has any.
+    pub trim_borders: bool,
 }
 
 impl Default for DecodeOptions {
@@ -64,6 +66,7 @@ impl Default for DecodeOptions {
             exif_orient: false,
             background: None,
             reduce_jpeg: None,
+            trim_borders: false,
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct Decoded {
     pub height: u32,
     /// What the decoder recovered from without failing (`integrity::check`).
     pub warnings: Vec<String>,
+    /// With `trim_borders`: where the picture inside added borders lies in `frame`, and
+    /// that part as a frame of its own.
+    pub trimmed: Option<(trim::Rect, Frame)>,
 }
 
 /// Inputs are only ever opened for reading.
@@ -101,6 +107,9 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, Decod
     let mut d = std::panic::catch_unwind(|| decode_inner(bytes, opts))
         .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))?;
     d.warnings = integrity::check(bytes);
+    if opts.trim_borders {
+        d.trimmed = trim::content_box(&d.frame).map(|r| (r, trim::crop(&d.frame, r)));
+    }
     Ok(d)
 }
 
@@ -154,6 +163,7 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
         width: w,
         height: h,
         warnings: vec![],
+        trimmed: None,
     })
 }
 
@@ -306,6 +316,7 @@ fn reduced_jpeg(bytes: &[u8], opts: &DecodeOptions, width: u32, height: u32) -> 
         width,
         height,
         warnings: vec![],
+        trimmed: None,
     })
 }
 

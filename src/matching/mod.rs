@@ -23,6 +23,23 @@ pub fn default_max_distance(algo: Algo) -> u32 {
 /// PDQ queries below this quality are skipped (reference recommendation).
 pub const DEFAULT_MIN_QUALITY: u8 = 50;
 
+/// Query variants number the forms a query image is matched in: dihedral form `d` of the
+/// whole image is `d`, and of the part inside its added borders (`--trim-borders`)
+/// `TRIMMED + d`. Merging keeps the lowest number among equal distances, so the whole
+/// image wins ties.
+pub const TRIMMED: u8 = 8;
+
+/// A variant's orientation (`original`, `rot90`, ...) and box (`whole` or `trimmed`), as
+/// match records name them.
+pub fn describe_variant(v: u8) -> (&'static str, &'static str) {
+    let d = crate::hash::Dihedral::ALL[usize::from(v % TRIMMED)];
+    let orientation = match d {
+        crate::hash::Dihedral::Original => "original",
+        d => d.name(),
+    };
+    (orientation, if v >= TRIMMED { "trimmed" } else { "whole" })
+}
+
 /// The hashes of all queries, flattened: hash `i` is `words[i * w..(i + 1) * w]`, belonging
 /// to query `owner[i].0` as dihedral variant `owner[i].1` (0 = as is).
 #[derive(Debug, Clone)]

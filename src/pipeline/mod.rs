@@ -137,6 +137,8 @@ pub struct Hashed {
     pub width: u32,
     pub height: u32,
     pub hashes: FrameHashes,
+    /// With `trim_borders`: the box inside added borders and its hashes.
+    pub trimmed: Option<(crate::decode::trim::Rect, FrameHashes)>,
     /// What the decoder recovered from (`decode::integrity`).
     pub warnings: Vec<String>,
 }
@@ -188,7 +190,11 @@ impl<'a> HashSource<'a> {
                         None => decode::decode_file(p, &self.opts),
                     };
                     if let Ok(d) = &d {
-                        hold.resize_to(frame_cost(std::slice::from_ref(&d.frame)));
+                        let trimmed = d
+                            .trimmed
+                            .as_ref()
+                            .map_or(0, |(_, f)| frame_cost(std::slice::from_ref(f)));
+                        hold.resize_to(frame_cost(std::slice::from_ref(&d.frame)) + trimmed);
                     }
                     (d, hold)
                 },
@@ -198,14 +204,16 @@ impl<'a> HashSource<'a> {
             let frames: Vec<&Frame> = round
                 .iter()
                 .filter_map(|(d, _)| d.as_ref().ok())
-                .map(|d| &d.frame)
+                .flat_map(|d| std::iter::once(&d.frame).chain(d.trimmed.as_ref().map(|t| &t.1)))
                 .collect();
             let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
+            let mut next = || hashes.next().expect("one result per frame");
             for (path, (d, _hold)) in rest[..n].iter().zip(round) {
                 let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
                     width: d.width,
                     height: d.height,
-                    hashes: hashes.next().expect("one result per frame"),
+                    hashes: next(),
+                    trimmed: d.trimmed.map(|(r, _)| (r, next())),
                     warnings: d.warnings,
                 });
                 f(path, r);

@@ -49,6 +49,7 @@ pub(super) fn examine_guarded(f: &walk::Found, head: Option<Head>, cfg: &ScanCon
             Examined {
                 record,
                 frames: vec![],
+                trimmed: None,
                 video: None,
                 hold: Default::default(),
             }
@@ -64,6 +65,7 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
     let ex = |record: FileRecord, frame: Option<Frame>| Examined {
         record,
         frames: frame.into_iter().collect(),
+        trimmed: None,
         video: None,
         hold: Default::default(),
     };
@@ -124,6 +126,10 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
                 record.status = Status::Ok;
                 record.warnings = d.warnings;
                 let mut e = ex(record, Some(d.frame));
+                if let Some((region, part)) = d.trimmed {
+                    e.trimmed = Some(region);
+                    e.frames.push(part);
+                }
                 if cfg.all_frames {
                     add_frames(&mut e, &bytes, cfg);
                 }

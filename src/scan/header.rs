@@ -56,6 +56,7 @@ pub(super) fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed
             "follow_symlinks": cfg.follow_symlinks,
             "all_frames": cfg.all_frames,
             "dihedral": cfg.dihedral,
+            "trim_borders": cfg.decode.trim_borders,
             "min_quality": cfg.min_quality,
             "max_distance": cfg.max_distance,
             "exif_orientation": if cfg.decode.exif_orient { "applied" } else { "ignored (stored pixels hashed, as the reference tools do)" },

@@ -150,6 +150,9 @@ pub struct Examined {
     /// The image, then with `--all-frames` every frame of an animation; or a video's
     /// sampled frames.
     frames: Vec<Frame>,
+    /// With `--trim-borders`, when the image has added borders: where the picture inside
+    /// lies; that part is `frames[1]`.
+    trimmed: Option<crate::decode::trim::Rect>,
     video: Option<video::VideoPart>,
     /// The memory budget this file's bytes and frames hold until they are hashed.
     hold: Reservation,
@@ -160,6 +163,8 @@ pub struct Examined {
 #[derive(Debug, Clone, Copy)]
 enum Origin {
     Image,
+    /// The image inside its added borders (`--trim-borders`).
+    Trimmed,
     Animation(usize),
     Video(video::VideoFrame),
 }

@@ -131,6 +131,9 @@ pub struct FileRecord {
     /// What a decoder recovered from (`truncated: ...`, `trailing_data: ...`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With `--trim-borders`: the picture inside added borders, hashed beside the whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trimmed: Option<TrimmedPart>,
     /// With `--all-frames`: the frames of an animation after the first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame_count: Option<usize>,
@@ -175,6 +178,15 @@ impl Hashes {
             phash: h.phash,
         }
     }
+}
+
+/// The part of an image inside its added borders, and its hashes.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TrimmedPart {
+    #[serde(rename = "box")]
+    pub region: crate::decode::trim::Rect,
+    #[serde(flatten)]
+    pub hashes: Hashes,
 }
 
 /// A later frame of an animation (`index` 0 is the second frame).
@@ -239,6 +251,10 @@ pub struct MatchRecord {
     /// none for a digest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<&'static str>,
+    /// With `--trim-borders`: whether the `whole` image or the part inside its added
+    /// borders (`trimmed`) matched.
+    #[serde(rename = "box", skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::record::{AnimationFrame, Hashes, MatchRecord};
+use super::record::{AnimationFrame, Hashes, MatchRecord, TrimmedPart};
 use super::{Examined, Origin, ScanConfig, Summary, finish, progress, record, video, write_synced};
 use crate::engine::FrameHashes;
-use crate::hash::Dihedral;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes};
 use crate::refset::{Algo, RefSet};
 
@@ -136,8 +135,18 @@ impl Sink<'_> {
                 e.record.hashes = Hashes::of(first);
                 hashed.push((r, i, Origin::Image, *first));
             }
-            if hs.len() > 1 {
-                e.record.frames = hs[1..]
+            // The part inside added borders comes second, before any animation frames.
+            let mut rest = hs.get(1..).unwrap_or_default();
+            if let (Some(region), Some(h)) = (e.trimmed, rest.first()) {
+                e.record.trimmed = Some(TrimmedPart {
+                    region,
+                    hashes: Hashes::of(h),
+                });
+                hashed.push((r, i, Origin::Trimmed, *h));
+                rest = &rest[1..];
+            }
+            if !rest.is_empty() {
+                e.record.frames = rest
                     .iter()
                     .enumerate()
                     .map(|(index, h)| AnimationFrame {
@@ -146,8 +155,7 @@ impl Sink<'_> {
                     })
                     .collect();
                 hashed.extend(
-                    hs[1..]
-                        .iter()
+                    rest.iter()
                         .enumerate()
                         .map(|(k, h)| (r, i, Origin::Animation(k), *h)),
                 );
@@ -168,9 +176,9 @@ impl Sink<'_> {
             for m in found {
                 let (r, i, origin, _) = hashed[m.query as usize];
                 let record = &rounds[r][i].record;
-                let variant = Dihedral::ALL[m.variant as usize].name();
+                let (variant, region) = matching::describe_variant(m.variant);
                 let (frame, timestamp) = match origin {
-                    Origin::Image => (None, None),
+                    Origin::Image | Origin::Trimmed => (None, None),
                     Origin::Animation(k) => (Some(k as u64), None),
                     Origin::Video(v) => (Some(v.number), Some(v.timestamp)),
                 };
@@ -186,11 +194,8 @@ impl Sink<'_> {
                     source,
                     label,
                     distance: m.distance,
-                    variant: Some(if variant == "pdq" {
-                        "original"
-                    } else {
-                        variant
-                    }),
+                    variant: Some(variant),
+                    region: self.cfg.decode.trim_borders.then_some(region),
                     frame,
                     timestamp,
                 })?;
@@ -268,6 +273,7 @@ fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> Vec<MatchRecord> {
                 label,
                 distance: 0,
                 variant: None,
+                region: None,
                 frame: None,
                 timestamp: None,
             });
@@ -291,14 +297,19 @@ fn match_frames(
         if set.has_videos() && matches!(origin, Origin::Video(_)) {
             continue;
         }
+        // A trimmed part is a form of its image: same query, variants from TRIMMED on.
+        let (query, base) = match origin {
+            Origin::Trimmed => (i - 1, matching::TRIMMED),
+            _ => (i, 0),
+        };
         match (set.algo(), h.pdq, h.phash) {
             (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
                 let n = if cfg.dihedral { 8 } else { 1 };
                 for (v, hash) in p.hashes.iter().take(n).enumerate() {
-                    q.push(i as u32, v as u8, &hash.0);
+                    q.push(query as u32, base + v as u8, &hash.0);
                 }
             }
-            (Algo::Phash, _, Some(ph)) => q.push(i as u32, 0, &[ph.0]),
+            (Algo::Phash, _, Some(ph)) => q.push(query as u32, base, &[ph.0]),
             _ => {}
         }
     }

@@ -57,6 +57,7 @@ pub fn examine(mut record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examine
     Examined {
         record,
         frames: vec![],
+        trimmed: None,
         video,
         hold: Default::default(),
     }
@@ -216,6 +217,7 @@ impl Open {
         Examined {
             record,
             frames: std::mem::take(&mut self.frames),
+            trimmed: None,
             video: Some(VideoPart::Frames {
                 id: self.id,
                 numbers: std::mem::take(&mut self.numbers),
