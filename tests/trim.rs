@@ -238,3 +238,96 @@ fn hash_match_and_scan_trim_borders_and_say_which_box_matched() {
         ]
     );
 }
+
+#[test]
+fn references_built_from_pictures_with_crops_match_cropped_copies_and_name_the_parent() {
+    let d = common::scratch("augment");
+    let (known, queries) = (d.join("known"), d.join("queries"));
+    std::fs::create_dir_all(&known).unwrap();
+    std::fs::create_dir_all(&queries).unwrap();
+    for s in 1..=3u64 {
+        picture(s).save(known.join(format!("p{s}.png"))).unwrap();
+    }
+    std::fs::write(known.join("notes.txt"), "not a picture").unwrap();
+    let p1 = picture(1);
+    // Cut 10% from the right, and 5% from every side.
+    image::imageops::crop_imm(&p1, 0, 0, 216, 180)
+        .to_image()
+        .save(queries.join("side.png"))
+        .unwrap();
+    image::imageops::crop_imm(&p1, 6, 4, 228, 172)
+        .to_image()
+        .save(queries.join("centre.png"))
+        .unwrap();
+    on_canvas(&p1, [0, 0, 0], 0, 30)
+        .save(known.join("p1-letterboxed.png"))
+        .unwrap();
+    let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let build = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["refs", "build", "--backend", "cpu", "-o"];
+        let o = s(out);
+        let k = s(&known);
+        args.push(&o);
+        args.extend_from_slice(extra);
+        args.push(&k);
+        let r = common::bin().args(&args).output().unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        String::from_utf8_lossy(&r.stderr).into_owned()
+    };
+    let info = |set: &std::path::Path| -> serde_json::Value {
+        let r = common::bin()
+            .args(["refs", "info", "--json"])
+            .arg(set)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&r.stdout).unwrap()
+    };
+    let plain = d.join("plain.hsref");
+    build(&plain, &[]);
+    let augmented = d.join("augmented.hsref");
+    let said = build(&augmented, &["--augment", "crops", "--trim-borders"]);
+    assert!(said.contains("4 pictures hashed"), "{said}");
+    assert!(said.contains("1 cut inside added borders"), "{said}");
+    let windows = hashsweep::decode::augment::CROPS.len() as u64;
+    // p1 and its letterboxed copy trim to the same hash: one entry, both labels.
+    assert_eq!(info(&plain)["entries"], 4);
+    assert_eq!(info(&augmented)["entries"], 3 * (1 + windows));
+    let matched = |set: &std::path::Path| -> Vec<serde_json::Value> {
+        let r = common::bin()
+            .args(["match", "--backend", "cpu", "--format", "jsonl", "--refs"])
+            .arg(set)
+            .arg(&queries)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&r.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    assert!(
+        matched(&plain).is_empty(),
+        "cropped copies miss the plain set"
+    );
+    let found = matched(&augmented);
+    let queries_found: std::collections::BTreeSet<String> = found
+        .iter()
+        .map(|m| common::file_name(std::path::Path::new(m["query"].as_str().unwrap())))
+        .collect();
+    assert_eq!(
+        queries_found.into_iter().collect::<Vec<_>>(),
+        ["centre.png", "side.png"]
+    );
+    // Every match names p1: its id, and a label saying which window of it matched.
+    let set = hashsweep::refset::RefSet::open(&augmented).unwrap();
+    let p1_entry = (0..set.len())
+        .find(|&i| set.labels(i).iter().any(|l| l.ends_with("known/p1.png")))
+        .unwrap();
+    for m in &found {
+        assert_eq!(m["entry_id"], set.ids()[p1_entry], "{m}");
+        let label = m["label"].as_str().unwrap();
+        assert!(
+            label.starts_with("derived=crop") && label.ends_with("known/p1.png"),
+            "{label}"
+        );
+    }
+}

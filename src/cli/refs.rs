@@ -7,29 +7,18 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::decode::{DecodeOptions, sniff};
+use crate::pipeline::references::{self, ImageOptions};
 use crate::refset::format::{FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED};
 use crate::refset::write::{self, Entry, EntrySections, Label, RandomSections, Words};
 use crate::refset::{self, Algo, RefSet, input};
 
 #[derive(Subcommand, Debug)]
 pub enum RefsArgs {
-    /// Build a set from hash lists: hex lines, CSV with a hash column, JSONL, vPDQ files,
-    /// NCMEC XML, StopNCII JSON, ThreatExchange lines, VICS JSON, digest lists.
-    Build {
-        #[arg(required = true)]
-        inputs: Vec<PathBuf>,
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Algorithm (default: from the first hash: its column or type, else its length).
-        #[arg(long, value_enum)]
-        algo: Option<AlgoArg>,
-        /// Count and skip malformed lines instead of stopping at the first.
-        #[arg(long)]
-        skip_invalid: bool,
-        /// The inputs' layout (default: recognised from each file's content).
-        #[arg(long, value_enum)]
-        input_format: Option<input::Kind>,
-    },
+    /// Build a set from hash lists (hex lines, CSV with a hash column, JSONL, vPDQ files,
+    /// NCMEC XML, StopNCII JSON, ThreatExchange lines, VICS JSON, digest lists) and from
+    /// pictures (image files and folders, hashed here and labelled with their paths).
+    Build(BuildArgs),
     /// Counts, algorithm, labels and checksum status of a set.
     Info {
         set: PathBuf,
@@ -64,6 +53,42 @@ pub enum RefsArgs {
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Algorithm (default: from the first hash: its column or type, else its length; PDQ
+    /// for pictures).
+    #[arg(long, value_enum)]
+    algo: Option<AlgoArg>,
+    /// Count and skip malformed lines instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// The lists' layout (default: recognised from each file's content).
+    #[arg(long, value_enum)]
+    input_format: Option<input::Kind>,
+    /// Pictures: hash the part inside added borders (letterbox, pillarbox, solid padding).
+    #[arg(long)]
+    trim_borders: bool,
+    /// Pictures: also add the hashes of crop windows (`crops`: 3 centred, 4 corner and 4
+    /// side windows), as derived entries with their parent's id, so that cropped copies
+    /// match their parent.
+    #[arg(long, value_enum)]
+    augment: Option<AugmentArg>,
+    /// Pictures of a lower PDQ quality are not listed.
+    #[arg(long, default_value_t = crate::matching::DEFAULT_MIN_QUALITY)]
+    min_quality: u8,
+    #[command(flatten)]
+    backend: super::backend::BackendArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AugmentArg {
+    Crops,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AlgoArg {
     Pdq,
@@ -89,19 +114,7 @@ impl From<AlgoArg> for Algo {
 
 pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
     match args {
-        RefsArgs::Build {
-            inputs,
-            output,
-            algo,
-            skip_invalid,
-            input_format,
-        } => build(
-            &inputs,
-            &output,
-            algo.map(Algo::from),
-            skip_invalid,
-            input_format,
-        ),
+        RefsArgs::Build(args) => build(&args),
         RefsArgs::Info {
             set,
             no_verify,
@@ -132,14 +145,60 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn build(
-    inputs: &[PathBuf],
-    output: &Path,
-    algo: Option<Algo>,
-    skip_invalid: bool,
-    kind: Option<input::Kind>,
-) -> anyhow::Result<i32> {
-    let b = refset::build::build(inputs, output, algo, kind, skip_invalid)?;
+fn build(args: &BuildArgs) -> anyhow::Result<i32> {
+    let output = &args.output;
+    let (pictures, lists) = pictures_and_lists(&args.inputs);
+    let mut made = vec![];
+    let mut algo = args.algo.map(Algo::from);
+    let mut failed = 0;
+    if !pictures.is_empty() {
+        let a = algo.unwrap_or(Algo::Pdq);
+        anyhow::ensure!(
+            matches!(a, Algo::Pdq | Algo::Phash),
+            "pictures are hashed with PDQ or pHash, not {}",
+            a.name()
+        );
+        algo = Some(a);
+        let engine = args.backend.open()?;
+        let opts = ImageOptions {
+            algo: a,
+            decode: DecodeOptions {
+                trim_borders: args.trim_borders,
+                ..DecodeOptions::default()
+            },
+            augment: args.augment == Some(AugmentArg::Crops),
+            min_quality: args.min_quality,
+        };
+        let got =
+            references::image_entries(&engine, &pictures, &opts, crate::pipeline::budget_of(None));
+        for (p, e) in &got.failed {
+            eprintln!("hashsweep: {}: {e}", p.display());
+        }
+        failed = got.failed.len();
+        eprintln!(
+            "hashsweep: {} pictures hashed on {} ({} cut inside added borders, {} crop entries derived, {} below quality {} left out, {failed} failed)",
+            got.pictures,
+            engine.describe(),
+            got.trimmed,
+            got.derived,
+            got.low_quality,
+            args.min_quality
+        );
+        made = got.entries;
+    } else {
+        anyhow::ensure!(
+            !args.trim_borders && args.augment.is_none(),
+            "--trim-borders and --augment apply to pictures, and no input is one"
+        );
+    }
+    let b = refset::build::build_with(
+        &lists,
+        made,
+        output,
+        algo,
+        args.input_format,
+        args.skip_invalid,
+    )?;
     eprintln!(
         "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged), {} invalid lines skipped, {} rows without a hash",
         b.algo.name(),
@@ -163,7 +222,32 @@ fn build(
             b.unused
         );
     }
-    Ok(0)
+    Ok(if failed > 0 {
+        super::EXIT_SOME_FAILED
+    } else {
+        0
+    })
+}
+
+/// Image files and the files of folders are pictures; every other input is a hash list.
+fn pictures_and_lists(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut pictures, mut lists) = (vec![], vec![]);
+    for p in inputs {
+        if p.is_dir() {
+            // A folder's other files (notes, lists, videos) are not reference pictures.
+            let (files, _) = crate::scan::walk::expand(std::slice::from_ref(p));
+            pictures.extend(
+                files
+                    .into_iter()
+                    .filter(|f| matches!(sniff::detect_file(f), sniff::Detected::Image(_))),
+            );
+        } else if matches!(sniff::detect_file(p), sniff::Detected::Image(_)) {
+            pictures.push(p.clone());
+        } else {
+            lists.push(p.clone());
+        }
+    }
+    (pictures, lists)
 }
 
 fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {

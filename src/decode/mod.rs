@@ -8,6 +8,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+pub mod augment;
 pub mod integrity;
 pub mod sniff;
 pub mod trim;

@@ -3,6 +3,7 @@
 //! and `scan` all read images this way, so they share one round size and one budget rule.
 
 pub mod budget;
+pub mod references;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,9 +140,14 @@ pub struct Hashed {
     pub hashes: FrameHashes,
     /// With `trim_borders`: the box inside added borders and its hashes.
     pub trimmed: Option<(crate::decode::trim::Rect, FrameHashes)>,
+    /// With `HashSource::with_windows`: each window's name and hashes.
+    pub windows: Vec<(&'static str, FrameHashes)>,
     /// What the decoder recovered from (`decode::integrity`).
     pub warnings: Vec<String>,
 }
+
+/// Sub-windows of a picture to hash beside it (`decode::augment::crops`).
+pub type Windows = fn(&Frame) -> Vec<(&'static str, Frame)>;
 
 /// Image files -> hashes in rounds: decode a round on all cores, hash it on the engine,
 /// hand the results over in input order. Memory stays within the budget.
@@ -150,6 +156,25 @@ pub struct HashSource<'a> {
     algos: Algorithms,
     opts: DecodeOptions,
     budget: Arc<Budget>,
+    windows: Option<Windows>,
+}
+
+/// A decoded file and the windows cut from it, holding their memory until hashed.
+struct Read {
+    decoded: Result<Decoded, decode::DecodeError>,
+    windows: Vec<(&'static str, Frame)>,
+    _hold: Reservation,
+}
+
+impl Read {
+    /// Every frame to hash, in the order `Hashed` takes them back: whole, trimmed, windows.
+    fn frames(&self) -> Vec<&Frame> {
+        let Ok(d) = &self.decoded else { return vec![] };
+        std::iter::once(&d.frame)
+            .chain(d.trimmed.as_ref().map(|t| &t.1))
+            .chain(self.windows.iter().map(|w| &w.1))
+            .collect()
+    }
 }
 
 impl<'a> HashSource<'a> {
@@ -164,7 +189,39 @@ impl<'a> HashSource<'a> {
             algos,
             opts,
             budget,
+            windows: None,
         }
+    }
+
+    /// Also hash these windows of each picture (of the part inside its added borders when
+    /// trimming found one).
+    pub fn with_windows(mut self, windows: Windows) -> HashSource<'a> {
+        self.windows = Some(windows);
+        self
+    }
+
+    fn read(&self, p: &Path, head: Option<decode::Head>, mut hold: Reservation) -> Read {
+        let decoded = match head {
+            Some(head) => decode::decode_head(head, &self.opts),
+            None => decode::decode_file(p, &self.opts),
+        };
+        let windows = match (&decoded, self.windows) {
+            (Ok(d), Some(cut)) => cut(d.trimmed.as_ref().map_or(&d.frame, |t| &t.1)),
+            _ => vec![],
+        };
+        let mut read = Read {
+            decoded,
+            windows,
+            _hold: Reservation::default(),
+        };
+        hold.resize_to(
+            read.frames()
+                .iter()
+                .map(|f| frame_cost(std::slice::from_ref(f)))
+                .sum(),
+        );
+        read._hold = hold;
+        read
     }
 
     pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
@@ -184,36 +241,21 @@ impl<'a> HashSource<'a> {
                     }
                     Err(_) => (0, None),
                 },
-                |p, head, mut hold| {
-                    let d = match head {
-                        Some(head) => decode::decode_head(head, &self.opts),
-                        None => decode::decode_file(p, &self.opts),
-                    };
-                    if let Ok(d) = &d {
-                        let trimmed = d
-                            .trimmed
-                            .as_ref()
-                            .map_or(0, |(_, f)| frame_cost(std::slice::from_ref(f)));
-                        hold.resize_to(frame_cost(std::slice::from_ref(&d.frame)) + trimmed);
-                    }
-                    (d, hold)
-                },
-                |(d, _): &(Result<Decoded, _>, _)| d.as_ref().map_or(0, |d| d.frame.pixels()),
+                |p, head, hold| self.read(p, head, hold),
+                |r: &Read| r.frames().iter().map(|f| f.pixels()).sum(),
             );
             let n = round.len();
-            let frames: Vec<&Frame> = round
-                .iter()
-                .filter_map(|(d, _)| d.as_ref().ok())
-                .flat_map(|d| std::iter::once(&d.frame).chain(d.trimmed.as_ref().map(|t| &t.1)))
-                .collect();
+            let frames: Vec<&Frame> = round.iter().flat_map(Read::frames).collect();
             let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
             let mut next = || hashes.next().expect("one result per frame");
-            for (path, (d, _hold)) in rest[..n].iter().zip(round) {
-                let r = d.map_err(|e| e.to_string()).map(|d| Hashed {
+            for (path, read) in rest[..n].iter().zip(round) {
+                let windows = read.windows;
+                let r = read.decoded.map_err(|e| e.to_string()).map(|d| Hashed {
                     width: d.width,
                     height: d.height,
                     hashes: next(),
                     trimmed: d.trimmed.map(|(r, _)| (r, next())),
+                    windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
                     warnings: d.warnings,
                 });
                 f(path, r);

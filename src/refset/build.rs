@@ -51,6 +51,18 @@ pub fn build(
     kind: Option<Kind>,
     skip_invalid: bool,
 ) -> Result<Built, BuildError> {
+    build_with(inputs, vec![], output, algo, kind, skip_invalid)
+}
+
+/// `build` with entries made elsewhere (hashes of pictures, `algo` given) before the lists'.
+pub fn build_with(
+    inputs: &[PathBuf],
+    made: Vec<Entry>,
+    output: &Path,
+    algo: Option<Algo>,
+    kind: Option<Kind>,
+    skip_invalid: bool,
+) -> Result<Built, BuildError> {
     let mut algo = algo;
     let (mut invalid, mut no_hash) = (0, 0);
     let mut unused = BTreeMap::<String, usize>::new();
@@ -64,7 +76,8 @@ pub fn build(
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let mut entries: Vec<Entry> = Vec::with_capacity((bytes / line_bytes) as usize);
+    let mut entries = made;
+    entries.reserve((bytes / line_bytes) as usize);
     for path in inputs {
         let p = input::read_as(path, kind, algo, skip_invalid, std::mem::take(&mut entries))?;
         match (algo, p.algo) {

@@ -9,7 +9,7 @@ pub mod transforms;
 
 use image::RgbImage;
 
-use crate::decode::trim;
+use crate::decode::{augment, trim};
 use crate::engine::{Algorithms, Engine};
 use crate::frame::Frame;
 use crate::gpu::GpuError;
@@ -18,12 +18,16 @@ use crate::hash::{Dihedral, PdqHashes, Phash64};
 /// The compared hashes: PDQ as is, PDQ with the copy's best dihedral variant, pHash, and
 /// the two PDQ forms with `--trim-borders` as matching uses it (the closer of the whole
 /// copy and the copy with its added borders cut).
-pub const ALGOS: [(&str, u32, usize); 5] = [
+/// `augment` rows compare copies also with the hashes of the originals' crops
+/// (`refs build --augment crops`); `all` is trim, augment and dihedral together.
+pub const ALGOS: [(&str, u32, usize); 7] = [
     ("pdq", 31, 256),
     ("pdq_dihedral", 31, 256),
     ("phash", 10, 64),
     ("pdq_trim", 31, 256),
     ("pdq_trim_dihedral", 31, 256),
+    ("pdq_augment", 31, 256),
+    ("pdq_all", 31, 256),
 ];
 
 /// Precision the second threshold keeps.
@@ -91,56 +95,86 @@ struct Hashes {
     phash: Phash64,
     /// PDQ of the picture inside added borders, when any were found.
     trimmed: Option<PdqHashes>,
+    /// PDQ of the picture's `augment::CROPS` windows (originals only).
+    crops: Vec<PdqHashes>,
 }
 
 fn hash_all(engine: &Engine, images: &[RgbImage]) -> Result<Vec<Hashes>, GpuError> {
+    hash_with(engine, images, false)
+}
+
+/// Hashes of each image whole, inside its added borders, and with `crops` its windows.
+fn hash_with(engine: &Engine, images: &[RgbImage], crops: bool) -> Result<Vec<Hashes>, GpuError> {
     let frames: Vec<Frame> = images.iter().map(frame).collect();
     let trimmed: Vec<Option<Frame>> = frames
         .iter()
         .map(|f| trim::content_box(f).map(|r| trim::crop(f, r)))
         .collect();
-    let refs: Vec<&Frame> = frames.iter().chain(trimmed.iter().flatten()).collect();
+    let windows: Vec<Vec<Frame>> = frames
+        .iter()
+        .map(|f| match crops {
+            true => augment::crops(f).into_iter().map(|(_, c)| c).collect(),
+            false => vec![],
+        })
+        .collect();
+    let refs: Vec<&Frame> = frames
+        .iter()
+        .chain(trimmed.iter().flatten())
+        .chain(windows.iter().flatten())
+        .collect();
     let mut all = engine.hash(&refs, Algorithms::ALL).into_iter();
     let whole: Vec<_> = all.by_ref().take(frames.len()).collect();
+    let mut pdq = || all.next().and_then(|h| h.pdq).expect("asked for");
+    let trimmed: Vec<Option<PdqHashes>> =
+        trimmed.iter().map(|t| t.as_ref().map(|_| pdq())).collect();
+    let windows: Vec<Vec<PdqHashes>> = windows
+        .iter()
+        .map(|w| w.iter().map(|_| pdq()).collect())
+        .collect();
     Ok(whole
         .into_iter()
-        .zip(&trimmed)
-        .map(|(h, t)| Hashes {
+        .zip(trimmed)
+        .zip(windows)
+        .map(|((h, trimmed), crops)| Hashes {
             pdq: h.pdq.expect("asked for"),
             phash: h.phash.expect("asked for"),
-            trimmed: t
-                .as_ref()
-                .map(|_| all.next().and_then(|h| h.pdq).expect("asked for")),
+            trimmed,
+            crops,
         })
         .collect())
 }
 
 /// Distance from an original to a copy under one of `ALGOS`.
 fn distance(algo: &str, original: &Hashes, copy: &Hashes) -> u32 {
-    let pdq = |c: &PdqHashes, dihedral: bool| {
+    // The reference's forms (whole, and with augmentation its crops) against the copy's
+    // (whole, and with trimming its inside; each in 8 orientations with dihedral).
+    let closest = |trim: bool, augment: bool, dihedral: bool| {
         let forms: &[Dihedral] = if dihedral {
             &Dihedral::ALL
         } else {
             &Dihedral::ALL[..1]
         };
-        forms
-            .iter()
-            .map(|d| original.pdq.original().distance(&c.variant(*d)).0)
-            .min()
-            .unwrap_or(256)
-    };
-    let boxes = |dihedral: bool| {
-        std::iter::once(&copy.pdq)
-            .chain(&copy.trimmed)
-            .map(|c| pdq(c, dihedral))
-            .min()
-            .unwrap_or(256)
+        let refs = std::iter::once(&original.pdq).chain(original.crops.iter().filter(|_| augment));
+        let copies: Vec<&PdqHashes> = std::iter::once(&copy.pdq)
+            .chain(copy.trimmed.iter().filter(|_| trim))
+            .collect();
+        refs.flat_map(|r| {
+            copies.iter().flat_map(move |c| {
+                forms
+                    .iter()
+                    .map(move |d| r.original().distance(&c.variant(*d)).0)
+            })
+        })
+        .min()
+        .unwrap_or(256)
     };
     match algo {
-        "pdq" => pdq(&copy.pdq, false),
-        "pdq_dihedral" => pdq(&copy.pdq, true),
-        "pdq_trim" => boxes(false),
-        "pdq_trim_dihedral" => boxes(true),
+        "pdq" => closest(false, false, false),
+        "pdq_dihedral" => closest(false, false, true),
+        "pdq_trim" => closest(true, false, false),
+        "pdq_trim_dihedral" => closest(true, false, true),
+        "pdq_augment" => closest(false, true, false),
+        "pdq_all" => closest(true, true, true),
         _ => original.phash.distance(&copy.phash).0,
     }
 }
@@ -179,7 +213,7 @@ pub fn distinct(engine: &Engine, images: Vec<RgbImage>) -> Result<Vec<RgbImage>,
 
 /// All rows: each transform x each algorithm.
 pub fn run(engine: &Engine, originals: &[RgbImage]) -> Result<Vec<Row>, GpuError> {
-    let base = hash_all(engine, originals)?;
+    let base = hash_with(engine, originals, true)?;
     let mut rows = vec![];
     for (name, t) in transforms::ALL {
         let copies: Vec<RgbImage> = originals.iter().map(t).collect();

@@ -15,6 +15,8 @@ pub const ALL: &[(&str, Transform)] = &[
     ("crop_5", |i| crop(i, 0.05)),
     ("crop_10", |i| crop(i, 0.10)),
     ("crop_20", |i| crop(i, 0.20)),
+    ("crop_side_10", |i| crop_side(i, 0.10)),
+    ("crop_corner_10", |i| crop_corner(i, 0.10)),
     ("letterbox_20", |i| letterbox(i, 0.20)),
     ("pillarbox_20", |i| pillarbox(i, 0.20)),
     ("pad_10_white", |i| pad(i, 0.10, [255, 255, 255])),
@@ -57,6 +59,21 @@ fn crop(i: &RgbImage, f: f64) -> RgbImage {
         (f64::from(h) * f / 2.0) as u32,
     );
     imageops::crop_imm(i, dx, dy, w - 2 * dx, h - 2 * dy).to_image()
+}
+
+/// Cut `f` of the width away from the right side only.
+fn crop_side(i: &RgbImage, f: f64) -> RgbImage {
+    let keep = (f64::from(i.width()) * (1.0 - f)) as u32;
+    imageops::crop_imm(i, 0, 0, keep, i.height()).to_image()
+}
+
+/// Keep the top-left part: `f` of the width and height cut from the right and bottom.
+fn crop_corner(i: &RgbImage, f: f64) -> RgbImage {
+    let (w, h) = (
+        (f64::from(i.width()) * (1.0 - f)) as u32,
+        (f64::from(i.height()) * (1.0 - f)) as u32,
+    );
+    imageops::crop_imm(i, 0, 0, w, h).to_image()
 }
 
 /// Black bars above and below adding `f` of the height.

@@ -497,18 +497,23 @@ fn bench_robustness(
         crate::robustness::trimmed_count(&images),
         images.len()
     );
+    let algos = crate::robustness::ALGOS.map(|(a, _, _)| a);
+    let cells = |cells: Vec<String>| -> String {
+        cells
+            .iter()
+            .zip(algos)
+            .map(|(c, a)| format!(" {c:>w$}", w = a.len().max(5)))
+            .collect()
+    };
     println!(
-        "{:<16} {:>8} {:>14} {:>8} {:>10} {:>19}",
-        "transform", "pdq", "pdq_dihedral", "phash", "pdq_trim", "pdq_trim_dihedral"
+        "{:<16}{}",
+        "transform",
+        cells(algos.map(String::from).to_vec())
     );
     for (t, _) in crate::robustness::transforms::ALL {
         println!(
-            "{t:<16} {:>8} {:>14} {:>8} {:>10} {:>19}",
-            headline(t, "pdq"),
-            headline(t, "pdq_dihedral"),
-            headline(t, "phash"),
-            headline(t, "pdq_trim"),
-            headline(t, "pdq_trim_dihedral")
+            "{t:<16}{}",
+            cells(algos.iter().map(|a| headline(t, a)).collect())
         );
     }
     Ok(0)
