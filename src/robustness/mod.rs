@@ -20,13 +20,14 @@ use crate::hash::{Dihedral, PdqHashes, Phash64};
 /// copy and the copy with its added borders cut).
 /// `augment` rows compare copies also with the hashes of the originals' crops
 /// (`refs build --augment crops`); `all` is trim, augment and dihedral together.
-pub const ALGOS: [(&str, u32, usize); 7] = [
+pub const ALGOS: [(&str, u32, usize); 8] = [
     ("pdq", 31, 256),
     ("pdq_dihedral", 31, 256),
     ("phash", 10, 64),
     ("pdq_trim", 31, 256),
     ("pdq_trim_dihedral", 31, 256),
     ("pdq_augment", 31, 256),
+    ("pdq_trim_augment", 31, 256),
     ("pdq_all", 31, 256),
 ];
 
@@ -174,6 +175,7 @@ fn distance(algo: &str, original: &Hashes, copy: &Hashes) -> u32 {
         "pdq_trim" => closest(true, false, false),
         "pdq_trim_dihedral" => closest(true, false, true),
         "pdq_augment" => closest(false, true, false),
+        "pdq_trim_augment" => closest(true, true, false),
         "pdq_all" => closest(true, true, true),
         _ => original.phash.distance(&copy.phash).0,
     }

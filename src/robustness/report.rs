@@ -69,8 +69,8 @@ pub fn csv(rows: &[Row]) -> String {
     s
 }
 
-const COLOURS: [&str; 7] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+const COLOURS: [&str; 8] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f",
 ];
 
 /// Horizontal bars: recall at the default threshold, one group per transform.
