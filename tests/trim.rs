@@ -107,15 +107,7 @@ fn hash_match_and_scan_trim_borders_and_say_which_box_matched() {
         .save(queries.join("padded.png"))
         .unwrap();
     picture(2).save(queries.join("other.png")).unwrap();
-    let run = |args: &[&str]| {
-        let o = common::bin().args(args).output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let run = common::run_ok;
     let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
 
     // hash: the part inside the borders is what is hashed, and `box` says where it lies.

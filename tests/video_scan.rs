@@ -339,15 +339,7 @@ fn scan_finds_frames_in_image_sets_and_videos_in_video_sets() {
         .status()
         .unwrap();
     assert!(st.success());
-    let run = |args: &[&str]| {
-        let o = common::bin().args(args).output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        o.stdout
-    };
+    let run = |args: &[&str]| common::run_ok(args).into_bytes();
     let image_set = build_image_set(&png, &dir.join("images.hsref"));
     let video_set = dir.join("videos.hsref");
     let mut args = vec![

@@ -119,6 +119,17 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"))
 }
 
+/// Run the binary with `args`; it must succeed. Returns its standard output.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = bin().args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
 /// A fresh, empty temporary directory named after the test and this process.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
