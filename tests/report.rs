@@ -268,3 +268,52 @@ fn a_merged_output_reports_like_a_single_scan() {
     let both = std::fs::read_to_string(report(&merged, "csv")).unwrap();
     assert_eq!(one, both, "the same matches");
 }
+
+#[test]
+fn the_page_lists_near_duplicate_groups_largest_first() {
+    let d = scratch("report-groups");
+    let (_, out) = scanned(&d);
+    let groups = d.join("groups.jsonl");
+    let o = bin()
+        .args(["cluster", "--backend", "cpu", "--max-distance", "64", "-o"])
+        .arg(&groups)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = records(&groups);
+    let listed: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "group").collect();
+    assert!(
+        !listed.is_empty(),
+        "the generated pictures are alike: {lines:?}"
+    );
+    let page_path = report_with(&out, "html", &["--groups", groups.to_str().unwrap()]);
+    let page = std::fs::read_to_string(page_path).unwrap();
+    assert!(page.contains(&format!("Near-duplicate groups: {}", listed.len())));
+    let section = &page[page.find("Near-duplicate groups").unwrap()..];
+    for g in &listed {
+        for m in g["members"].as_array().unwrap() {
+            assert!(section.contains(m["label"].as_str().unwrap()));
+        }
+    }
+    // Sizes in page order never grow.
+    let sizes: Vec<u64> = section
+        .split("<tr><td class=num>")
+        .skip(1)
+        .map(|row| {
+            let size = row.split("<td class=num>").nth(1).unwrap();
+            size[..size.find('<').unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(sizes.len(), listed.len());
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+    // A scan output is not a cluster output.
+    let o = bin()
+        .args(["report", "--groups"])
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a `hashsweep cluster` output"));
+}

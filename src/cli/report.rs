@@ -29,12 +29,27 @@ pub struct ReportArgs {
     /// then holds images of the material: handle it as evidence).
     #[arg(long)]
     pub thumbnails: bool,
+    /// A `hashsweep cluster` output: its near-duplicate groups are listed on the page,
+    /// largest first.
+    #[arg(long, value_name = "GROUPS.jsonl")]
+    pub groups: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     let facts = crate::report::gather(&args.output, args.format == ReportFormat::Vics)?;
+    let groups = match &args.groups {
+        Some(p) => Some(crate::report::read_groups(p)?),
+        None => None,
+    };
+    anyhow::ensure!(
+        groups.is_none() || args.format == ReportFormat::Html,
+        "--groups is listed on the HTML page only"
+    );
     let (text, ext) = match args.format {
-        ReportFormat::Html => (crate::report::html(&facts, args.thumbnails), "html"),
+        ReportFormat::Html => (
+            crate::report::html(&facts, args.thumbnails, groups.as_ref()),
+            "html",
+        ),
         ReportFormat::Vics => (
             serde_json::to_string_pretty(&crate::report::vics(&facts))? + "\n",
             "vics.json",

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{MAX_LISTED_PROBLEMS, ScanFacts};
+use super::{GroupFacts, MAX_LISTED_PROBLEMS, ScanFacts};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -301,8 +301,57 @@ fn problems_section(out: &mut String, f: &ScanFacts) {
     out.push_str("</tbody></table>");
 }
 
+/// Near-duplicate series from `hashsweep cluster`, largest first: each member's label and
+/// distance to its group's centre (the first member).
+fn groups_section(out: &mut String, g: &GroupFacts) {
+    let members: u64 = g.groups.iter().filter_map(|x| x["size"].as_u64()).sum();
+    let _ = write!(out, "<h2>Near-duplicate groups: {}</h2>", g.total);
+    if let Some(s) = &g.summary {
+        let _ = write!(
+            out,
+            "<p>{} hashes, grouped as {} within {} bits{}; {} groups hold {} hashes.</p>",
+            cell(&s["hashes"]),
+            cell(&s["grouping"]),
+            cell(&s["max_distance"]),
+            if s["dihedral"] == true {
+                ", rotations and mirrors included"
+            } else {
+                ""
+            },
+            cell(&s["groups"]),
+            cell(&s["grouped"]),
+        );
+    }
+    if g.total > g.groups.len() {
+        let _ = write!(
+            out,
+            "<p>The {} largest are listed ({members} hashes); the file holds them all.</p>",
+            g.groups.len()
+        );
+    }
+    out.push_str("<table class=sortable><thead><tr><th>group</th><th>size</th><th>centre</th><th>members (distance to the centre)</th></tr></thead><tbody>");
+    for grp in &g.groups {
+        let list: Vec<String> = grp["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| format!("{} ({})", cell(&m["label"]), cell(&m["distance"])))
+            .collect();
+        let _ = write!(
+            out,
+            "<tr><td class=num>{}</td><td class=num>{}</td><td class=mono>{}</td><td class=mono>{}</td></tr>",
+            cell(&grp["group"]),
+            cell(&grp["size"]),
+            cell(&grp["centre"]),
+            list.join("<br>")
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
 /// The whole page. No image is shown unless `thumbnails` (then only matched files).
-pub fn html(f: &ScanFacts, thumbnails: bool) -> String {
+/// `groups`: a `cluster` output's near-duplicate groups, listed after the matches.
+pub fn html(f: &ScanFacts, thumbnails: bool, groups: Option<&GroupFacts>) -> String {
     let title = format!("hashsweep report: {}", f.output.display());
     let mut out = format!(
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
@@ -312,6 +361,9 @@ pub fn html(f: &ScanFacts, thumbnails: bool) -> String {
     header_section(&mut out, f);
     totals_section(&mut out, f);
     matches_section(&mut out, f, thumbnails);
+    if let Some(g) = groups {
+        groups_section(&mut out, g);
+    }
     problems_section(&mut out, f);
     let _ = writeln!(out, "<script>{SORT}</script></body></html>");
     out

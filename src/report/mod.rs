@@ -3,6 +3,7 @@
 //! or one still being written: what is recorded so far) and its matches file, streaming the
 //! records and keeping only counts, matched files and the error list.
 
+pub mod groups;
 mod html;
 mod vics;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::Value;
 
+pub use groups::{GroupFacts, read_groups};
 pub use html::html;
 pub use vics::{matches_csv, vics};
 
