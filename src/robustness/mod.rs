@@ -190,6 +190,18 @@ pub fn trimmed_count(images: &[RgbImage]) -> usize {
         .count()
 }
 
+/// The images whose PDQ quality reaches the matcher's floor: below it the matcher skips a
+/// query (a featureless or black picture's hash is noise), so its recall is not PDQ's.
+pub fn hashable(engine: &Engine, images: Vec<RgbImage>) -> Result<Vec<RgbImage>, GpuError> {
+    let hashes = hash_all(engine, &images)?;
+    Ok(images
+        .into_iter()
+        .zip(hashes)
+        .filter(|(_, h)| h.pdq.quality.0 >= crate::matching::DEFAULT_MIN_QUALITY)
+        .map(|(i, _)| i)
+        .collect())
+}
+
 /// The images that are distinct from every earlier one (PDQ, in any rotation or flip and
 /// with added borders cut, over 31 and pHash over 10 bits apart): a corpus holding edits of one picture would otherwise
 /// count its own variants as false matches.

@@ -474,11 +474,14 @@ fn bench_robustness(
     }
     let engine = Engine::open(backend, None)?;
     let before = images.len();
+    let images = crate::robustness::hashable(&engine, images)?;
+    let featureless = before - images.len();
     let images = crate::robustness::distinct(&engine, images)?;
     let title = format!(
-        "{title}, {} distinct ({} near-duplicates set aside)",
+        "{title}, {} distinct ({} near-duplicates and {featureless} below PDQ quality {} set aside)",
         images.len(),
-        before - images.len()
+        before - featureless - images.len(),
+        crate::matching::DEFAULT_MIN_QUALITY
     );
     let rows = crate::robustness::run(&engine, &images)?;
     crate::robustness::report::write_all(&rows, output, &title)?;
