@@ -109,11 +109,7 @@ fn brute_components(all: &[(String, Pdq256, u8)]) -> BTreeSet<BTreeSet<String>> 
 }
 
 fn groups_of(out: &Path) -> (Vec<Value>, Value) {
-    let lines: Vec<Value> = std::fs::read_to_string(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::records(out);
     let summary = lines.last().unwrap().clone();
     assert_eq!(summary["type"], "summary");
     (lines[..lines.len() - 1].to_vec(), summary)

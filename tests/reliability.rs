@@ -3,24 +3,12 @@
 
 mod common;
 
-use common::{bin, scratch};
+use common::{bin, files, records, scratch};
 
 use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
-
-fn records(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn files(recs: &[Value]) -> Vec<&Value> {
-    recs.iter().filter(|r| r["type"] == "file").collect()
-}
 
 fn summary(recs: &[Value]) -> &Value {
     recs.iter()

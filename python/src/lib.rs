@@ -157,16 +157,30 @@ fn hash_bytes<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let algos = self::algorithms(&algorithms)?;
     let engine = self::backend(backend)?;
-    let r = py.allow_threads(|| {
-        let d =
-            decode::decode_bytes(&data, &DecodeOptions::default()).map_err(|e| e.to_string())?;
-        let h = engine.hash(&[&d.frame], algos).remove(0);
-        Ok::<_, String>((d.width, d.height, h))
-    });
+    let r = py.allow_threads(|| decode_and_hash(&engine, &[data], algos).remove(0));
     match r {
         Ok(h) => result(py, None, Ok(h), dihedral),
         Err(e) => Err(PyValueError::new_err(e)),
     }
+}
+
+/// Encoded images decoded on all cores and hashed as one batch: size and hashes of each,
+/// or why it did not decode.
+fn decode_and_hash(
+    engine: &Engine,
+    datas: &[Vec<u8>],
+    algos: Algorithms,
+) -> Vec<Result<(u32, u32, FrameHashes), String>> {
+    let decoded: Vec<_> = datas
+        .par_iter()
+        .map(|d| decode::decode_bytes(d, &DecodeOptions::default()).map_err(|e| e.to_string()))
+        .collect();
+    let frames: Vec<&Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
+    let mut hashes = engine.hash(&frames, algos).into_iter();
+    decoded
+        .into_iter()
+        .map(|d| d.map(|d| (d.width, d.height, hashes.next().expect("one hash per frame"))))
+        .collect()
 }
 
 /// hash_bytes_batch(datas, algorithms=("pdq",), dihedral=False, backend="auto")
@@ -186,21 +200,7 @@ fn hash_bytes_batch<'py>(
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let algos = self::algorithms(&algorithms)?;
     let engine = self::backend(backend)?;
-    let results = py.allow_threads(|| {
-        let decoded: Vec<_> = datas
-            .par_iter()
-            .map(|d| decode::decode_bytes(d, &DecodeOptions::default()).map_err(|e| e.to_string()))
-            .collect();
-        let frames: Vec<&Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
-        let mut hashes = engine.hash(&frames, algos).into_iter();
-        decoded
-            .iter()
-            .map(|d| match d {
-                Ok(d) => Ok((d.width, d.height, hashes.next().expect("one hash per frame"))),
-                Err(e) => Err(e.clone()),
-            })
-            .collect::<Vec<_>>()
-    });
+    let results = py.allow_threads(|| decode_and_hash(&engine, &datas, algos));
     results
         .into_iter()
         .map(|r| result(py, None, r, dihedral))

@@ -67,12 +67,7 @@ pub enum FormatArg {
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .ok();
-    }
+    super::use_threads(args.threads);
     let algo = match args.algo {
         AlgoArg::Pdq => Algo::Pdq,
         AlgoArg::Phash => Algo::Phash,

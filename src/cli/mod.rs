@@ -66,6 +66,17 @@ pub enum Command {
     },
 }
 
+/// `--threads N`: the size of the shared thread pool, set before anything uses it (later
+/// calls cannot change it, hence the error is ignored).
+fn use_threads(n: Option<usize>) {
+    if let Some(n) = n {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
+}
+
 /// Run the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {

@@ -126,12 +126,7 @@ pub enum DigestName {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .ok();
-    }
+    super::use_threads(args.threads);
     let mut inputs = args.inputs.clone();
     if let Some(list) = &args.files_from {
         inputs.extend(read_list(list)?);

@@ -40,17 +40,19 @@ impl UnionFind {
     }
 }
 
-/// Each node's neighbours within the distance, counted with their weight (how many input
-/// hashes a distinct hash stands for) plus its own other copies: how many hashes it would
-/// gather as a centre.
-pub fn reach(n: usize, weight: &[u32], pairs: impl Iterator<Item = Pair>) -> Vec<u64> {
-    let mut r: Vec<u64> = weight.iter().map(|&w| u64::from(w) - 1).collect();
+/// What each node reaches before any pair: its own other copies (a distinct hash stands
+/// for `weight` input hashes).
+pub fn own_reach(weight: &[u32]) -> Vec<u64> {
+    weight.iter().map(|&w| u64::from(w) - 1).collect()
+}
+
+/// Add the pairs' neighbours, counted with their weight: a node's reach is then how many
+/// hashes it would gather as a centre.
+pub fn add_reach(reach: &mut [u64], weight: &[u32], pairs: &[Pair]) {
     for p in pairs {
-        r[p.a as usize] += u64::from(weight[p.b as usize]);
-        r[p.b as usize] += u64::from(weight[p.a as usize]);
+        reach[p.a as usize] += u64::from(weight[p.b as usize]);
+        reach[p.b as usize] += u64::from(weight[p.a as usize]);
     }
-    debug_assert_eq!(r.len(), n);
-    r
 }
 
 /// The node of most reach, ties to the lowest index: the same centre on every run.
@@ -146,7 +148,8 @@ mod tests {
         // 0-1-2-3 a chain, 4 alone, 5-6.
         let pairs = [pair(0, 1), pair(1, 2), pair(2, 3), pair(5, 6)];
         let weight = [1; 7];
-        let reach = reach(7, &weight, pairs.iter().copied());
+        let mut reach = own_reach(&weight);
+        add_reach(&mut reach, &weight, &pairs);
         assert_eq!(reach, [1, 2, 2, 1, 0, 1, 1]);
         let mut uf = UnionFind::new(7);
         for p in &pairs {

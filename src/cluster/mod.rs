@@ -146,7 +146,7 @@ pub fn cluster(h: &Hashes, p: &Params, gpu: Option<&GpuMatcher>) -> Clustering {
     // dihedral blocks find from both sides.
     let keep = p.grouping == Grouping::Centres || nodes.variants.is_some();
     let mut kept: Vec<Pair> = vec![];
-    let mut reach_streamed = groups::reach(n, &weight, std::iter::empty());
+    let mut reach = groups::own_reach(&weight);
     let mut pairs = 0u64;
     let comparisons = join::self_join(&input, gpu, |block| {
         for pr in block {
@@ -156,20 +156,15 @@ pub fn cluster(h: &Hashes, p: &Params, gpu: Option<&GpuMatcher>) -> Clustering {
             kept.extend_from_slice(block);
         } else {
             pairs += block.len() as u64;
-            for pr in block {
-                reach_streamed[pr.a as usize] += u64::from(weight[pr.b as usize]);
-                reach_streamed[pr.b as usize] += u64::from(weight[pr.a as usize]);
-            }
+            groups::add_reach(&mut reach, &weight, block);
         }
     });
-    let reach = if keep {
+    if keep {
         kept.sort_unstable();
         kept.dedup_by_key(|pr| (pr.a, pr.b));
         pairs = kept.len() as u64;
-        groups::reach(n, &weight, kept.iter().copied())
-    } else {
-        reach_streamed
-    };
+        groups::add_reach(&mut reach, &weight, &kept);
+    }
     let found = match p.grouping {
         Grouping::Components => groups::components(&mut uf, &reach),
         Grouping::Centres => groups::around_centres(n, &kept, &reach),

@@ -109,7 +109,7 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, Decod
         .unwrap_or_else(|_| Err(DecodeError::Decode("decoder panicked".into())))?;
     d.warnings = integrity::check(bytes);
     if opts.trim_borders {
-        d.trimmed = trim::content_box(&d.frame).map(|r| (r, trim::crop(&d.frame, r)));
+        d.trimmed = trim::cut(&d.frame);
     }
     Ok(d)
 }

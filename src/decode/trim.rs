@@ -66,6 +66,11 @@ pub fn content_box(f: &Frame) -> Option<Rect> {
     })
 }
 
+/// The picture inside added borders, where it lies and as a frame of its own.
+pub fn cut(f: &Frame) -> Option<(Rect, Frame)> {
+    content_box(f).map(|r| (r, crop(f, r)))
+}
+
 /// A frame cut to `r`.
 pub fn crop(f: &Frame, r: Rect) -> Frame {
     let (w, rgb) = (f.width() as usize, f.rgb());

@@ -72,9 +72,9 @@ pub fn budget_of(max_memory: Option<u64>) -> Arc<Budget> {
 }
 
 /// What a decoded frame holds until it is hashed.
-pub fn frame_cost(frames: &[Frame]) -> u64 {
+pub fn frame_cost<'f>(frames: impl IntoIterator<Item = &'f Frame>) -> u64 {
     frames
-        .iter()
+        .into_iter()
         .map(|f| f.bytes() as u64 + f.pixels() as u64 * HASH_BYTES_PER_PIXEL)
         .sum()
 }
@@ -200,7 +200,7 @@ impl<'a> HashSource<'a> {
         self
     }
 
-    fn read(&self, p: &Path, head: Option<decode::Head>, mut hold: Reservation) -> Read {
+    fn read(&self, p: &Path, head: Option<decode::Head>, hold: Reservation) -> Read {
         let decoded = match head {
             Some(head) => decode::decode_head(head, &self.opts),
             None => decode::decode_file(p, &self.opts),
@@ -212,15 +212,10 @@ impl<'a> HashSource<'a> {
         let mut read = Read {
             decoded,
             windows,
-            _hold: Reservation::default(),
+            _hold: hold,
         };
-        hold.resize_to(
-            read.frames()
-                .iter()
-                .map(|f| frame_cost(std::slice::from_ref(f)))
-                .sum(),
-        );
-        read._hold = hold;
+        let held = frame_cost(read.frames());
+        read._hold.resize_to(held);
         read
     }
 

@@ -109,7 +109,7 @@ fn hash_with(engine: &Engine, images: &[RgbImage], crops: bool) -> Result<Vec<Ha
     let frames: Vec<Frame> = images.iter().map(frame).collect();
     let trimmed: Vec<Option<Frame>> = frames
         .iter()
-        .map(|f| trim::content_box(f).map(|r| trim::crop(f, r)))
+        .map(|f| trim::cut(f).map(|(_, inside)| inside))
         .collect();
     let windows: Vec<Vec<Frame>> = frames
         .iter()
