@@ -39,6 +39,11 @@ pub struct HashArgs {
     /// Refuse images with more pixels than this (decompression bombs).
     #[arg(long, default_value_t = decode::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Seconds a HEIC/AVIF decoder process may run before it is killed and the file
+    /// recorded as an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = decode::DEFAULT_HELPER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub decoder_timeout: u64,
     /// Image data held in memory at once (file bytes and decoded pixels), e.g. 4G; default
     /// half of the machine's (or the cgroup's) memory.
     #[arg(long, value_name = "SIZE", value_parser = pipeline::budget::parse_size)]
@@ -85,6 +90,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         max_pixels: args.max_pixels,
         pre_resize: args.pre_resize,
         trim_borders: args.trim_borders,
+        helper_timeout: std::time::Duration::from_secs(args.decoder_timeout),
         ..DecodeOptions::default()
     };
     let budget = pipeline::budget_of(args.max_memory);

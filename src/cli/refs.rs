@@ -239,9 +239,9 @@ fn pictures_and_lists(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
             pictures.extend(
                 files
                     .into_iter()
-                    .filter(|f| matches!(sniff::detect_file(f), sniff::Detected::Image(_))),
+                    .filter(|f| sniff::detect_file(f).is_picture()),
             );
-        } else if matches!(sniff::detect_file(p), sniff::Detected::Image(_)) {
+        } else if sniff::detect_file(p).is_picture() {
             pictures.push(p.clone());
         } else {
             lists.push(p.clone());

@@ -42,6 +42,11 @@ pub struct ScanArgs {
     /// Refuse images with more pixels than this before allocating them.
     #[arg(long, default_value_t = decode::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Seconds a HEIC/AVIF decoder process may run before it is killed and the file
+    /// recorded as an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = decode::DEFAULT_HELPER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub decoder_timeout: u64,
     /// Threads for reading and decoding (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -153,6 +158,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             background: args.background.as_deref().map(parse_colour).transpose()?,
             reduce_jpeg: (!args.full_decode).then_some(scan::REDUCED_JPEG_SIDE),
             trim_borders: args.trim_borders,
+            helper_timeout: std::time::Duration::from_secs(args.decoder_timeout),
             ..DecodeOptions::default()
         },
         follow_symlinks: args.follow_symlinks,

@@ -9,9 +9,12 @@ use std::path::Path;
 use thiserror::Error;
 
 pub mod augment;
+pub mod bmff;
+pub mod heif;
 pub mod integrity;
 pub mod sniff;
 pub mod trim;
+pub mod yuv;
 
 use crate::frame::Frame;
 
@@ -57,7 +60,12 @@ pub struct DecodeOptions {
     pub reduce_jpeg: Option<u32>,
     /// Also give the picture inside added borders (`trim`), when it has any.
     pub trim_borders: bool,
+    /// A decoder run as a child process (HEIC and AVIF) is killed after this long.
+    pub helper_timeout: std::time::Duration,
 }
+
+/// Default `helper_timeout`: a 100-megapixel HEIC decodes in a few seconds on one core.
+pub const DEFAULT_HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Default for DecodeOptions {
     fn default() -> Self {
@@ -68,6 +76,7 @@ impl Default for DecodeOptions {
             background: None,
             reduce_jpeg: None,
             trim_borders: false,
+            helper_timeout: DEFAULT_HELPER_TIMEOUT,
         }
     }
 }
@@ -115,6 +124,10 @@ pub fn decode_bytes(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, Decod
 }
 
 fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    if let sniff::Detected::Heif(_) = sniff::detect(bytes) {
+        let frame = heif::decode(bytes, opts, false)?.frames.remove(0);
+        return Ok(finish(frame, opts));
+    }
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(DecodeError::Io)?;
@@ -155,17 +168,23 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeErr
     if let Some(clipped) = pillow_clipped_grey(&img) {
         frame = frame.with_phash_rgb(clipped).map_err(bad)?;
     }
+    Ok(finish(frame, opts))
+}
+
+/// The decoded frame, pre-resized when asked, with the image's own size.
+fn finish(frame: Frame, opts: &DecodeOptions) -> Decoded {
+    let (width, height) = (frame.width(), frame.height());
     let frame = match opts.pre_resize {
-        Some(n) if w > n || h > n => nearest(&frame, n, n),
+        Some(n) if width > n || height > n => nearest(&frame, n, n),
         _ => frame,
     };
-    Ok(Decoded {
+    Decoded {
         frame,
-        width: w,
-        height: h,
+        width,
+        height,
         warnings: vec![],
         trimmed: None,
-    })
+    }
 }
 
 /// How many leading bytes `Head` reads: enough for the header of every format we decode
@@ -193,6 +212,9 @@ impl Head {
     /// The size decoding will produce (see `planned_size`), from these bytes, or from the
     /// whole file when its header lies beyond them.
     pub fn planned_size(&self, path: &Path, opts: &DecodeOptions) -> Option<(u32, u32)> {
+        if let sniff::Detected::Heif(_) = sniff::detect(&self.bytes) {
+            return heif::planned_size(&self.bytes);
+        }
         let reader = image::ImageReader::new(Cursor::new(&self.bytes[..]))
             .with_guessed_format()
             .ok()?;
@@ -259,6 +281,13 @@ pub fn decode_animation(
 fn animation_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<(Vec<Frame>, bool), DecodeError> {
     use image::AnimationDecoder;
     let failed = |e: image::ImageError| DecodeError::Decode(e.to_string());
+    if let sniff::Detected::Heif(_) = sniff::detect(bytes) {
+        let images = heif::decode(bytes, opts, true)?;
+        return Ok(match images.frames.len() {
+            1 => (vec![], false),
+            _ => (images.frames, images.truncated),
+        });
+    }
     let frames = match image::guess_format(bytes).map_err(failed)? {
         image::ImageFormat::Gif => image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
             .map_err(failed)?

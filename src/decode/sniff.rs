@@ -4,6 +4,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detected {
     Image(image::ImageFormat),
+    /// HEIC or AVIF (HEIF still images), decoded by libheif in a child process.
+    Heif(&'static str),
     Video(&'static str),
     Other(&'static str),
     Unknown,
@@ -13,6 +15,10 @@ pub enum Detected {
 pub const HEAD: usize = 192;
 
 pub fn detect(head: &[u8]) -> Detected {
+    // Before the MP4 rule below and before image::guess_format, which both claim HEIF.
+    if let Some(brand) = super::bmff::heif_brand(head) {
+        return Detected::Heif(brand);
+    }
     if let Ok(f) = image::guess_format(head) {
         // image::guess_format also claims formats we do not decode; those are skipped.
         if SUPPORTED.contains(&f) {
@@ -75,6 +81,13 @@ const OTHER: [(&[u8], &str); 8] = [
     (b"SQLite format 3\0", "sqlite"),
 ];
 
+impl Detected {
+    /// A still picture we decode (HEIF included).
+    pub fn is_picture(self) -> bool {
+        matches!(self, Detected::Image(_) | Detected::Heif(_))
+    }
+}
+
 /// Lowercase name of a detected type, for records and counts.
 pub fn name(d: Detected) -> String {
     match d {
@@ -84,7 +97,7 @@ pub fn name(d: Detected) -> String {
             .copied()
             .unwrap_or("image")
             .to_string(),
-        Detected::Video(v) => v.to_string(),
+        Detected::Heif(h) | Detected::Video(h) => h.to_string(),
         Detected::Other(o) => o.to_string(),
         Detected::Unknown => "unknown".to_string(),
     }
@@ -105,6 +118,19 @@ mod tests {
             Detected::Image(image::ImageFormat::Png)
         );
         assert_eq!(detect(b"\0\0\0\x20ftypisom"), Detected::Video("mp4"));
+        assert_eq!(
+            detect(b"\0\0\0\x14ftypqt  \0\0\0\0qt  "),
+            Detected::Video("mov")
+        );
+        assert_eq!(
+            detect(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            Detected::Heif("heic")
+        );
+        assert_eq!(
+            detect(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Detected::Heif("avif")
+        );
+        assert!(Detected::Heif("avif").is_picture());
         assert_eq!(detect(b"%PDF-1.7"), Detected::Other("pdf"));
         assert_eq!(detect(b"hello"), Detected::Unknown);
         assert_eq!(name(detect(b"GIF89a")), "gif");

@@ -25,7 +25,7 @@ pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> (u64, Option<Head>) {
         return (0, None);
     };
     let len = head.file.metadata().map_or(0, |m| m.len());
-    let image = matches!(sniff::detect(&head.bytes), Detected::Image(_));
+    let image = sniff::detect(&head.bytes).is_picture();
     let c = match (image, len <= MAX_IMAGE_BYTES) {
         (true, true) => {
             // A broken header is still read whole.
@@ -110,7 +110,7 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
         return ex(record, None);
     }
     record.format = Some(sniff::name(kind));
-    if let (Detected::Image(_), None) = (kind, &bytes.whole) {
+    if let (true, None) = (kind.is_picture(), &bytes.whole) {
         error(
             &mut record,
             format!("image file over {} bytes: not decoded", MAX_IMAGE_BYTES),
@@ -119,7 +119,7 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
     }
     let bytes = bytes.whole.unwrap_or_default();
     match kind {
-        Detected::Image(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
+        Detected::Image(_) | Detected::Heif(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
             Ok(d) => {
                 record.width = Some(d.width);
                 record.height = Some(d.height);
@@ -193,7 +193,7 @@ fn read(p: &Path, head: Option<Head>, d: Digests) -> std::io::Result<(Detected, 
     digests.update(&head);
     let mut len = head.len() as u64;
     let mut whole = None;
-    if matches!(kind, Detected::Image(_)) && size <= MAX_IMAGE_BYTES {
+    if kind.is_picture() && size <= MAX_IMAGE_BYTES {
         let mut all = head;
         (&mut f).take(MAX_IMAGE_BYTES).read_to_end(&mut all)?;
         digests.update(&all[len as usize..]);

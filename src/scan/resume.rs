@@ -110,8 +110,8 @@ pub fn first_header(meta: &Path) -> std::io::Result<Option<serde_json::Value>> {
 }
 
 /// Parameters that may change between a run and its resumption: they do not change any
-/// record (how long a stalled video decoder is given).
-const MAY_CHANGE: [&str; 1] = ["video_timeout_s"];
+/// record (how long a stalled video decoder or a HEIC/AVIF decoder is given).
+const MAY_CHANGE: [&str; 2] = ["video_timeout_s", "decoder_timeout_s"];
 
 /// Refuses to resume a run under different settings: records written under both would
 /// not be one scan. Compares algorithms, every hashing, decoding and matching parameter,
