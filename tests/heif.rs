@@ -215,6 +215,7 @@ fn write_structured(samples: &Path, dir: &Path) -> Vec<PathBuf> {
             rotation,
             mirror,
             clean,
+            payload_size: None,
             drop_last: false,
         };
         let p = dir.join(format!("{name}.heic"));
@@ -445,7 +446,7 @@ fn broken_and_hostile_heif_files_each_get_a_record() {
         hvcc: tile.hvcc.clone(),
         data: tile.data.clone(),
     });
-    let g = Grid {
+    let mut g = Grid {
         rows: 2,
         cols: 2,
         width: 600,
@@ -454,6 +455,7 @@ fn broken_and_hostile_heif_files_each_get_a_record() {
         rotation: None,
         mirror: None,
         clean: None,
+        payload_size: None,
         drop_last: true,
     };
     std::fs::write(
@@ -461,9 +463,17 @@ fn broken_and_hostile_heif_files_each_get_a_record() {
         build::grid(&tiles, &g),
     )
     .unwrap();
+    // A small ispe, but a grid payload asking for 60000 x 60000 (what libheif allocates).
+    g.drop_last = false;
+    g.payload_size = Some((60_000, 60_000));
+    std::fs::write(
+        input.join("grid-huge-payload.heic"),
+        build::grid(&tiles, &g),
+    )
+    .unwrap();
     common::save_png(2, 64, 64, &input.join("plain.png"));
     let recs = scan(&input, &[], &[]);
-    assert_eq!(recs.len(), 7, "one record per file");
+    assert_eq!(recs.len(), 8, "one record per file");
     for ok in ["good.heic", "plain.png"] {
         assert_eq!(by_name(&recs, ok)["status"], "ok", "{ok}");
     }
@@ -474,6 +484,7 @@ fn broken_and_hostile_heif_files_each_get_a_record() {
         "garbage-hevc.heic",
         "huge.heic",
         "grid-missing-tile.heic",
+        "grid-huge-payload.heic",
     ] {
         let r = by_name(&recs, bad);
         assert_eq!(r["status"], "error", "{bad}: {r}");
@@ -484,6 +495,8 @@ fn broken_and_hostile_heif_files_each_get_a_record() {
         .unwrap()
         .to_string();
     assert!(huge.contains("100000x100000"), "{huge}");
+    let payload = by_name(&recs, "grid-huge-payload.heic")["reason"].to_string();
+    assert!(payload.contains("60000x60000"), "{payload}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

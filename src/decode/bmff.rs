@@ -128,8 +128,14 @@ pub struct Props {
     /// `clap`: a clean aperture is declared (the decoder crops to it).
     pub clean_aperture: Option<(u32, u32)>,
     pub nclx: Option<Nclx>,
-    /// Bits per sample, from `pixi` or the codec configuration (`hvcC`, `av1C`).
+    /// Bits per sample, from the codec configuration (`hvcC`, `av1C`), as libheif takes
+    /// it; `pixi` only where there is none.
     pub bits: Option<u8>,
+    pixi_bits: Option<u8>,
+    /// Chroma format from the codec configuration: 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4.
+    pub chroma: Option<u8>,
+    /// A grid's output size, from its own payload (what libheif allocates).
+    pub grid_size: Option<(u32, u32)>,
 }
 
 /// Where an item's bytes are (`iloc`): in the file (method 0) or in `idat` (method 1).
@@ -145,8 +151,9 @@ pub struct Item {
     pub kind: [u8; 4],
     pub hidden: bool,
     pub props: Props,
-    /// The property boxes as stored, header included, for tools that rewrite files.
-    pub raw_props: Vec<Vec<u8>>,
+    /// Which of `Meta::properties` belong to this item (0-based), for tools that rewrite
+    /// files.
+    pub property_indices: Vec<usize>,
     pub location: Location,
 }
 
@@ -157,29 +164,75 @@ pub struct Meta {
     pub items: Vec<Item>,
     /// `iref` references: (type, from, to).
     pub refs: Vec<([u8; 4], u32, Vec<u32>)>,
-    pub idat: Vec<u8>,
+    /// The property boxes (`ipco`) as stored, header included.
+    pub properties: Vec<Vec<u8>>,
+    /// Item id -> position in `items`.
+    index: HashMap<u32, usize>,
 }
 
-const IMAGE_KINDS: [&[u8; 4]; 6] = [b"hvc1", b"av01", b"grid", b"iden", b"iovl", b"jpeg"];
+/// An item's bytes, when they are all in `file` (method 0) or `idat` (method 1).
+fn payload<'a>(file: &'a [u8], idat: &'a [u8], at: &Location) -> Option<Vec<u8>> {
+    let source = match at.method {
+        0 => file,
+        1 => idat,
+        _ => return None,
+    };
+    let mut out = vec![];
+    for &(offset, len) in &at.extents {
+        // A grid's payload is 8 or 12 bytes; nothing longer is needed from anything.
+        let len = len.min(64 - out.len() as u64);
+        let end = offset.checked_add(len)?;
+        out.extend_from_slice(
+            source.get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?)?,
+        );
+    }
+    Some(out)
+}
+
+/// A grid payload's output width and height (16 or 32 bits by its flags).
+fn grid_size(data: Vec<u8>) -> Option<(u32, u32)> {
+    let mut r = Rd(&data);
+    let (_version, flags) = (r.u8()?, r.u8()?);
+    r.take(2)?; // rows and columns
+    if flags & 1 == 1 {
+        Some((r.u32()?, r.u32()?))
+    } else {
+        Some((u32::from(r.u16()?), u32::from(r.u16()?)))
+    }
+}
+
+/// libheif refuses files with more items than this; so does this reader, which keeps its
+/// work linear in the file's size below it.
+pub const MAX_ITEMS: usize = 20_000;
+/// libheif's limit on the extents of one item.
+const MAX_EXTENTS: u16 = 32;
+
+/// The item types libheif 1.15 takes for images.
+const IMAGE_KINDS: [&[u8; 4]; 6] = [b"hvc1", b"av01", b"grid", b"iden", b"iovl", b"vvc1"];
 
 impl Meta {
     pub fn item(&self, id: u32) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == id)
+        self.index.get(&id).map(|&i| &self.items[i])
     }
 
-    /// The images a viewer shows, in file order, as libheif lists them: image items that
-    /// are not hidden and are not a thumbnail or auxiliary image (alpha, depth, gain map)
-    /// of another.
+    /// The images a viewer shows, as libheif lists them (and `heif-convert` writes them):
+    /// image items that are not hidden and are not a thumbnail or auxiliary image (alpha,
+    /// depth, gain map) of another, in ascending item id.
     pub fn top_level(&self) -> Vec<&Item> {
-        let secondary = |id: u32| {
-            self.refs
-                .iter()
-                .any(|(t, from, _)| (t == b"thmb" || t == b"auxl") && *from == id)
-        };
-        self.items
+        let secondary: std::collections::HashSet<u32> = self
+            .refs
             .iter()
-            .filter(|i| IMAGE_KINDS.contains(&&i.kind) && !i.hidden && !secondary(i.id))
-            .collect()
+            .filter(|(t, _, _)| t == b"thmb" || t == b"auxl")
+            .map(|(_, from, _)| *from)
+            .collect();
+        let mut top: Vec<&Item> = self
+            .items
+            .iter()
+            .filter(|i| IMAGE_KINDS.contains(&&i.kind) && !i.hidden && !secondary.contains(&i.id))
+            .collect();
+        top.sort_by_key(|i| i.id);
+        top.dedup_by_key(|i| i.id);
+        top
     }
 
     /// The items a derived image is made of (the tiles of a grid).
@@ -227,7 +280,7 @@ pub fn meta(file: &[u8]) -> Result<Meta, MetaError> {
     let mut refs = vec![];
     let mut props = (vec![], vec![]);
     let mut locations = HashMap::new();
-    let mut idat = vec![];
+    let mut idat: &[u8] = &[];
     for b in boxes(children) {
         let bad = MetaError::Malformed;
         match &b.kind {
@@ -236,30 +289,45 @@ pub fn meta(file: &[u8]) -> Result<Meta, MetaError> {
             b"iref" => refs = iref(b.body).ok_or(bad("iref"))?,
             b"iprp" => props = iprp(b.body).ok_or(bad("iprp"))?,
             b"iloc" => locations = iloc(b.body).ok_or(bad("iloc"))?,
-            b"idat" => idat = b.body.to_vec(),
+            b"idat" => idat = b.body,
             _ => {}
         }
     }
+    if items.len() > MAX_ITEMS || refs.len() > MAX_ITEMS {
+        return Err(MetaError::Malformed("iinf"));
+    }
     let (ipco, ipma) = props;
+    let mut links: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (id, ix) in ipma {
+        links.entry(id).or_default().extend(ix);
+    }
     for item in &mut items {
-        for &index in ipma
-            .iter()
-            .filter(|(id, _)| *id == item.id)
-            .flat_map(|(_, ix)| ix)
-        {
-            if let Some((kind, body, raw)) = index.checked_sub(1).and_then(|i| ipco.get(i)) {
+        for index in links.remove(&item.id).unwrap_or_default() {
+            if let Some((kind, body, _)) = index.checked_sub(1).and_then(|i| ipco.get(i)) {
                 read_property(&mut item.props, kind, body);
-                item.raw_props.push(raw.to_vec());
+                item.property_indices.push(index - 1);
             }
         }
+        item.props.bits = item.props.bits.or(item.props.pixi_bits);
         item.location = locations.remove(&item.id).unwrap_or_default();
+        if &item.kind == b"grid" {
+            item.props.grid_size = payload(file, idat, &item.location).and_then(grid_size);
+        }
     }
     let primary = primary.ok_or(MetaError::NoPrimary)?;
+    // The first of items sharing an id wins, as in libheif.
+    let index = items
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, item)| (item.id, i))
+        .collect();
     Ok(Meta {
         primary,
         items,
         refs,
-        idat,
+        properties: ipco.iter().map(|(_, _, whole)| whole.to_vec()).collect(),
+        index,
     })
 }
 
@@ -294,7 +362,7 @@ fn infe(body: &[u8]) -> Option<Item> {
         kind: r.take(4)?.try_into().ok()?,
         hidden: flags & 1 == 1,
         props: Props::default(),
-        raw_props: vec![],
+        property_indices: vec![],
         location: Location::default(),
     })
 }
@@ -354,9 +422,13 @@ fn read_property(p: &mut Props, kind: &[u8; 4], body: &[u8]) {
         b"irot" => p.rotation = r.u8().map_or(0, |a| a & 3),
         b"imir" => p.mirror = r.u8().map(|a| a & 1),
         b"clap" => {
-            let frac = |r: &mut Rd| Some((r.u32()?, r.u32()?));
-            if let (Some((wn, wd)), Some((hn, hd))) = (frac(&mut r), frac(&mut r)) {
-                p.clean_aperture = Some((wn / wd.max(1), hn / hd.max(1)));
+            // Rounded to the nearest pixel, as libheif does; a zero denominator is ignored.
+            let frac = |r: &mut Rd| {
+                let (n, d) = (r.u32()?, r.u32()?);
+                (d != 0).then(|| ((u64::from(n) + u64::from(d) / 2) / u64::from(d)) as u32)
+            };
+            if let (Some(w), Some(h)) = (frac(&mut r), frac(&mut r)) {
+                p.clean_aperture = Some((w, h));
             }
         }
         b"colr" if r.take(4) == Some(b"nclx") => {
@@ -370,17 +442,28 @@ fn read_property(p: &mut Props, kind: &[u8; 4], body: &[u8]) {
             }
         }
         b"pixi" => {
-            p.bits = r.full().and_then(|_| r.u8()).and_then(|_| r.u8());
+            p.pixi_bits = r.full().and_then(|_| r.u8()).and_then(|_| r.u8());
         }
-        // hvcC byte 17: bitDepthLumaMinus8 in its low 3 bits.
-        b"hvcC" if p.bits.is_none() => p.bits = body.get(17).map(|b| 8 + (b & 7)),
-        // av1C byte 2: high_bitdepth (bit 6) and twelve_bit (bit 5).
-        b"av1C" if p.bits.is_none() => {
-            p.bits = body.get(2).map(|b| match (b & 0x40 != 0, b & 0x20 != 0) {
+        // hvcC byte 16: chromaFormat in its low 2 bits; 17: bitDepthLumaMinus8 in 3.
+        b"hvcC" => {
+            p.chroma = body.get(16).map(|b| b & 3);
+            p.bits = body.get(17).map(|b| 8 + (b & 7));
+        }
+        // av1C byte 2: high_bitdepth (bit 6), twelve_bit (5), monochrome (4),
+        // chroma_subsampling_x (3) and _y (2).
+        b"av1C" => {
+            let Some(&b) = body.get(2) else { return };
+            p.bits = Some(match (b & 0x40 != 0, b & 0x20 != 0) {
                 (true, true) => 12,
                 (true, false) => 10,
                 _ => 8,
-            })
+            });
+            p.chroma = Some(match (b & 0x10 != 0, b & 0x08 != 0, b & 0x04 != 0) {
+                (true, _, _) => 0,
+                (false, true, true) => 1,
+                (false, true, false) => 2,
+                _ => 3,
+            });
         }
         _ => {}
     }
@@ -394,6 +477,9 @@ fn iloc(body: &[u8]) -> Option<HashMap<u32, Location>> {
     let (offset, length, base) = (nibble(12), nibble(8), nibble(4));
     let index = if v > 0 { nibble(0) } else { 0 };
     let count = if v < 2 { u32::from(r.u16()?) } else { r.u32()? };
+    if count as usize > MAX_ITEMS {
+        return None;
+    }
     let mut out = HashMap::new();
     for _ in 0..count {
         let id = r.id(v >= 2)?;
@@ -401,7 +487,10 @@ fn iloc(body: &[u8]) -> Option<HashMap<u32, Location>> {
         r.u16()?; // data reference index
         let base = r.uint(base)?;
         let n = r.u16()?;
-        let mut extents = Vec::with_capacity(usize::from(n.min(64)));
+        if n > MAX_EXTENTS {
+            return None;
+        }
+        let mut extents = Vec::with_capacity(usize::from(n));
         for _ in 0..n {
             r.uint(index)?;
             let at = base.checked_add(r.uint(offset)?)?;
@@ -478,7 +567,8 @@ mod tests {
         let mut ispe = vec![0; 4];
         ispe.extend_from_slice(&4032u32.to_be_bytes());
         ispe.extend_from_slice(&3024u32.to_be_bytes());
-        let mut hvcc = vec![1; 17];
+        let mut hvcc = vec![1; 16];
+        hvcc.push(0xfd); // chromaFormat = 1 (4:2:0)
         hvcc.push(0xfa); // bitDepthLumaMinus8 = 2
         let mut nclx = b"nclx".to_vec();
         nclx.extend_from_slice(&[0, 1, 0, 13, 0, 1, 0x80]);
@@ -522,7 +612,10 @@ mod tests {
         let nclx = m.inherited(grid, |p| p.nclx).unwrap();
         assert_eq!((nclx.matrix, nclx.full_range), (1, true));
         assert_eq!(m.item(2).unwrap().location.extents, [(100, 50)]);
-        assert_eq!(m.item(2).unwrap().raw_props.len(), 2);
+        let tile = m.item(2).unwrap();
+        assert_eq!(tile.property_indices, [2, 3]);
+        assert_eq!(&m.properties[2][4..8], b"hvcC");
+        assert_eq!(tile.props.chroma, Some(1));
     }
 
     #[test]
@@ -540,5 +633,14 @@ mod tests {
             }
         }
         assert_eq!(meta(b"").unwrap_err(), MetaError::NoMeta);
+    }
+
+    #[test]
+    fn zero_width_extents_cannot_multiply_into_a_huge_allocation() {
+        // iloc v1 with 0-byte offsets and lengths: 65535 extents would cost no input bytes.
+        let mut body = vec![1, 0, 0, 0, 0x00, 0x00, 0, 1, 0, 7, 0, 0, 0, 0, 0xff, 0xff];
+        assert!(iloc(&body).is_none(), "more than libheif's 32 extents");
+        body[14..16].copy_from_slice(&[0, 32]);
+        assert_eq!(iloc(&body).unwrap()[&7].extents.len(), 32);
     }
 }

@@ -48,23 +48,18 @@ pub fn decode(bytes: &[u8], opts: &DecodeOptions, all: bool) -> Result<Images, D
     let meta = bmff::meta(bytes).map_err(|e| DecodeError::Decode(e.to_string()))?;
     let top = meta.top_level();
     let primary = top.iter().position(|i| i.id == meta.primary).unwrap_or(0);
-    let Some(&first) = top.get(primary) else {
+    if top.is_empty() {
         return Err(DecodeError::Decode("HEIF file holds no image".into()));
+    }
+    // heif-convert decodes every top-level image, whichever is wanted: each must fit.
+    for item in &top {
+        refuse_too_large(&meta, item, opts.max_pixels)?;
+    }
+    let pick: Vec<usize> = match all {
+        true => within_limit(&meta, &top, opts.max_pixels),
+        false => vec![primary],
     };
-    let pick: Vec<(usize, &Item)> = match all {
-        true => within_limit(&meta, &top, opts.max_pixels)?,
-        false => {
-            refuse_too_large(&meta, first, opts)?;
-            vec![(primary, first)]
-        }
-    };
-    // The raw planes when every image is 8-bit and BT.601 full range (see `yuv`); else
-    // PNG, which libheif converts itself, with 16-bit samples for deeper images (its Y4M
-    // writer handles 8 bits only).
-    let raw = top.iter().all(|i| {
-        let bt601 = |n: bmff::Nclx| matches!(n.matrix, 2 | 5 | 6) && n.full_range;
-        meta.inherited(i, |p| p.bits) == Some(8) && meta.inherited(i, |p| p.nclx).is_none_or(bt601)
-    });
+    let raw = top.iter().all(|i| raw_planes(&meta, i));
     let dir = Scratch::new()?;
     let input = dir.0.join("in.heif");
     std::fs::write(&input, bytes)?;
@@ -81,15 +76,37 @@ pub fn decode(bytes: &[u8], opts: &DecodeOptions, all: bool) -> Result<Images, D
     let truncated = pick.len() < top.len() && all;
     let frames = pick
         .into_iter()
-        .map(|(i, _)| read_output(&files[i], raw))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|i| {
+            let frame = read_output(&files[i], raw, opts.max_pixels)?;
+            check_size(&frame, &meta, top[i])?;
+            Ok(frame)
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
     Ok(Images { frames, truncated })
 }
 
-/// The size an image is shown at: its coded size, cropped by `clap`, turned by `irot`.
+/// Whether heif-convert's raw Y4M planes mean what `yuv` reads them as: 8-bit 4:2:0 (or
+/// monochrome, which it writes with neutral chroma) and BT.601 full range or nothing
+/// declared. Anything else goes through PNG, which libheif converts itself (with 16-bit
+/// samples for deeper images; its Y4M writer handles 8 bits and 4:2:0 only).
+fn raw_planes(meta: &Meta, item: &Item) -> bool {
+    let bt601 = |n: bmff::Nclx| matches!(n.matrix, 2 | 5 | 6) && n.full_range;
+    meta.inherited(item, |p| p.bits) == Some(8)
+        && matches!(meta.inherited(item, |p| p.chroma), Some(0 | 1))
+        && meta.inherited(item, |p| p.nclx).is_none_or(bt601)
+}
+
+/// The size an image is shown at: its coded size, cropped by `clap` (never beyond it),
+/// turned by `irot`.
 fn shown_size(meta: &Meta, item: &Item) -> Option<(u32, u32)> {
-    let (w, h) = meta.inherited(item, |p| p.size)?;
-    let (w, h) = item.props.clean_aperture.unwrap_or((w, h));
+    let (w, h) = item
+        .props
+        .grid_size
+        .or_else(|| meta.inherited(item, |p| p.size))?;
+    let (w, h) = item
+        .props
+        .clean_aperture
+        .map_or((w, h), |(cw, ch)| (cw.min(w), ch.min(h)));
     Some(if item.props.rotation % 2 == 1 {
         (h, w)
     } else {
@@ -97,54 +114,80 @@ fn shown_size(meta: &Meta, item: &Item) -> Option<(u32, u32)> {
     })
 }
 
-fn coded_size(meta: &Meta, item: &Item) -> Result<(u32, u32), DecodeError> {
-    meta.inherited(item, |p| p.size)
-        .ok_or_else(|| DecodeError::Decode("HEIF image without a declared size".into()))
-}
-
-fn refuse_too_large(meta: &Meta, item: &Item, opts: &DecodeOptions) -> Result<(), DecodeError> {
-    let (width, height) = coded_size(meta, item)?;
-    if u64::from(width) * u64::from(height) > opts.max_pixels {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            limit: opts.max_pixels,
-        });
+/// The decoder's picture must be the one the file declares: another size means another
+/// image (or a reading of the file we do not share) and would hash the wrong picture.
+/// One pixel of slack where `clap` rounds.
+fn check_size(frame: &Frame, meta: &Meta, item: &Item) -> Result<(), DecodeError> {
+    let Some((w, h)) = shown_size(meta, item) else {
+        return Ok(());
+    };
+    let slack = u32::from(item.props.clean_aperture.is_some());
+    let (fw, fh) = (frame.width(), frame.height());
+    if fw.abs_diff(w) > slack || fh.abs_diff(h) > slack {
+        return Err(DecodeError::Decode(format!(
+            "heif-convert gave a {fw}x{fh} picture where the file declares {w}x{h}"
+        )));
     }
     Ok(())
 }
 
-/// The leading top-level images that fit in `max_pixels` together (at least the first
-/// must, or the file is refused).
-fn within_limit<'m>(
-    meta: &Meta,
-    top: &[&'m Item],
-    max_pixels: u64,
-) -> Result<Vec<(usize, &'m Item)>, DecodeError> {
+/// The largest size decoding an item allocates: its `ispe` or, for a grid, its own
+/// payload's size, which is what libheif allocates.
+fn refuse_too_large(meta: &Meta, item: &Item, max_pixels: u64) -> Result<(), DecodeError> {
+    let declared = meta
+        .inherited(item, |p| p.size)
+        .ok_or_else(|| DecodeError::Decode("HEIF image without a declared size".into()))?;
+    for (width, height) in [Some(declared), item.props.grid_size].into_iter().flatten() {
+        if u64::from(width) * u64::from(height) > max_pixels {
+            return Err(DecodeError::TooLarge {
+                width,
+                height,
+                limit: max_pixels,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The leading top-level images that fit in `max_pixels` together; each alone fits
+/// (`refuse_too_large`), so there is at least one.
+fn within_limit(meta: &Meta, top: &[&Item], max_pixels: u64) -> Vec<usize> {
     let mut total = 0u64;
     let mut out = vec![];
     for (i, item) in top.iter().enumerate() {
-        let (w, h) = coded_size(meta, item)?;
-        total += u64::from(w) * u64::from(h);
-        if total > max_pixels {
+        let (w, h) = shown_size(meta, item).unwrap_or((0, 0));
+        total = total.saturating_add(u64::from(w) * u64::from(h));
+        if total > max_pixels && !out.is_empty() {
             break;
         }
-        out.push((i, *item));
+        out.push(i);
     }
-    Ok(out)
+    out
 }
 
 /// A private folder for one decoding, removed when dropped.
 struct Scratch(PathBuf);
 
 impl Scratch {
+    /// A new folder only this process can enter; a name taken (a stale folder of a
+    /// killed run whose process id came round again, or another user's) is passed over.
     fn new() -> std::io::Result<Scratch> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("hashsweep-heif-{}-{n}", std::process::id()));
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(Scratch(dir))
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let salt = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for _ in 0..16 {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("hashsweep-heif-{}-{salt:x}-{n}", std::process::id());
+            let dir = std::env::temp_dir().join(name);
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("no free name for a scratch folder"))
     }
 }
 
@@ -158,13 +201,13 @@ impl Drop for Scratch {
 fn run(input: &Path, out: &Path, opts: &DecodeOptions) -> Result<(), DecodeError> {
     let prog = program();
     let mut cmd = Command::new(&prog);
-    cmd.arg("--quiet")
-        .arg(input)
+    // No --quiet: libheif 1.12 does not know it; what it says on stdout goes nowhere.
+    cmd.arg(input)
         .arg(out)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    cap_memory(&mut cmd, opts.max_pixels);
+    cap_resources(&mut cmd, opts.max_pixels);
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => DecodeError::Decode(format!(
             "HEIC/AVIF decoder `{prog}` not found: install the {PACKAGE} package \
@@ -193,13 +236,17 @@ fn wait_until(
     child: &mut std::process::Child,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::ExitStatus>> {
-    let end = Instant::now() + limit;
+    let end = Instant::now().checked_add(limit);
     let mut nap = Duration::from_millis(1);
     loop {
-        if let Some(s) = child.try_wait()? {
+        let status = child.try_wait().inspect_err(|_| {
+            let _ = child.kill();
+            let _ = child.wait();
+        })?;
+        if let Some(s) = status {
             return Ok(Some(s));
         }
-        if Instant::now() >= end {
+        if end.is_some_and(|end| Instant::now() >= end) {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);
@@ -209,30 +256,42 @@ fn wait_until(
     }
 }
 
-/// A hostile file that declares a small size and then asks for a huge allocation fails in
-/// the child, not the machine: its address space is capped at what the largest allowed
-/// image needs (16 bytes a pixel: 16-bit RGBA and the decoder's planes) plus 1 GiB.
-fn cap_memory(cmd: &mut Command, max_pixels: u64) {
+/// A hostile file that declares a small size and then asks for a huge allocation or
+/// output fails in the child, not the machine: its address space is capped at what the
+/// largest allowed image needs (16 bytes a pixel: 16-bit RGBA and the decoder's planes)
+/// plus 1 GiB, and each file it writes at 8 bytes a pixel (16-bit RGBA PNG) plus 64 MiB.
+fn cap_resources(cmd: &mut Command, max_pixels: u64) {
     use std::os::unix::process::CommandExt;
-    let cap = max_pixels.saturating_mul(16).saturating_add(1 << 30);
-    let limit = libc::rlimit {
-        rlim_cur: cap,
-        rlim_max: cap,
+    let limit = |bytes: u64| libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
     };
+    let memory = limit(max_pixels.saturating_mul(16).saturating_add(1 << 30));
+    let files = limit(max_pixels.saturating_mul(8).saturating_add(64 << 20));
     // Safety: setrlimit is async-signal-safe and touches nothing of the parent's.
     unsafe {
         cmd.pre_exec(move || {
-            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            libc::setrlimit(libc::RLIMIT_AS, &memory);
+            libc::setrlimit(libc::RLIMIT_FSIZE, &files);
             Ok(())
         });
     }
 }
 
-/// The last lines the decoder printed, for the error record.
-fn last_lines(r: impl std::io::Read) -> String {
-    use std::io::Read;
-    let mut text = String::new();
-    let _ = r.take(64 << 10).read_to_string(&mut text);
+/// The last lines the decoder printed, for the error record. Read to the end (a closed
+/// pipe would kill the decoder), keeping the last 4 KiB.
+fn last_lines(mut r: impl std::io::Read) -> String {
+    let mut tail = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        let excess = tail.len().saturating_sub(4096);
+        tail.drain(..excess);
+    }
+    let text = String::from_utf8_lossy(&tail);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(3)..].join(" | ")
 }
@@ -258,15 +317,37 @@ fn outputs(dir: &Path, raw: bool) -> std::io::Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
-fn read_output(path: &Path, raw: bool) -> Result<Frame, DecodeError> {
+/// One output picture, refused unread when it is larger than `max_pixels` allows.
+fn read_output(path: &Path, raw: bool, max_pixels: u64) -> Result<Frame, DecodeError> {
     let bad = |e: String| DecodeError::Decode(format!("reading heif-convert's output: {e}"));
-    let bytes = std::fs::read(path)?;
+    let too_large = |width, height| DecodeError::TooLarge {
+        width,
+        height,
+        limit: max_pixels,
+    };
     let (w, h, rgb) = if raw {
-        let planes = yuv::read_y4m(&bytes).map_err(bad)?;
+        // 4:2:0 planes are 1.5 bytes a pixel.
+        let len = std::fs::metadata(path)?.len();
+        if len > max_pixels.saturating_mul(3) / 2 + 4096 {
+            return Err(bad(format!(
+                "{len} bytes, more than the pixel limit allows"
+            )));
+        }
+        let planes = yuv::read_y4m(&std::fs::read(path)?).map_err(bad)?;
+        if u64::from(planes.width) * u64::from(planes.height) > max_pixels {
+            return Err(too_large(planes.width, planes.height));
+        }
         (planes.width, planes.height, planes.to_rgb())
     } else {
-        let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-            .map_err(|e| bad(e.to_string()))?;
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        let mut reader = image::ImageReader::with_format(file, image::ImageFormat::Png);
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(max_pixels.saturating_mul(16));
+        reader.limits(limits);
+        let img = reader.decode().map_err(|e| bad(e.to_string()))?;
+        if u64::from(img.width()) * u64::from(img.height()) > max_pixels {
+            return Err(too_large(img.width(), img.height()));
+        }
         let rgb = img.to_rgb8();
         (rgb.width(), rgb.height(), rgb.into_raw())
     };

@@ -39,7 +39,7 @@ pub fn read_y4m(bytes: &[u8]) -> Result<Planes, String> {
     }
     let (mut width, mut height, mut colour) = (0u32, 0u32, "420");
     for t in tokens {
-        let (tag, value) = t.split_at(t.len().min(1));
+        let (tag, value) = t.split_at_checked(1).unwrap_or(("", ""));
         match tag {
             "W" => width = value.parse().map_err(|_| "bad Y4M width")?,
             "H" => height = value.parse().map_err(|_| "bad Y4M height")?,
@@ -54,6 +54,9 @@ pub fn read_y4m(bytes: &[u8]) -> Result<Planes, String> {
         "mono" => None,
         other => return Err(format!("Y4M colour space {other} not supported")),
     };
+    if width == 0 || height == 0 {
+        return Err("Y4M picture without a size".into());
+    }
     let frame = header_end + 1;
     if bytes.get(frame..frame + 5) != Some(b"FRAME") {
         return Err("Y4M frame missing".into());
@@ -172,6 +175,8 @@ mod tests {
         assert!(read_y4m(&y4m("YUV4MPEG2 W4 H4 C411", &[0; 24])).is_err());
         assert!(read_y4m(&y4m("YUV4MPEG2 W4294967295 H4294967295", &[])).is_err());
         assert!(read_y4m(b"P6 1 1 255\n").is_err());
+        assert!(read_y4m(&y4m("YUV4MPEG2 W0 H4", &[])).is_err());
+        assert!(read_y4m(&y4m("YUV4MPEG2 \u{e9}x W1 H1 Cmono", &[0])).is_ok());
         let mono = read_y4m(&y4m("YUV4MPEG2 W2 H1 Cmono", &[10, 20])).unwrap();
         assert_eq!(mono.to_rgb(), [10, 10, 10, 20, 20, 20]);
     }

@@ -15,8 +15,9 @@ pub fn tile_of(file: &[u8]) -> Tile {
     let meta = bmff::meta(file).unwrap();
     let item = meta.item(meta.primary).unwrap();
     let hvcc = item
-        .raw_props
+        .property_indices
         .iter()
+        .map(|&i| &meta.properties[i])
         .find(|p| &p[4..8] == b"hvcC")
         .expect("hvcC property")
         .clone();
@@ -42,6 +43,9 @@ pub struct Grid {
     pub mirror: Option<u8>,
     /// `clap`: a centred clean aperture of this size.
     pub clean: Option<(u32, u32)>,
+    /// The output size written in the grid's own payload, when it lies about `width` x
+    /// `height` (which `ispe` declares).
+    pub payload_size: Option<(u16, u16)>,
     /// The last tile is referenced but absent.
     pub drop_last: bool,
 }
@@ -134,9 +138,10 @@ pub fn grid(tiles: &[Tile], g: &Grid) -> Vec<u8> {
             iloc.extend_from_slice(&(tile.data.len() as u32).to_be_bytes());
             at += tile.data.len() as u32;
         }
+        let (pw, ph) = g.payload_size.unwrap_or((g.width as u16, g.height as u16));
         let mut grid_data = vec![0, 0, g.rows - 1, g.cols - 1];
-        grid_data.extend_from_slice(&(g.width as u16).to_be_bytes());
-        grid_data.extend_from_slice(&(g.height as u16).to_be_bytes());
+        grid_data.extend_from_slice(&pw.to_be_bytes());
+        grid_data.extend_from_slice(&ph.to_be_bytes());
         let mut hdlr = vec![0; 4];
         hdlr.extend_from_slice(b"pict");
         hdlr.extend_from_slice(&[0; 13]);
