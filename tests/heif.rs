@@ -182,6 +182,18 @@ fn tiles_of(png: &Path, dir: &Path) -> (Vec<Tile>, u8, u8, u32, u32) {
     (tiles, rows as u8, cols as u8, w, h)
 }
 
+/// A two-image HEIC from heif-enc (which makes the first primary) with the second image
+/// named primary in its `pitm` box.
+fn second_made_primary(two: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(two).unwrap();
+    let meta = hashsweep::decode::bmff::meta(&bytes).unwrap();
+    let ids: Vec<u32> = meta.top_level().iter().map(|i| i.id).collect();
+    assert_eq!(ids.len(), 2);
+    let at = bytes.windows(4).position(|w| w == b"pitm").unwrap() + 8;
+    bytes[at..at + 2].copy_from_slice(&(ids[1] as u16).to_be_bytes());
+    bytes
+}
+
 /// Grids with and without stored transformations, and a two-image file whose primary
 /// image is the second.
 fn write_structured(samples: &Path, dir: &Path) -> Vec<PathBuf> {
@@ -227,13 +239,7 @@ fn write_structured(samples: &Path, dir: &Path) -> Vec<PathBuf> {
     let two = dir.join("two-primary-second.heic");
     let first = samples.join("bridge-mods/aaa-orig.jpg");
     assert!(encode(&first, &two, &[second.to_str().unwrap()]));
-    let mut bytes = std::fs::read(&two).unwrap();
-    let meta = hashsweep::decode::bmff::meta(&bytes).unwrap();
-    let ids: Vec<u32> = meta.top_level().iter().map(|i| i.id).collect();
-    assert_eq!(ids.len(), 2);
-    let at = bytes.windows(4).position(|w| w == b"pitm").unwrap() + 8;
-    bytes[at..at + 2].copy_from_slice(&(ids[1] as u16).to_be_bytes());
-    std::fs::write(&two, bytes).unwrap();
+    std::fs::write(&two, second_made_primary(&two)).unwrap();
     out.push(two);
     out
 }
@@ -592,15 +598,9 @@ fn the_primary_image_is_hashed_and_all_frames_hashes_every_top_level_image() {
     assert!(encode(&a, &two, &[b.to_str().unwrap()]));
     let singles = [dir.join("a.heic"), dir.join("b.heic")];
     assert!(encode(&a, &singles[0], &[]) && encode(&b, &singles[1], &[]));
-    // Make the second image the primary one.
-    let mut bytes = std::fs::read(&two).unwrap();
-    let meta = hashsweep::decode::bmff::meta(&bytes).unwrap();
-    let ids: Vec<u32> = meta.top_level().iter().map(|i| i.id).collect();
-    let at = bytes.windows(4).position(|w| w == b"pitm").unwrap() + 8;
-    bytes[at..at + 2].copy_from_slice(&(ids[1] as u16).to_be_bytes());
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(input.join("two.heic"), bytes).unwrap();
+    std::fs::write(input.join("two.heic"), second_made_primary(&two)).unwrap();
     let alone = hash_jsonl(&[&singles[0], &singles[1]], &[]);
     let recs = scan(&input, &["--all-frames"], &[]);
     let r = by_name(&recs, "two.heic");
