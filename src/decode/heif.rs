@@ -29,7 +29,8 @@ fn program() -> String {
 pub const PACKAGE: &str = "libheif-examples";
 
 /// The decoded images of a HEIF file: the primary one alone, or every top-level image in
-/// file order, as many as fit in the pixel limit (`truncated` when some did not).
+/// libheif's order (ascending item id), as many as fit in the pixel limit (`truncated`
+/// when some did not).
 pub struct Images {
     pub frames: Vec<Frame>,
     pub truncated: bool,
