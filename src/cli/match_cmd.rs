@@ -162,7 +162,7 @@ impl Kinds {
     /// Images and videos by their first bytes; anything else is read as a hash list.
     fn add(&mut self, p: PathBuf) {
         match sniff::detect_file(&p) {
-            sniff::Detected::Image(_) | sniff::Detected::Heif(_) => self.images.push(p),
+            d if d.is_picture() => self.images.push(p),
             sniff::Detected::Video(_) => self.videos.push(p),
             _ if is_vpdq_text(&p) => self.vpdq.push(p),
             _ => self.lists.push(p),
