@@ -4,6 +4,7 @@
 //! drives either [`cpu`] or [`gpu`]) -> records ([`cli`]).
 
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod cpu;
 pub mod decode;
@@ -14,6 +15,7 @@ pub mod gpu;
 pub mod hash;
 pub mod matching;
 pub mod pipeline;
+pub mod progress;
 pub mod refset;
 pub mod report;
 pub mod robustness;

@@ -11,6 +11,7 @@ fn main() {
     let cli = hashsweep::cli::Cli::parse();
     let code = match hashsweep::cli::run(cli) {
         Ok(code) => code,
+        Err(e) if hashsweep::cli::is_broken_pipe(&e) => hashsweep::cli::EXIT_BROKEN_PIPE,
         Err(e) => {
             eprintln!("hashsweep: {e:#}");
             hashsweep::cli::EXIT_FATAL

@@ -13,11 +13,26 @@ use hashsweep::refset::{Algo, RefSet};
 
 const PDQ: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 
-/// `refs build` of `inputs`, in order; returns the set and what it printed.
+/// `refs build` of `inputs`, in order, into one set; returns the set and what it printed.
 fn build(dir: &Path, name: &str, inputs: &[&Path], extra: &[&str]) -> (RefSet, String) {
     let set = dir.join(format!("{name}.hsref"));
     let err = common::refs_build_with(inputs, &set, extra);
     (RefSet::open(&set).unwrap(), err)
+}
+
+/// `refs build` of lists carrying several kinds: the set of each kind written, by kind.
+fn build_kinds(dir: &Path, name: &str, inputs: &[&Path], kinds: &[Algo]) -> (Vec<RefSet>, String) {
+    let set = dir.join(format!("{name}.hsref"));
+    let err = common::refs_build_with(inputs, &set, &[]);
+    assert!(
+        !set.exists(),
+        "several kinds: one set each, none under the name itself"
+    );
+    let sets = kinds
+        .iter()
+        .map(|&a| RefSet::open(&hashsweep::refset::group::member(&set, a)).unwrap())
+        .collect();
+    (sets, err)
 }
 
 /// (list, id, category) of every entry.
@@ -94,18 +109,25 @@ fn ncmec_xml_keeps_ids_and_classifications_and_later_files_delete() {
 "#,
     )
     .unwrap();
-    let (s, err) = build(&d, "md5", &[&first, &second], &[]);
+    // MD5 and SHA-1: a set each; PhotoDNA and TMK are named as not matched.
+    let (sets, err) = build_kinds(&d, "ncmec", &[&first, &second], &[Algo::Md5, Algo::Sha1]);
+    let s = &sets[0];
     assert_eq!(s.algo(), Algo::Md5);
     assert_eq!(
-        sources(&s),
+        sources(s),
         [t("NCMEC", "img-100", "A1"), t("NCMEC", "vid-5", "A2")]
     );
+    assert_eq!(sources(&sets[1]), [t("NCMEC", "img-100", "A1")]);
     assert!(err.contains("1 entries removed"), "{err}");
     assert!(
-        err.contains("\"pdna\": 1")
-            && err.contains("\"sha1\": 1")
-            && err.contains("\"tmk-pdqf\": 1"),
+        err.contains("\"pdna\": 1") && err.contains("\"tmk-pdqf\": 1") && !err.contains("\"sha1\""),
         "{err}"
+    );
+    let (s, err) = build(&d, "md5", &[&first, &second], &["--algo", "md5"]);
+    assert_eq!(s.algo(), Algo::Md5);
+    assert!(
+        err.contains("\"sha1\": 1"),
+        "with --algo the other kinds are named: {err}"
     );
     let (s, _) = build(&d, "sha1", &[&first], &["--algo", "sha1"]);
     assert_eq!(s.algo(), Algo::Sha1);
@@ -121,7 +143,12 @@ fn ncmec_xml_keeps_ids_and_classifications_and_later_files_delete() {
         ),
     )
     .unwrap();
-    let (s, _) = build(&d, "forced", &[&quiet], &["--input-format", "ncmec"]);
+    let (s, _) = build(
+        &d,
+        "forced",
+        &[&quiet],
+        &["--input-format", "ncmec", "--algo", "md5"],
+    );
     assert_eq!(sources(&s).len(), 3);
     // A broken document is an error naming the file.
     let bad = d.join("bad.xml");
@@ -153,13 +180,10 @@ fn stopncii_records_threatexchange_lines_and_vics_files_build_with_their_sources
         ),
     )
     .unwrap();
-    let (s, err) = build(&d, "stop", &[&stop], &[]);
-    assert_eq!(s.algo(), Algo::Pdq);
-    assert_eq!(sources(&s), [t("StopNCII", "SN-1", "")]);
-    assert!(
-        err.contains("\"videomd5\": 1") && err.contains("\"photodna\": 1"),
-        "{err}"
-    );
+    let (sets, err) = build_kinds(&d, "stop", &[&stop], &[Algo::Pdq, Algo::Md5]);
+    assert_eq!(sources(&sets[0]), [t("StopNCII", "SN-1", "")]);
+    assert_eq!(sources(&sets[1]), [t("StopNCII", "SN-2", "")]);
+    assert!(err.contains("\"photodna\": 1"), "{err}");
     let stop_lines = d.join("stopncii.jsonl");
     std::fs::write(
         &stop_lines,
@@ -178,9 +202,14 @@ fn stopncii_records_threatexchange_lines_and_vics_files_build_with_their_sources
         format!("pdq {PDQ}\nvideo_md5 00112233445566778899aabbccddeeff\n"),
     )
     .unwrap();
-    let (s, err) = build(&d, "te", &[&te], &[]);
+    let (sets, _) = build_kinds(&d, "te", &[&te], &[Algo::Pdq, Algo::Md5]);
+    assert_eq!((sets[0].len(), sets[1].len()), (1, 1));
+    assert_eq!(
+        source(&sets[0].label_text(0)).unwrap().list,
+        "ThreatExchange"
+    );
+    let (s, err) = build(&d, "te-pdq", &[&te], &["--algo", "pdq"]);
     assert_eq!((s.algo(), s.len()), (Algo::Pdq, 1));
-    assert_eq!(source(&s.label_text(0)).unwrap().list, "ThreatExchange");
     assert!(err.contains("\"video_md5\": 1"), "{err}");
 
     // VICS 1.x: Media with their files; 2.0: Cases holding Media.
@@ -198,13 +227,12 @@ fn stopncii_records_threatexchange_lines_and_vics_files_build_with_their_sources
 }"#,
     )
     .unwrap();
-    let (s, err) = build(&d, "vics1", &[&v1], &[]);
-    assert_eq!(s.algo(), Algo::Md5);
-    assert_eq!(sources(&s), [t("VICS", "11", "1"), t("VICS", "12", "2")]);
-    assert!(
-        err.contains("1 rows without a hash") || err.contains("\"sha1\": 1"),
-        "{err}"
+    let (sets, _) = build_kinds(&d, "vics1", &[&v1], &[Algo::Md5, Algo::Sha1]);
+    assert_eq!(
+        sources(&sets[0]),
+        [t("VICS", "11", "1"), t("VICS", "12", "2")]
     );
+    assert_eq!(sources(&sets[1]), [t("VICS", "13", "0")]);
     let v2 = d.join("vics2.json");
     std::fs::write(
         &v2,

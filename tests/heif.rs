@@ -386,7 +386,7 @@ fn hashes_agree_with_pillow_heif_and_pdqhash() {
 fn scan(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
     let out = dir.with_extension("jsonl");
     let o = common::bin()
-        .args(["scan", "--backend", "cpu", "--quiet", "-o"])
+        .args(["scan", "--backend", "cpu", "--quiet", "--force", "-o"])
         .arg(&out)
         .args(extra)
         .arg(dir)

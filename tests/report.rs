@@ -317,3 +317,231 @@ fn the_page_lists_near_duplicate_groups_largest_first() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a `hashsweep cluster` output"));
 }
+
+#[test]
+fn a_csv_output_reports_as_its_jsonl_twin_and_other_files_are_refused() {
+    let d = scratch("report-formats");
+    let (input, out) = scanned(&d);
+    let csv_out = d.join("scan-csv.csv");
+    let st = scan_with(
+        &d.join("known.hsref"),
+        &input,
+        &csv_out,
+        &["--format", "csv"],
+    );
+    assert_eq!(st.code(), Some(1));
+    let from_jsonl = std::fs::read_to_string(report(&out, "csv")).unwrap();
+    // The default name of the CSV of matches, not the scan's own CSV (which -o may not name).
+    let o = bin()
+        .args(["report", "--format", "csv"])
+        .arg(&csv_out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_csv = std::fs::read_to_string(d.join("scan-csv.matches.csv")).unwrap();
+    let o = bin()
+        .args(["report", "--format", "csv", "-o"])
+        .arg(&csv_out)
+        .arg(&csv_out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a report never replaces the scan's output"
+    );
+    assert_eq!(from_jsonl, from_csv, "the same matches");
+    let page = std::fs::read_to_string(report(&csv_out, "html")).unwrap();
+    for want in [
+        "Matches: 1",
+        "Errors and skipped files: 2",
+        "broken.jpg",
+        "7 files",
+    ] {
+        assert!(
+            page.contains(want),
+            "{want} missing from the CSV output's page"
+        );
+    }
+    // Its header file stands for it.
+    let meta = hashsweep::scan::meta_path(&csv_out);
+    let via_meta = report_with(&meta, "html", &[]);
+    let page_meta = std::fs::read_to_string(via_meta).unwrap();
+    assert!(page_meta.contains("Matches: 1") && page_meta.contains("broken.jpg"));
+    // What is not a scan output is refused, never reported as an empty scan.
+    let hashes = d.join("hashes.csv");
+    std::fs::write(&hashes, "hash,quality,path\n").unwrap();
+    for (given, why) in [
+        (
+            hashsweep::scan::matches_path(&out),
+            "holds a scan's matches",
+        ),
+        (hashes, "not a hashsweep scan output"),
+        (d.join("empty.jsonl"), "it is empty"),
+    ] {
+        if !given.exists() {
+            std::fs::write(&given, "").unwrap();
+        }
+        let o = bin().arg("report").arg(&given).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", given.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{}: {err}", given.display());
+    }
+}
+
+#[test]
+fn vics_export_refuses_a_scan_without_digests_and_keeps_vics_categories() {
+    let d = scratch("report-vics-rules");
+    let input = d.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..3 {
+        save_png(40 + i, 40, 30, &input.join(format!("{i}.png")));
+    }
+    use md5::Digest;
+    let md5 = |p: &Path| hashsweep::hash::hex(&md5::Md5::digest(std::fs::read(p).unwrap()));
+    let list = d.join("case.json");
+    std::fs::write(
+        &list,
+        format!(
+            r#"{{"value": [{{"MediaID": 1, "Category": 3, "MD5": "{}"}}]}}"#,
+            md5(&input.join("1.png"))
+        ),
+    )
+    .unwrap();
+    let set = d.join("case.hsref");
+    common::refs_build(&list, &set);
+    let bare = d.join("bare.jsonl");
+    let st = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--algo", "pdq", "-o"])
+        .arg(&bare)
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = bin()
+        .args(["report", "--format", "vics"])
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--digest md5,sha1"));
+    let out = d.join("with.jsonl");
+    let st = scan_with(&set, &input, &out, &[]);
+    assert!(st.success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report(&out, "vics")).unwrap()).unwrap();
+    let cats: Vec<(String, u64)> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["MediaFiles"][0]["FileName"].as_str().unwrap().to_string(),
+                m["Category"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cats,
+        [
+            ("0.png".into(), 0),
+            ("1.png".into(), 3),
+            ("2.png".into(), 0)
+        ]
+    );
+}
+
+#[test]
+fn the_page_opens_with_a_summary_and_holds_what_a_case_file_needs() {
+    let d = scratch("report-case");
+    let input = d.join("evidence");
+    std::fs::create_dir_all(&input).unwrap();
+    let known = input.join("x'onmouseover='alert(1).png");
+    save_png(900, 64, 48, &known);
+    let padded = input.join("padded.png");
+    save_png(901, 64, 48, &padded);
+    let mut bytes = std::fs::read(&padded).unwrap();
+    bytes.extend_from_slice(b"data after the end of the image");
+    std::fs::write(&padded, bytes).unwrap();
+    let list = d.join("known.csv");
+    let st = bin()
+        .args(["hash", "--algo", "pdq", "--backend", "cpu", "-o"])
+        .arg(&list)
+        .arg(&known)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let set = d.join("known.hsref");
+    common::refs_build(&list, &set);
+    let out = d.join("case.jsonl");
+    let extra = [
+        "--dihedral",
+        "--case",
+        "CASE-2026-17",
+        "--examiner",
+        "A. Examiner",
+        "--notes",
+        "seized laptop, image 3",
+    ];
+    assert!(scan_with(&set, &input, &out, &extra).success());
+    let page = std::fs::read_to_string(report(&out, "html")).unwrap();
+    let summary = page.find("class=summary").expect("a summary paragraph");
+    assert!(
+        summary < page.find("<h2").unwrap(),
+        "the summary comes first"
+    );
+    let para = &page[summary..page[summary..].find("</p>").unwrap() + summary];
+    assert!(para.contains("recorded 2 files"), "{para}");
+    assert!(para.contains("1 file matched</b> (1 match)"), "{para}");
+    assert!(para.contains("by list: known.hsref 1"), "{para}");
+    assert!(
+        para.contains("1 file hashed from damaged or padded data"),
+        "{para}"
+    );
+    for want in [
+        "Matches: 1 in 1 file",
+        "Files hashed with warnings: 1",
+        "padded.png",
+        "trailing_data",
+        "<th>Case</th><td>CASE-2026-17</td>",
+        "<th>Examiner</th><td>A. Examiner</td>",
+        "seized laptop, image 3",
+        "<td>min_quality</td><td class=mono>50</td>",
+        "flipplus1",
+        "box trimmed",
+        "<th>box</th>",
+        "x&#39;onmouseover=&#39;alert(1).png",
+    ] {
+        assert!(page.contains(want), "{want} missing");
+    }
+    assert!(
+        !page.contains("x'onmouseover"),
+        "a quote in a file name stays text"
+    );
+    // Times: ISO 8601 with the machine's offset.
+    let started = &page[page.find("<th>started</th><td>").unwrap() + 20..][..25];
+    let iso = started.as_bytes();
+    assert!(
+        iso[4] == b'-'
+            && iso[10] == b'T'
+            && iso[13] == b':'
+            && (iso[19] == b'Z' || iso[19] == b'+' || iso[19] == b'-'),
+        "{started}"
+    );
+    // The report's own case fields win over the scan's.
+    let other = report_with(&out, "html", &["--case", "CASE-9"]);
+    let page = std::fs::read_to_string(other).unwrap();
+    assert!(page.contains("<th>Case</th><td>CASE-9</td>"));
+    // `--output` and the old `--out` are one flag.
+    for flag in ["--output", "--out"] {
+        let dest = d.join(format!("via{flag}.html"));
+        let st = bin()
+            .arg("report")
+            .arg(&out)
+            .arg(flag)
+            .arg(&dest)
+            .status()
+            .unwrap();
+        assert!(st.success() && dest.exists(), "{flag}");
+    }
+}

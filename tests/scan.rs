@@ -347,7 +347,7 @@ fn exif_orientation_is_ignored_by_default_and_applied_on_request() {
     let run = |extra: &[&str]| {
         let out = dir.join("o.jsonl");
         let st = bin()
-            .args(["scan", "--backend", "cpu", "--quiet"])
+            .args(["scan", "--backend", "cpu", "--quiet", "--force"])
             .args(extra)
             .arg("-o")
             .arg(&out)
@@ -378,7 +378,7 @@ fn plain_progress_lines_when_not_a_terminal_and_nothing_with_quiet() {
     let out = dir.join("o.jsonl");
     let run = |quiet: bool| {
         let mut c = bin();
-        c.args(["scan", "--backend", "cpu", "-o"])
+        c.args(["scan", "--backend", "cpu", "--force", "-o"])
             .arg(&out)
             .arg(&dir)
             .env("HASHSWEEP_PROGRESS_SECONDS", "0");
@@ -391,7 +391,7 @@ fn plain_progress_lines_when_not_a_terminal_and_nothing_with_quiet() {
     assert!(
         loud.lines().any(|l| l.starts_with("hashsweep scan: ")
             && l.contains("/3 files")
-            && l.contains("images/s")),
+            && l.contains("files/s")),
         "{loud}"
     );
     let quiet = run(true);
@@ -507,7 +507,7 @@ fn all_frames_hashes_every_frame_of_an_animation_and_matches_name_the_frame() {
     let out = dir.join("o.jsonl");
     let scan = |extra: &[&str]| {
         let st = bin()
-            .args(["scan", "--backend", "cpu", "--quiet"])
+            .args(["scan", "--backend", "cpu", "--quiet", "--force"])
             .args(extra)
             .arg("-o")
             .arg(&out)
@@ -576,6 +576,7 @@ fn overlapping_inputs_record_each_file_once_and_stale_matches_go() {
             "--quiet",
             "--format",
             "csv",
+            "--force",
             "-o",
         ])
         .arg(&out)

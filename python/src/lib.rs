@@ -302,9 +302,27 @@ impl PyRefSet {
             ),
             None => None,
         };
-        py.allow_threads(|| refset::build::build(&inputs, &output, algo, None, false))
+        let opts = refset::build::BuildOptions {
+            algo,
+            ..Default::default()
+        };
+        let built = py
+            .allow_threads(|| refset::build::build(&inputs, vec![], None, &output, &opts))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Self::open(output)
+        // A list of several kinds gives one set each; this returns one set, so say which
+        // were written rather than pick one silently.
+        if let [one] = built.sets.as_slice() {
+            return Self::open(one.path.clone());
+        }
+        let written: Vec<String> = built
+            .sets
+            .iter()
+            .map(|s| format!("{} ({})", s.path.display(), s.algo.name()))
+            .collect();
+        Err(PyValueError::new_err(format!(
+            "the lists hold several kinds of hash; one set each was written: {}; open one with RefSet.open, or pass algo= to build one kind",
+            written.join(", ")
+        )))
     }
 
     fn __len__(&self) -> usize {

@@ -16,7 +16,8 @@ pub struct BackendArgs {
     /// Pick the GPU adapter whose name contains this text.
     #[arg(long)]
     pub adapter: Option<String>,
-    /// Hash on the GPU alone, with no CPU workers beside it (to measure the device).
+    /// Use the GPU alone, with no CPU workers beside it (hashing, matching and joining
+    /// measure the device).
     #[arg(long)]
     pub gpu_only: bool,
     /// Seconds any wait on the GPU may take before the device counts as hung and the rest

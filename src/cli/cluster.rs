@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::cluster::{self, Clustering, Grouping, Hashes, Params, ReadOptions};
 use crate::matching;
+use crate::progress::{Mode, Progress};
 use crate::refset::Algo;
 
 #[derive(Args, Debug)]
@@ -18,6 +19,7 @@ pub struct ClusterArgs {
     /// reads) or reference sets.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+    /// Which hash of the inputs to group by.
     #[arg(long, value_enum, default_value = "pdq")]
     pub algo: AlgoArg,
     /// Pairs at most this far apart are linked (default: 31 for PDQ, 10 for pHash).
@@ -37,8 +39,10 @@ pub struct ClusterArgs {
     /// Leave out groups of fewer hashes (1 lists every hash).
     #[arg(long, default_value_t = 2)]
     pub min_size: usize,
+    /// Output format: JSONL (groups and a summary, what `report --groups` reads) or CSV.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: FormatArg,
+    /// Output file (default: standard output).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// CPU threads for the join (default: all cores).
@@ -76,6 +80,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         !(args.dihedral && algo != Algo::Pdq),
         "--dihedral is for PDQ hashes"
     );
+    let progress = Progress::start("cluster", Mode::Auto);
+    progress.stage(format!("reading {} inputs", args.inputs.len()));
     let hashes = cluster::read(
         &args.inputs,
         ReadOptions {
@@ -100,7 +106,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         },
         min_size: args.min_size,
     };
-    let found = cluster::cluster(&hashes, &params, gpu.as_ref());
+    let found = cluster::cluster(&hashes, &params, gpu.as_ref(), &progress);
+    progress.finish();
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,

@@ -12,6 +12,7 @@ use super::output::{Format, Outcome, RowWriter};
 use crate::decode::{self, DecodeOptions};
 use crate::engine::Algorithms;
 use crate::pipeline::{self, HashSource};
+use crate::progress::{Mode, Progress};
 use crate::scan::walk;
 
 #[derive(Args, Debug)]
@@ -19,12 +20,14 @@ pub struct HashArgs {
     /// Image files and directories (walked recursively, in name order).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Algorithms, comma-separated.
+    /// Algorithms, comma-separated: pdq, phash.
     #[arg(long, value_delimiter = ',', default_value = "pdq,phash")]
     pub algo: Vec<AlgoName>,
     /// Also write the seven other dihedral PDQ hashes.
     #[arg(long)]
     pub dihedral: bool,
+    /// Output format: CSV with a header (PDQ alone: the reference tool's `hash,quality,path`),
+    /// or one JSON object per line.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: Format,
     /// Output file (default: standard output).
@@ -79,12 +82,21 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         .with_trim(args.trim_borders);
     writer.header()?;
 
+    super::name_missing("hash", &args.inputs);
     let (files, walk_errors) = walk::expand(&args.inputs);
+    let progress = Progress::start("hash", Mode::Auto);
+    progress.set_total((files.len() + walk_errors.len()) as u64);
+    // The reference tool's row has no room for a reason: it goes to stderr.
+    let reasons_on_stderr = writer.reference_form();
     let mut failed = 0usize;
     let mut io_error = None;
     for (path, e) in &walk_errors {
+        if reasons_on_stderr {
+            eprintln!("hashsweep: {}: {e}", path.display());
+        }
         writer.row(&path.to_string_lossy(), &Outcome::Failed(e.to_string()))?;
         failed += 1;
+        progress.add(1, 1, 0);
     }
     let opts = DecodeOptions {
         max_pixels: args.max_pixels,
@@ -115,13 +127,18 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
             }
             Err(e) => {
                 failed += 1;
+                if reasons_on_stderr {
+                    eprintln!("hashsweep: {}: {e}", path.display());
+                }
                 Outcome::Failed(e)
             }
         };
+        progress.add(1, u64::from(matches!(outcome, Outcome::Failed(_))), 0);
         if let Err(e) = writer.row(&path.to_string_lossy(), &outcome) {
             io_error.get_or_insert(e);
         }
     });
+    progress.finish();
     if let Some(e) = io_error {
         return Err(e.into());
     }

@@ -16,6 +16,7 @@ use crate::decode::sniff;
 use crate::engine::{Algorithms, Engine};
 use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
 use crate::pipeline::{self, HashSource};
+use crate::progress::{Mode, Progress};
 use crate::refset::{Algo, RefSet, input};
 use crate::scan::walk;
 
@@ -24,8 +25,11 @@ pub struct MatchArgs {
     /// Hash files (any format `refs build` reads), images, videos and directories.
     #[arg(required = true)]
     pub queries: Vec<PathBuf>,
-    #[arg(long)]
-    pub refs: PathBuf,
+    /// Reference sets to match against (repeatable): a set file, the name a `refs build`
+    /// of a list with several fingerprint kinds was given (all its sets), or a folder of
+    /// sets. Each is checked against its checksum first.
+    #[arg(long, required = true, value_name = "SET")]
+    pub refs: Vec<PathBuf>,
     /// Image data held in memory at once while hashing query images (e.g. 4G); default
     /// half of the machine's (or the cgroup's) memory.
     #[arg(long, value_name = "SIZE", value_parser = pipeline::budget::parse_size)]
@@ -48,33 +52,83 @@ pub struct MatchArgs {
     pub trim_borders: bool,
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
+    /// Output format: a CSV table with a header, or one JSON object per line.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: Format,
+    /// Output file (default: standard output).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub video: super::video::VideoArgs,
 }
 
-/// A query as reported: the image path, or the label its hash list gave it.
-struct Query {
-    name: String,
+/// The queries, by name, and their hashes for each algorithm a set is matched by (an image
+/// query has one in each; a hash list's entries only in its own).
+struct Queries {
+    names: Vec<String>,
+    pdq: QueryHashes,
+    phash: QueryHashes,
+}
+
+impl Queries {
+    fn new() -> Queries {
+        Queries {
+            names: vec![],
+            pdq: QueryHashes::new(Algo::Pdq),
+            phash: QueryHashes::new(Algo::Phash),
+        }
+    }
+
+    fn of(&self, algo: Algo) -> &QueryHashes {
+        match algo {
+            Algo::Phash => &self.phash,
+            _ => &self.pdq,
+        }
+    }
+
+    fn of_mut(&mut self, algo: Algo) -> &mut QueryHashes {
+        match algo {
+            Algo::Phash => &mut self.phash,
+            _ => &mut self.pdq,
+        }
+    }
+
+    /// The number the next query will have.
+    fn next(&self) -> u32 {
+        self.names.len() as u32
+    }
+}
+
+/// The sets to match against: digest sets are named and left to `scan`, which digests
+/// files; it is an error when nothing else is left.
+fn usable_sets(args: &MatchArgs) -> anyhow::Result<Vec<RefSet>> {
+    let mut sets = vec![];
+    for (set, _) in crate::refset::verified::open_checked(&args.refs)? {
+        if set.algo().is_digest() {
+            eprintln!(
+                "hashsweep match: {} holds {} digests, which match files exactly: `hashsweep scan --refs {}` matches it; not used here",
+                set.path().display(),
+                set.algo().name(),
+                set.path().display()
+            );
+            continue;
+        }
+        sets.push(set);
+    }
+    if sets.is_empty() {
+        anyhow::bail!(
+            "no set to match hashes against: digest sets are matched by `hashsweep scan`"
+        );
+    }
+    Ok(sets)
 }
 
 pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
-    let set = RefSet::open(&args.refs)?;
-    let algo = set.algo();
-    if algo.is_digest() {
-        anyhow::bail!(
-            "{} holds {} digests, which match files exactly: use `hashsweep scan --refs {}`",
-            args.refs.display(),
-            algo.name(),
-            args.refs.display()
-        );
-    }
+    let sets = usable_sets(&args)?;
+    super::name_missing("match", &args.queries);
     let engine = args.backend.open()?;
-    let mut queries = vec![];
-    let mut hashes = QueryHashes::new(algo);
+    let progress = Progress::start("match", Mode::Auto);
+    let mut queries = Queries::new();
     let mut stats = Counts::default();
     let (files, walk_errors) = walk::expand(&args.queries);
     stats.failed += walk_errors.len();
@@ -85,53 +139,80 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     for f in files {
         kinds.add(f);
     }
-    if set.has_videos() && (!kinds.videos.is_empty() || !kinds.vpdq.is_empty()) {
-        return match_videos(&args, &set, &engine, &kinds, stats);
+    let video_sets = sets.iter().filter(|s| s.has_videos()).count();
+    if video_sets > 0 && (!kinds.videos.is_empty() || !kinds.vpdq.is_empty()) {
+        anyhow::ensure!(
+            video_sets == sets.len(),
+            "video sets (built from vPDQ files) and picture sets in one run: give them in runs of their own"
+        );
+        let code = match_videos(&args, &sets, &engine, &kinds, stats, &progress);
+        progress.finish();
+        return code;
     }
+    let algos: Vec<Algo> = {
+        let mut a: Vec<Algo> = sets.iter().map(RefSet::algo).collect();
+        a.sort();
+        a.dedup();
+        a
+    };
     let (images, mut lists) = (kinds.images, kinds.lists);
     lists.extend(kinds.vpdq);
     for list in &lists {
-        read_list(
-            list,
-            algo,
-            args.min_quality,
-            &mut queries,
-            &mut hashes,
-            &mut stats,
-        )?;
+        progress.stage(format!("reading {}", list.display()));
+        read_list(list, &algos, args.min_quality, &mut queries, &mut stats)?;
     }
+    progress.stage("");
+    progress.set_total((images.len() + kinds.videos.len()) as u64);
     hash_images(
         &engine,
         &images,
-        algo,
+        &algos,
         &args,
         &mut queries,
-        &mut hashes,
         &mut stats,
+        &progress,
     );
     video_frames(
         &engine,
         &kinds.videos,
         &args,
         &mut queries,
-        &mut hashes,
         &mut stats,
+        &progress,
     );
-    let params = MatchParams {
-        max_distance: args
-            .max_distance
-            .unwrap_or_else(|| matching::default_max_distance(algo)),
-        top_k: args.top_k,
-    };
     let gpu = matching::gpu_matcher(engine.gpu_context());
     let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-    let found = matcher.run_or_cpu(&set, &hashes, &params);
-    write_matches(&args, &set, &queries, &found)?;
+    let mut found = vec![];
+    for (i, set) in sets.iter().enumerate() {
+        let params = MatchParams {
+            max_distance: args
+                .max_distance
+                .unwrap_or_else(|| matching::default_max_distance(set.algo())),
+            top_k: args.top_k,
+        };
+        let q = queries.of(set.algo());
+        progress.stage(format!(
+            "matching {} hashes against {} ({} entries)",
+            q.len(),
+            set.path().display(),
+            set.len()
+        ));
+        found.extend(
+            matcher
+                .run_or_cpu(set, q, &params)
+                .into_iter()
+                .map(|m| (i, m)),
+        );
+    }
+    progress.finish();
+    write_matches(&args, &sets, &queries.names, &found)?;
     eprintln!(
-        "hashsweep: {} queries ({} hashes) against {} entries on {}: {} matches; {} below quality {} skipped, {} failed",
-        queries.len(),
-        hashes.len(),
-        set.len(),
+        "hashsweep: {} queries ({} PDQ and {} pHash hashes) against {} sets ({} entries) on {}: {} matches; {} below quality {} skipped, {} failed",
+        queries.names.len(),
+        queries.pdq.len(),
+        queries.phash.len(),
+        sets.len(),
+        sets.iter().map(RefSet::len).sum::<usize>(),
         engine.describe(),
         found.len(),
         stats.low_quality,
@@ -182,27 +263,19 @@ fn video_name(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Against an image set: every sampled frame of each video is a query, named
+/// Against picture sets: every sampled frame of each video is a PDQ query, named
 /// `VIDEO#frame=N@Ts`, in all 8 orientations with `--dihedral`.
 fn video_frames(
     engine: &Engine,
     videos: &[PathBuf],
     args: &MatchArgs,
-    queries: &mut Vec<Query>,
-    hashes: &mut QueryHashes,
+    queries: &mut Queries,
     stats: &mut Counts,
+    progress: &Progress,
 ) {
     let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
     for v in videos {
-        // Refused before decoding: a pHash set has nothing to say about PDQ frame hashes.
-        if hashes.algo == Algo::Phash {
-            eprintln!(
-                "hashsweep: {}: videos are hashed with PDQ; this is a pHash set",
-                v.display()
-            );
-            stats.failed += 1;
-            continue;
-        }
+        progress.add(1, 0, 0);
         let hashed = match crate::video::hash_video(v, engine, &opts) {
             Ok(h) => h,
             Err(e) => {
@@ -219,30 +292,34 @@ fn video_frames(
                 stats.low_quality += 1;
                 continue;
             }
-            let q = queries.len() as u32;
+            let q = queries.next();
             let variants = if args.dihedral { 8 } else { 1 };
             for (k, h) in p.hashes.iter().take(variants).enumerate() {
-                hashes.push(q, k as u8, &h.0);
+                queries.pdq.push(q, k as u8, &h.0);
             }
-            queries.push(Query {
-                name: format!("{}#frame={}@{:.3}s", video_name(v), f.frame, f.timestamp),
-            });
+            queries.names.push(format!(
+                "{}#frame={}@{:.3}s",
+                video_name(v),
+                f.frame,
+                f.timestamp
+            ));
         }
     }
 }
 
-/// Against a set built from vPDQ files: each video or vPDQ file is one query video, and
-/// all of them go through the matcher in one run over the whole set.
+/// Against sets built from vPDQ files: each video or vPDQ file is one query video, and
+/// all of them go through the matcher in one run over each set.
 fn match_videos(
     args: &MatchArgs,
-    set: &RefSet,
+    sets: &[RefSet],
     engine: &Engine,
     kinds: &Kinds,
     mut stats: Counts,
+    progress: &Progress,
 ) -> anyhow::Result<i32> {
     for p in kinds.images.iter().chain(&kinds.lists) {
         eprintln!(
-            "hashsweep: {}: not a video or vPDQ file; this set holds videos (give images in a run of their own)",
+            "hashsweep: {}: not a video or vPDQ file; these sets hold videos (give images in a run of their own)",
             p.display()
         );
         stats.failed += 1;
@@ -250,6 +327,7 @@ fn match_videos(
     let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
     let mut names = vec![];
     let mut features = vec![];
+    progress.set_total((kinds.vpdq.len() + kinds.videos.len()) as u64);
     let read = kinds
         .vpdq
         .iter()
@@ -267,6 +345,7 @@ fn match_videos(
         )
     });
     for (p, r) in read.chain(hashed) {
+        progress.add(1, u64::from(r.is_err()), 0);
         match r {
             Ok(f) => {
                 names.push(video_name(p));
@@ -286,22 +365,32 @@ fn match_videos(
         .iter()
         .map(|f| video::distinct(f, p.min_quality))
         .collect();
-    let totals = video::VideoTotals::new(set, p.min_quality);
     let gpu = matching::gpu_matcher(engine.gpu_context());
     let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-    let found = video::against_set(set, &totals, &matcher, &queries, &p).or_else(|e| {
-        eprintln!("hashsweep: warning: {e}; matching on the CPU");
-        video::against_set(set, &totals, &Matcher::Cpu, &queries, &p)
-    })?;
-    write_video_matches(args, set, &names, &found, &p)?;
+    let mut found = vec![];
+    for (i, set) in sets.iter().enumerate() {
+        progress.stage(format!(
+            "matching {} videos against {}",
+            names.len(),
+            set.path().display()
+        ));
+        let totals = video::VideoTotals::new(set, p.min_quality);
+        let in_set = video::against_set(set, &totals, &matcher, &queries, &p).or_else(|e| {
+            eprintln!("hashsweep: warning: {e}; matching on the CPU");
+            video::against_set(set, &totals, &Matcher::Cpu, &queries, &p)
+        })?;
+        found.extend(in_set.into_iter().map(|m| (i, m)));
+    }
+    progress.finish();
+    write_video_matches(args, sets, &names, &found, &p)?;
     eprintln!(
         "hashsweep: {} query videos against {} videos ({} frame hashes) on {}: {} pairs share hashes, {} match (q% >= {}, c% >= {}); {} failed",
         names.len(),
-        set.video_count(),
-        set.len(),
+        sets.iter().map(RefSet::video_count).sum::<usize>(),
+        sets.iter().map(RefSet::len).sum::<usize>(),
         engine.describe(),
         found.len(),
-        found.iter().filter(|m| m.score.is_match(&p)).count(),
+        found.iter().filter(|(_, m)| m.score.is_match(&p)).count(),
         p.query_pct,
         p.compared_pct,
         stats.failed
@@ -311,20 +400,21 @@ fn match_videos(
 
 fn write_video_matches(
     args: &MatchArgs,
-    set: &RefSet,
+    sets: &[RefSet],
     names: &[String],
-    found: &[video::VideoMatch],
+    found: &[(usize, video::VideoMatch)],
     p: &video::VpdqParams,
 ) -> anyhow::Result<()> {
     let mut out = BufWriter::new(open_output(args)?);
-    let set_name = args.refs.to_string_lossy();
     if args.format == Format::Csv {
         writeln!(
             out,
             "query,refset,compared,query_match_pct,compared_match_pct,match,query_hashes_matched,query_hashes,compared_hashes_matched,compared_hashes"
         )?;
     }
-    for m in found {
+    for (i, m) in found {
+        let set = &sets[*i];
+        let set_name = set.path().to_string_lossy();
         let (q, c, s) = (&names[m.query], set.video_name(m.video), m.score);
         match args.format {
             Format::Csv => writeln!(
@@ -359,54 +449,75 @@ fn open_output(args: &MatchArgs) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
+/// A hash list's entries as queries, for each algorithm of the sets that the list holds
+/// (a list of PDQ hashes is not read as pHash): an error only when it holds none of them.
 fn read_list(
     path: &Path,
-    algo: Algo,
+    algos: &[Algo],
     min_quality: u8,
-    queries: &mut Vec<Query>,
-    hashes: &mut QueryHashes,
+    queries: &mut Queries,
     stats: &mut Counts,
 ) -> anyhow::Result<()> {
-    let parsed = input::read_file(path, Some(algo), false)?;
-    for e in parsed.entries {
-        if algo == Algo::Pdq && e.quality.is_some_and(|q| q < min_quality) {
-            stats.low_quality += 1;
-            continue;
+    let mut first_error = None;
+    let mut read_any = false;
+    for &algo in algos {
+        let parsed = match input::read_file(path, Some(algo), false) {
+            Ok(p) => p,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        read_any = true;
+        for e in parsed.entries {
+            if algo == Algo::Pdq && e.quality.is_some_and(|q| q < min_quality) {
+                stats.low_quality += 1;
+                continue;
+            }
+            let q = queries.next();
+            queries.of_mut(algo).push(q, 0, &e.words);
+            queries.names.push(
+                e.labels
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
         }
-        hashes.push(queries.len() as u32, 0, &e.words);
-        queries.push(Query {
-            name: e
-                .labels
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        });
     }
-    Ok(())
+    match (read_any, first_error) {
+        (false, Some(e)) => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
+/// Hash the query images with every algorithm the sets are matched by; each image is one
+/// query, with its dihedral forms (`--dihedral`) and the part inside added borders
+/// (`--trim-borders`) as variants.
 fn hash_images(
     engine: &Engine,
     images: &[PathBuf],
-    algo: Algo,
+    algos: &[Algo],
     args: &MatchArgs,
-    queries: &mut Vec<Query>,
-    hashes: &mut QueryHashes,
+    queries: &mut Queries,
     stats: &mut Counts,
+    progress: &Progress,
 ) {
-    let algos = Algorithms {
-        pdq: algo == Algo::Pdq,
-        phash: algo == Algo::Phash,
+    let wanted = Algorithms {
+        pdq: algos.contains(&Algo::Pdq),
+        phash: algos.contains(&Algo::Phash),
     };
     let budget = pipeline::budget_of(args.max_memory);
     let opts = crate::decode::DecodeOptions {
         trim_borders: args.trim_borders,
         ..Default::default()
     };
-    let source = HashSource::new(engine, algos, opts, budget);
+    let source = HashSource::new(engine, wanted, opts, budget);
     let mut results = vec![];
-    source.for_each(images, |path, r| results.push((path.to_path_buf(), r)));
+    source.for_each(images, |path, r| {
+        progress.add(1, u64::from(r.is_err()), 0);
+        results.push((path.to_path_buf(), r))
+    });
     for (path, result) in results {
         let hashed = match result {
             Ok(hashed) => hashed,
@@ -416,31 +527,25 @@ fn hash_images(
                 continue;
             }
         };
-        let q = queries.len() as u32;
+        let q = queries.next();
         let whole = std::iter::once((0, &hashed.hashes));
         let trimmed = hashed.trimmed.iter().map(|(_, h)| (matching::TRIMMED, h));
         let mut pushed = false;
         for (base, h) in whole.chain(trimmed) {
-            match (h.pdq, h.phash) {
-                (Some(p), _) if p.quality.0 < args.min_quality => {}
-                (Some(p), _) => {
-                    let variants = if args.dihedral { 8 } else { 1 };
-                    for (v, hash) in p.hashes.iter().take(variants).enumerate() {
-                        hashes.push(q, base + v as u8, &hash.0);
-                    }
-                    pushed = true;
+            if let Some(p) = h.pdq.filter(|p| p.quality.0 >= args.min_quality) {
+                let variants = if args.dihedral { 8 } else { 1 };
+                for (v, hash) in p.hashes.iter().take(variants).enumerate() {
+                    queries.pdq.push(q, base + v as u8, &hash.0);
                 }
-                (None, Some(ph)) => {
-                    hashes.push(q, base, &[ph.0]);
-                    pushed = true;
-                }
-                (None, None) => {}
+                pushed = true;
+            }
+            if let Some(ph) = h.phash {
+                queries.phash.push(q, base, &[ph.0]);
+                pushed = true;
             }
         }
         if pushed {
-            queries.push(Query {
-                name: path.to_string_lossy().into_owned(),
-            });
+            queries.names.push(path.to_string_lossy().into_owned());
         } else if hashed.hashes.pdq.is_some() {
             stats.low_quality += 1;
         }
@@ -449,23 +554,20 @@ fn hash_images(
 
 fn write_matches(
     args: &MatchArgs,
-    set: &RefSet,
-    queries: &[Query],
-    found: &[matching::Match],
+    sets: &[RefSet],
+    names: &[String],
+    found: &[(usize, matching::Match)],
 ) -> anyhow::Result<()> {
     let mut out = BufWriter::new(open_output(args)?);
-    let set_name = args.refs.to_string_lossy();
     if args.format == Format::Csv {
         let box_col = if args.trim_borders { ",box" } else { "" };
         writeln!(out, "query,refset,entry_id,label,distance,variant{box_col}")?;
     }
-    for m in found {
+    for (s, m) in found {
+        let set = &sets[*s];
+        let set_name = set.path().to_string_lossy();
         let i = m.entry as usize;
-        let (q, id, label) = (
-            &queries[m.query as usize].name,
-            set.ids()[i],
-            set.label_text(i),
-        );
+        let (q, id, label) = (&names[m.query as usize], set.ids()[i], set.label_text(i));
         let (variant, region) = matching::describe_variant(m.variant);
         match args.format {
             Format::Csv => writeln!(

@@ -12,15 +12,13 @@ pub struct MergeArgs {
     /// Shard outputs (`scan -o` files); their `.matches.jsonl` files are merged too.
     #[arg(required = true)]
     pub outputs: Vec<PathBuf>,
+    /// The merged output (its matches go beside it, as a scan's do).
     #[arg(short, long)]
     pub output: PathBuf,
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
-    let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    };
+    let same = super::same_path;
     let clash =
         |p: &&PathBuf| same(p, &args.output) || same(&matches_path(p), &matches_path(&args.output));
     if let Some(p) = args.outputs.iter().find(clash) {

@@ -57,7 +57,7 @@ impl<W: Write> RowWriter<W> {
 
     /// PDQ alone in CSV is the reference command-line tool's own form, so existing scripts
     /// read our output unchanged.
-    fn reference_form(&self) -> bool {
+    pub fn reference_form(&self) -> bool {
         self.format == Format::Csv
             && self.algos.pdq
             && !self.algos.phash

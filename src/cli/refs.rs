@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::decode::{DecodeOptions, sniff};
 use crate::pipeline::references::{self, ImageOptions};
+use crate::progress::{Mode, Progress};
 use crate::refset::format::{FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED};
 use crate::refset::write::{self, Entry, EntrySections, Label, RandomSections, Words};
 use crate::refset::{self, Algo, RefSet, input};
@@ -21,33 +22,42 @@ pub enum RefsArgs {
     Build(BuildArgs),
     /// Counts, algorithm, labels and checksum status of a set.
     Info {
+        /// A set file, or the name a `refs build` of several kinds was given (each set).
         set: PathBuf,
         /// Skip the checksum (reads the whole file).
         #[arg(long)]
         no_verify: bool,
+        /// Print JSON instead of aligned lines.
         #[arg(long)]
         json: bool,
     },
-    /// Check sets against their checksums; exit code 1 if any differs.
+    /// Check sets against their checksums, reading each in full; exit code 1 if any differs.
     Verify {
+        /// Set files, names of groups of sets, or folders of sets.
         #[arg(required = true)]
         sets: Vec<PathBuf>,
     },
     /// Union of sets of one algorithm; duplicates keep all labels.
     Merge {
+        /// Sets of one algorithm to join.
         #[arg(required = true)]
         sets: Vec<PathBuf>,
+        /// The merged set.
         #[arg(short, long)]
         output: PathBuf,
     },
     /// A set of uniformly random hashes, written in constant memory (for benchmarks).
     Random {
+        /// Entries to write.
         #[arg(long)]
         count: u64,
+        /// Hash kind of the entries.
         #[arg(long, value_enum, default_value = "pdq")]
         algo: AlgoArg,
+        /// Seed of the generator: the same seed writes the same set.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The set to write.
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -55,8 +65,13 @@ pub enum RefsArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct BuildArgs {
+    /// Hash lists (any format of `--input-format`, recognised by content) and pictures
+    /// (image files, and folders of them), in the order they are read.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// The set to write; a list holding several fingerprint kinds writes one set per kind
+    /// beside this name (`known.hsref` -> `known.pdq.hsref`, `known.md5.hsref`), all of
+    /// which `--refs known.hsref` takes.
     #[arg(short, long)]
     output: PathBuf,
     /// Algorithm (default: from the first hash: its column or type, else its length; PDQ
@@ -69,6 +84,10 @@ pub struct BuildArgs {
     /// The lists' layout (default: recognised from each file's content).
     #[arg(long, value_enum)]
     input_format: Option<input::Kind>,
+    /// Write the set even when the inputs give no entry (default: an error, so that a list
+    /// read wrongly never becomes a set that silently matches nothing).
+    #[arg(long)]
+    allow_empty: bool,
     /// Pictures: hash the part inside added borders (letterbox, pillarbox, solid padding).
     #[arg(long)]
     trim_borders: bool,
@@ -119,7 +138,13 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
             set,
             no_verify,
             json,
-        } => info(&set, !no_verify, json),
+        } => {
+            let mut worst = 0;
+            for s in refset::group::resolve(&set)? {
+                worst = worst.max(info(&s, !no_verify, json)?);
+            }
+            Ok(worst)
+        }
         RefsArgs::Verify { sets } => verify(&sets),
         RefsArgs::Merge { sets, output } => merge(&sets, &output),
         RefsArgs::Random {
@@ -147,6 +172,8 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
 
 fn build(args: &BuildArgs) -> anyhow::Result<i32> {
     let output = &args.output;
+    super::name_missing("refs build", &args.inputs);
+    let progress = Progress::start("refs build", Mode::Auto);
     let (pictures, lists) = pictures_and_lists(&args.inputs);
     let mut made = vec![];
     let mut algo = args.algo.map(Algo::from);
@@ -169,8 +196,13 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
             augment: args.augment == Some(AugmentArg::Crops),
             min_quality: args.min_quality,
         };
-        let got =
-            references::image_entries(&engine, &pictures, &opts, crate::pipeline::budget_of(None));
+        let got = references::image_entries(
+            &engine,
+            &pictures,
+            &opts,
+            crate::pipeline::budget_of(None),
+            &progress,
+        );
         for (p, e) in &got.failed {
             eprintln!("hashsweep: {}: {e}", p.display());
         }
@@ -191,34 +223,53 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
             "--trim-borders and --augment apply to pictures, and no input is one"
         );
     }
-    let b = refset::build::build_with(
-        &lists,
-        made,
-        output,
-        algo,
-        args.input_format,
-        args.skip_invalid,
-    )?;
-    eprintln!(
-        "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged), {} invalid lines skipped, {} rows without a hash",
-        b.algo.name(),
-        output.display(),
-        b.kept,
-        b.read,
-        b.read - b.kept,
-        b.invalid,
-        b.no_hash
-    );
-    if b.deleted > 0 {
+    let opts = refset::build::BuildOptions {
+        algo: args.algo.map(Algo::from),
+        kind: args.input_format,
+        skip_invalid: args.skip_invalid,
+        allow_empty: args.allow_empty,
+    };
+    progress.stage(format!("reading {} lists", lists.len()));
+    let b = refset::build::build(&lists, made, algo, output, &opts);
+    progress.finish();
+    let b = b?;
+    if b.sets.len() > 1 {
         eprintln!(
-            "hashsweep: {} entries removed by later deletions",
-            b.deleted
+            "hashsweep: the lists hold {} kinds of fingerprint: one set each; `--refs {}` takes them all",
+            b.sets.len(),
+            output.display()
+        );
+    }
+    for s in &b.sets {
+        eprintln!(
+            "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged)",
+            s.algo.name(),
+            s.path.display(),
+            s.kept,
+            s.read,
+            s.read - s.kept,
+        );
+        if s.deleted > 0 {
+            eprintln!(
+                "hashsweep: {} entries removed by later deletions",
+                s.deleted
+            );
+        }
+    }
+    eprintln!(
+        "hashsweep: {} invalid lines skipped, {} records without a hash",
+        b.invalid, b.no_hash
+    );
+    for p in &b.replaced {
+        eprintln!(
+            "hashsweep: removed {}: an earlier build under this name, which `--refs {}` would also have taken",
+            p.display(),
+            output.display()
         );
     }
     if !b.unused.is_empty() {
         eprintln!(
-            "hashsweep: fingerprints not in this {} set (another --algo builds them, or they are types hashsweep does not match): {:?}",
-            b.algo.name(),
+            "hashsweep: fingerprints in no set of this build (another --algo builds them, or they are types hashsweep does not match): {:?}",
             b.unused
         );
     }
@@ -279,28 +330,36 @@ fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {
         "checksum_status": status,
     });
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        super::outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else if let Some(m) = v.as_object() {
         for (k, x) in m {
-            println!(
+            super::outln!(
                 "{k:>17}: {}",
                 x.as_str().map_or(x.to_string(), String::from)
-            );
+            )?;
         }
     }
     Ok(i32::from(status.starts_with("MISMATCH")))
 }
 
-fn verify(sets: &[PathBuf]) -> anyhow::Result<i32> {
+fn verify(args: &[PathBuf]) -> anyhow::Result<i32> {
     let mut bad = 0;
-    for p in sets {
+    let mut sets = vec![];
+    for a in args {
+        match refset::group::resolve(a) {
+            Ok(found) => sets.extend(found),
+            // Said in its place, as a set that fails is: the others are still checked.
+            Err(_) => sets.push(a.clone()),
+        }
+    }
+    for p in &sets {
         match RefSet::open(p)
             .map_err(anyhow::Error::from)
             .and_then(|s| Ok(s.verify()?))
         {
-            Ok(sum) => println!("ok {sum} {}", p.display()),
+            Ok(sum) => super::outln!("ok {sum} {}", p.display())?,
             Err(e) => {
-                println!("FAILED {}: {e}", p.display());
+                super::outln!("FAILED {}: {e}", p.display())?;
                 bad += 1;
             }
         }

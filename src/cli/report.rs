@@ -18,11 +18,15 @@ pub enum ReportFormat {
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// A scan's JSONL output (merged, or still being written); its `.matches.jsonl` beside.
-    pub output: PathBuf,
-    /// Where to write (default: OUT with `.html`, `.vics.json` or `.matches.csv`).
-    #[arg(short, long)]
-    pub out: Option<PathBuf>,
+    /// A scan's output, JSONL or CSV (merged, or still being written); its
+    /// `.matches.jsonl` (and for CSV its `.meta.jsonl`) are read from beside it.
+    #[arg(value_name = "SCAN_OUTPUT")]
+    pub scan_output: PathBuf,
+    /// Where to write (default: the scan output with `.html`, `.vics.json` or
+    /// `.matches.csv`).
+    #[arg(short, long, alias = "out")]
+    pub output: Option<PathBuf>,
+    /// What to write: the HTML page, a VICS 1.3 file for review tools, or a CSV of matches.
     #[arg(long, value_enum, default_value = "html")]
     pub format: ReportFormat,
     /// Show small inline pictures of the matched files (of matched files only; the page
@@ -33,10 +37,19 @@ pub struct ReportArgs {
     /// largest first.
     #[arg(long, value_name = "GROUPS.jsonl")]
     pub groups: Option<PathBuf>,
+    /// Shown instead of what the scan recorded.
+    #[command(flatten)]
+    pub case: super::CaseArgs,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let facts = crate::report::gather(&args.output, args.format == ReportFormat::Vics)?;
+    let mut facts = crate::report::gather(&args.scan_output, args.format == ReportFormat::Vics)?;
+    if let (Some(h), serde_json::Value::Object(given)) = (
+        facts.header.as_object_mut(),
+        serde_json::json!(args.case.info()),
+    ) {
+        h.extend(given);
+    }
     let groups = match &args.groups {
         Some(p) => Some(crate::report::read_groups(p)?),
         None => None,
@@ -50,30 +63,67 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             crate::report::html(&facts, args.thumbnails, groups.as_ref()),
             "html",
         ),
-        ReportFormat::Vics => (
-            serde_json::to_string_pretty(&crate::report::vics(&facts))? + "\n",
-            "vics.json",
-        ),
+        ReportFormat::Vics => (vics_text(&facts)?, "vics.json"),
         ReportFormat::Csv => (crate::report::matches_csv(&facts)?, "matches.csv"),
     };
-    let dest = args.out.unwrap_or_else(|| {
-        let name = args
+    let dest = args.output.unwrap_or_else(|| {
+        let name = facts
             .output
             .file_name()
             .map_or("scan".into(), |n| n.to_string_lossy().into_owned());
-        let stem = name.strip_suffix(".jsonl").unwrap_or(&name).to_string();
-        args.output.with_file_name(format!("{stem}.{ext}"))
+        let stem = name
+            .strip_suffix(".jsonl")
+            .or_else(|| name.strip_suffix(".csv"))
+            .unwrap_or(&name)
+            .to_string();
+        facts.output.with_file_name(format!("{stem}.{ext}"))
     });
+    let scan_files = [
+        facts.output.clone(),
+        crate::scan::matches_path(&facts.output),
+        crate::scan::meta_path(&facts.output),
+    ];
+    if let Some(p) = scan_files.iter().find(|p| super::same_path(p, &dest)) {
+        anyhow::bail!(
+            "{} is part of the scan's output: a report never replaces it; give another -o",
+            p.display()
+        );
+    }
     let tmp = dest.with_extension("report-tmp");
     crate::durable::replace(&dest, &tmp, |f| {
         std::io::Write::write_all(f, text.as_bytes())
     })
     .with_context(|| format!("cannot write {}", dest.display()))?;
     eprintln!(
-        "hashsweep report: {} files, {} matches -> {}",
+        "hashsweep report: {} files, {} matches in {} files -> {}",
         facts.files,
         facts.matches.len(),
+        facts.matched_files(),
         dest.display()
     );
+    if facts.summary.is_none() {
+        eprintln!(
+            "hashsweep report: warning: {} has no summary record: the scan has not finished (or was killed); the report shows what it had recorded",
+            facts.output.display()
+        );
+    }
     Ok(0)
+}
+
+/// The VICS file, saying what it could not carry.
+fn vics_text(facts: &crate::report::ScanFacts) -> anyhow::Result<String> {
+    let v = crate::report::vics(facts)?;
+    if v.without_digests > 0 {
+        eprintln!(
+            "hashsweep report: warning: {} files have no MD5 or SHA-1 (unreadable files, or digests not asked for) and are not in the VICS file",
+            v.without_digests
+        );
+    }
+    if !v.unmapped.is_empty() {
+        eprintln!(
+            "hashsweep report: warning: matched files of list categories with no VICS number are exported as category 0 (their categories are in the HTML page and the CSV of matches): {:?}",
+            v.unmapped
+        );
+    }
+    Ok(serde_json::to_string_pretty(&v.json)? + "\n")
 }

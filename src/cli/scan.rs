@@ -8,7 +8,7 @@ use clap::Args;
 use super::EXIT_SOME_FAILED;
 use super::hash::{AlgoName, algorithms};
 use crate::decode::{self, DecodeOptions};
-use crate::refset::Algo;
+use crate::progress::{Mode, Progress};
 use crate::scan::shard::Shard;
 use crate::scan::{self, Digests, ScanConfig};
 
@@ -16,12 +16,17 @@ use crate::scan::{self, Digests, ScanConfig};
 pub struct ScanArgs {
     /// Files and directories to sweep (directories recursively, in name order).
     pub inputs: Vec<PathBuf>,
-    /// Reference sets to match against (repeatable).
-    #[arg(long)]
+    /// Reference sets to match against (repeatable): a set file, the name a `refs build`
+    /// of a list with several fingerprint kinds was given (all its sets), or a folder of
+    /// sets. Each is checked against its checksum before the sweep starts.
+    #[arg(long, value_name = "SET")]
     pub refs: Vec<PathBuf>,
-    /// Output records (JSONL); matches go to OUT with `.matches.jsonl`.
+    /// Output records (JSONL, or CSV with `--format csv`); matches go beside it, to OUT
+    /// with `.matches.jsonl`. An existing output is refused without --resume or --force.
     #[arg(short, long, default_value = "hashsweep-scan.jsonl")]
     pub output: PathBuf,
+    /// Perceptual hashes to compute, comma-separated (a set given with --refs adds its
+    /// own: PDQ for a PDQ set, and so on).
     #[arg(long, value_delimiter = ',', default_value = "pdq,phash")]
     pub algo: Vec<AlgoName>,
     /// File digests to record, comma-separated: md5, sha1, sha256.
@@ -30,6 +35,11 @@ pub struct ScanArgs {
     /// Keep what OUT already records, repair a torn last line, and do the rest.
     #[arg(long)]
     pub resume: bool,
+    /// Replace an existing output (and its matches) instead of refusing to.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    #[command(flatten)]
+    pub case: super::CaseArgs,
     /// Only this share of the inputs: K/N, 0 <= K < N (default: from SLURM_ARRAY_TASK_ID /
     /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX / HASHSWEEP_SHARD_COUNT).
     #[arg(long)]
@@ -50,6 +60,8 @@ pub struct ScanArgs {
     /// Threads for reading and decoding (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Follow symbolic links (default: a link is recorded as skipped, not followed, so
+    /// that a sweep stays inside its inputs).
     #[arg(long)]
     pub follow_symlinks: bool,
     /// Apply EXIF orientation before hashing (default: stored pixels, as the reference).
@@ -74,6 +86,8 @@ pub struct ScanArgs {
     /// PDQ hashes below this quality are recorded but not matched.
     #[arg(long, default_value_t = crate::matching::DEFAULT_MIN_QUALITY)]
     pub min_quality: u8,
+    /// Report entries at most this many bits away (default: 31 for PDQ, 10 for pHash; the
+    /// vPDQ rule's frame distance too).
     #[arg(long)]
     pub max_distance: Option<u32>,
     /// Record format: JSONL, or CSV with header and summary in OUT.meta.jsonl.
@@ -104,23 +118,13 @@ pub struct ScanArgs {
     pub quiet: bool,
 }
 
-/// The digests asked for, and those the digest sets among `--refs` match by: each is
-/// computed in the same read of the file.
-fn digests_needed(args: &ScanArgs) -> anyhow::Result<Digests> {
-    let mut d = Digests {
+/// The digests asked for; the digest sets among `--refs` add theirs (`scan::prepare`).
+fn digests_asked(args: &ScanArgs) -> Digests {
+    Digests {
         md5: args.digest.contains(&DigestName::Md5),
         sha1: args.digest.contains(&DigestName::Sha1),
         sha256: args.digest.contains(&DigestName::Sha256),
-    };
-    for p in &args.refs {
-        match crate::refset::RefSet::open(p)?.algo() {
-            Algo::Md5 => d.md5 = true,
-            Algo::Sha1 => d.sha1 = true,
-            Algo::Sha256 => d.sha256 = true,
-            Algo::Pdq | Algo::Phash => {}
-        }
     }
-    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,14 +147,52 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         Some(s) => Shard::parse(s)?,
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::WHOLE),
     };
+    let stop = super::signals::stop_on_interrupt();
+    let progress = Progress::start("scan", if args.quiet { Mode::Off } else { Mode::Auto });
+    let cfg = config(&args, inputs, shard, progress.clone(), stop)?;
+    let prepared = scan::prepare(cfg)?;
+    if !args.quiet {
+        for a in &prepared.added {
+            eprintln!("hashsweep scan: {a}");
+        }
+    }
+    super::name_missing("scan", &prepared.config().inputs);
     let engine = args.backend.open()?;
-    let cfg = ScanConfig {
+    let s = scan::run(&prepared, &engine);
+    progress.finish();
+    let s = s?;
+    if !args.quiet {
+        print_summary(&s, shard, &engine);
+    }
+    if args.stats {
+        print_stats(&s);
+    }
+    if let Some(signal) = super::signals::received() {
+        eprintln!(
+            "hashsweep scan: interrupted by {}: {} recorded; rerun with --resume",
+            signal.name(),
+            s.recorded
+        );
+        return Ok(signal.exit_code());
+    }
+    Ok(if s.errors() > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+fn config(
+    args: &ScanArgs,
+    inputs: Vec<PathBuf>,
+    shard: Shard,
+    progress: Progress,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<ScanConfig> {
+    Ok(ScanConfig {
         inputs,
         out: args.output.clone(),
         refs: args.refs.clone(),
         algos: algorithms(&args.algo),
-        digests: digests_needed(&args)?,
+        digests: digests_asked(args),
         resume: args.resume,
+        force: args.force,
         shard,
         decode: DecodeOptions {
             max_pixels: args.max_pixels,
@@ -166,6 +208,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         min_quality: args.min_quality,
         max_distance: args.max_distance,
         command: std::env::args().collect(),
+        case: args.case.info(),
         format: args.format,
         all_frames: args.all_frames,
         video: args.video.options(args.max_pixels),
@@ -179,57 +222,54 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         max_memory: args
             .max_memory
             .unwrap_or_else(crate::pipeline::budget::default_limit),
-        progress: if args.quiet {
-            crate::scan::progress::Mode::Off
-        } else {
-            crate::scan::progress::Mode::Auto
-        },
-    };
-    let s = scan::run(&cfg, &engine)?;
-    if !args.quiet {
+        progress,
+        stop: Some(stop),
+    })
+}
+
+fn print_summary(s: &scan::Summary, shard: Shard, engine: &crate::engine::Engine) {
+    eprintln!(
+        "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} files/s; {} video frames hashed; {} matches; {:.1} s on {}",
+        s.in_shard,
+        s.already_recorded,
+        s.by_status,
+        s.by_format,
+        s.bytes_read as f64 / 1e6,
+        s.images_per_s,
+        s.video_frames,
+        s.matches,
+        s.seconds,
+        engine.describe()
+    );
+    if !s.warnings.is_empty() {
         eprintln!(
-            "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} files/s; {} video frames hashed; {} matches; {:.1} s on {}",
-            s.in_shard,
-            s.already_recorded,
-            s.by_status,
-            s.by_format,
-            s.bytes_read as f64 / 1e6,
-            s.images_per_s,
-            s.video_frames,
-            s.matches,
-            s.seconds,
-            engine.describe()
+            "hashsweep scan: hashed from damaged or padded files (see each record's `warnings`): {:?}",
+            s.warnings
         );
-        if !s.warnings.is_empty() {
-            eprintln!(
-                "hashsweep scan: hashed from damaged or padded files (see each record's `warnings`): {:?}",
-                s.warnings
-            );
-        }
     }
-    if args.stats {
-        for (stage, secs) in &s.stage_seconds {
-            eprintln!("  stage {stage:<12} busy {secs:8.2} s");
-        }
-        if let Some(g) = &s.gpu {
-            let c = &g.counters;
-            let mb = |b: u64| b as f64 / 1e6;
-            eprintln!(
-                "  gpu: {} batches, {} frames (CPU workers {}); up: refs {:.1} MB, frames {:.1} MB, queries {:.1} MB; down {:.1} MB; {} match submissions; device busy {:.2} s, host waiting {:.2} s",
-                c.batches,
-                g.frames_hashed_on_gpu,
-                g.frames_hashed_on_cpu,
-                mb(c.refs_bytes_uploaded),
-                mb(c.frames_bytes_uploaded),
-                mb(c.queries_bytes_uploaded),
-                mb(c.bytes_downloaded),
-                c.match_submissions,
-                c.busy_seconds,
-                c.wait_seconds
-            );
-        }
+}
+
+fn print_stats(s: &scan::Summary) {
+    for (stage, secs) in &s.stage_seconds {
+        eprintln!("  stage {stage:<12} busy {secs:8.2} s");
     }
-    Ok(if s.errors() > 0 { EXIT_SOME_FAILED } else { 0 })
+    if let Some(g) = &s.gpu {
+        let c = &g.counters;
+        let mb = |b: u64| b as f64 / 1e6;
+        eprintln!(
+            "  gpu: {} batches, {} frames (CPU workers {}); up: refs {:.1} MB, frames {:.1} MB, queries {:.1} MB; down {:.1} MB; {} match submissions; device busy {:.2} s, host waiting {:.2} s",
+            c.batches,
+            g.frames_hashed_on_gpu,
+            g.frames_hashed_on_cpu,
+            mb(c.refs_bytes_uploaded),
+            mb(c.frames_bytes_uploaded),
+            mb(c.queries_bytes_uploaded),
+            mb(c.bytes_downloaded),
+            c.match_submissions,
+            c.busy_seconds,
+            c.wait_seconds
+        );
+    }
 }
 
 /// Paths, newline- or NUL-separated (NUL when the list holds any), from a file or stdin.
@@ -261,7 +301,9 @@ fn path_from_bytes(b: &[u8]) -> PathBuf {
 
 fn parse_colour(s: &str) -> anyhow::Result<[u8; 3]> {
     let s = s.trim_start_matches('#');
-    let v = u32::from_str_radix(s, 16).ok().filter(|_| s.len() == 6);
+    // `from_str_radix` alone takes a sign (`+12345`): six hex digits, nothing else.
+    let digits = s.len() == 6 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let v = u32::from_str_radix(s, 16).ok().filter(|_| digits);
     let Some(v) = v else {
         bail!("--background wants RRGGBB hex, got {s:?}")
     };

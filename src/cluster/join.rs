@@ -13,7 +13,7 @@ use crate::gpu::matcher::{Request, SetView};
 
 /// Queries per block: enough work per call to keep all cores (or the GPU) busy, few enough
 /// that one block's pairs stay small.
-const BLOCK: usize = 4096;
+pub(super) const BLOCK: usize = 4096;
 
 /// A pair of distinct hash indices `a < b` and their distance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -128,7 +128,12 @@ impl Nodes {
 
 /// Group the hashes. `gpu`: join on this matcher's device (falls back to the CPU on a
 /// device failure, with a warning); `None`: on all CPU cores.
-pub fn cluster(h: &Hashes, p: &Params, gpu: Option<&GpuMatcher>) -> Clustering {
+pub fn cluster(
+    h: &Hashes,
+    p: &Params,
+    gpu: Option<&GpuMatcher>,
+    progress: &crate::progress::Progress,
+) -> Clustering {
     let started = Instant::now();
     let nodes = Nodes::of(h);
     let n = nodes.len();
@@ -148,7 +153,12 @@ pub fn cluster(h: &Hashes, p: &Params, gpu: Option<&GpuMatcher>) -> Clustering {
     let mut kept: Vec<Pair> = vec![];
     let mut reach = groups::own_reach(&weight);
     let mut pairs = 0u64;
+    let (mut joined, blocks) = (0, n.div_ceil(join::BLOCK));
     let comparisons = join::self_join(&input, gpu, |block| {
+        joined += 1;
+        progress.stage(format!(
+            "joining {n} hashes: block {joined} of {blocks} done"
+        ));
         for pr in block {
             uf.union(pr.a, pr.b);
         }

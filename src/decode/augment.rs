@@ -2,7 +2,7 @@
 //! by a few percent is far from the whole picture's, but near the hash of the same window
 //! of it. Each window becomes a derived entry of the set, pointing at its parent.
 //!
-//! The windows were chosen on `bench robustness` (README, augmentation table): centred
+//! The windows were chosen on `bench robustness` (docs/benchmarks.md, augmentation table): centred
 //! crops catch trims of every side, corner crops the trims of two sides, side crops the
 //! trim of one.
 

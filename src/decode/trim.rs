@@ -16,7 +16,7 @@
 //! - between `MIN_LINES` and `MAX_SHARE` of the side.
 //!
 //! The numbers were chosen on the robustness corpus and the shared sample images (see the
-//! README's trim table): they cut every padded, letterboxed and pillarboxed copy there and no
+//! the trim table of docs/benchmarks.md): they cut every padded, letterboxed and pillarboxed copy there and no
 //! original.
 
 use crate::frame::Frame;

@@ -44,7 +44,9 @@ pub fn image_entries(
     files: &[PathBuf],
     opts: &ImageOptions,
     budget: Arc<Budget>,
+    progress: &crate::progress::Progress,
 ) -> ImageEntries {
+    progress.set_total(files.len() as u64);
     let algos = Algorithms {
         pdq: opts.algo == Algo::Pdq,
         phash: opts.algo == Algo::Phash,
@@ -54,9 +56,12 @@ pub fn image_entries(
         source = source.with_windows(augment::crops);
     }
     let mut out = ImageEntries::default();
-    source.for_each(files, |path, r| match r {
-        Ok(h) => add(&mut out, path, &h, opts),
-        Err(e) => out.failed.push((path.to_path_buf(), e)),
+    source.for_each(files, |path, r| {
+        progress.add(1, u64::from(r.is_err()), 0);
+        match r {
+            Ok(h) => add(&mut out, path, &h, opts),
+            Err(e) => out.failed.push((path.to_path_buf(), e)),
+        }
     });
     out
 }

@@ -12,7 +12,7 @@ pub const HEADER_LEN: usize = 256;
 
 /// Which hash a set holds; the value is stored in the header. PDQ and pHash are matched
 /// by Hamming distance; the file digests (MD5, SHA-1, SHA-256) only exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algo {
     Pdq = 1,

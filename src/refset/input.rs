@@ -111,12 +111,14 @@ pub fn detect(text: &str) -> Kind {
     if first.starts_with("<?xml") || first.starts_with("<queryResult") {
         return Kind::Xml;
     }
-    // A record per line, or one (pretty-printed) document.
-    if first.starts_with('{') && serde_json::from_str::<serde_json::Value>(first).is_ok() {
-        return Kind::Jsonl;
-    }
+    // JSON is told by parsing, not by line shape: a first line that is a whole document
+    // (VICS, an array of records) is one, however it is laid out; a first line that is a
+    // hash record starts JSONL; an opening brace alone starts a pretty-printed document.
     if first.starts_with('{') || first.starts_with('[') {
-        return Kind::Json;
+        return match serde_json::from_str::<serde_json::Value>(first) {
+            Ok(v) if v.is_object() && !is_document(&v) => Kind::Jsonl,
+            _ => Kind::Json,
+        };
     }
     let cells: Vec<&str> = first.split(',').map(str::trim).collect();
     if cells.len() == 4
@@ -131,6 +133,12 @@ pub fn detect(text: &str) -> Kind {
         return Kind::Csv;
     }
     Kind::PlainHex
+}
+
+/// A JSON object that is a whole list rather than one record of a JSONL file: VICS (an
+/// OData `value` array) or any other object wrapping an array of records.
+fn is_document(v: &serde_json::Value) -> bool {
+    exchange::is_vics(v) || v["value"].is_array()
 }
 
 /// Read one file. `algo` forces the algorithm; otherwise the first hash's length decides.
@@ -390,7 +398,7 @@ impl Parser<'_> {
                 Err(why) => return Ok(self.bad(1, why)?),
             },
             _ => match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) if exchange::is_vics(&v) => exchange::vics(&v, "VICS"),
+                Ok(v) if is_document(&v) => exchange::vics(&v, "VICS"),
                 Ok(serde_json::Value::Array(records)) => {
                     let mut out = vec![];
                     for (i, r) in records.iter().enumerate() {
@@ -439,7 +447,13 @@ impl Parser<'_> {
                     .or_default() += 1;
             }
         }
-        if !used {
+        // An entry whose only hashes are of another kind we match is counted with those
+        // kinds (`unused`); one with none we could ever match has no hash.
+        let matchable = e
+            .fingerprints
+            .iter()
+            .any(|(k, v)| exchange::algo_of(k).is_some() && !v.is_empty());
+        if !used && !matchable {
             self.out.no_hash += 1;
         }
         Ok(())
@@ -495,6 +509,15 @@ mod tests {
         assert_eq!(detect("path,width,height,pdq,quality\n"), Kind::Csv);
         assert_eq!(detect(&format!("{{\"pdq\":\"{H}\"}}\n")), Kind::Jsonl);
         assert_eq!(detect(&format!("0,100,{H},0.000\n")), Kind::Vpdq);
+        // A document on one line is a document, however it is laid out.
+        let vics = r#"{"odata.metadata":"x","value":[{"MediaID":1,"MD5":"00"}]}"#;
+        assert_eq!(detect(vics), Kind::Json);
+        assert_eq!(detect(&format!("{vics}\n")), Kind::Json);
+        assert_eq!(detect("{\n  \"value\": []\n}\n"), Kind::Json);
+        assert_eq!(
+            detect(r#"[{"hashValue":"ab","signalType":"ImagePDQ"}]"#),
+            Kind::Json
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 pub mod build;
 pub mod exchange;
 pub mod format;
+pub mod group;
 pub mod input;
+pub mod verified;
 pub mod write;
 
 use std::fs::File;
@@ -30,6 +32,10 @@ pub enum RefSetError {
     },
     #[error("{0}: not a hashsweep reference set (bad magic)")]
     Magic(PathBuf),
+    #[error(
+        "{0} is a hash list, not a reference set: build one with `hashsweep refs build {0} -o SET.hsref` and pass SET.hsref"
+    )]
+    List(PathBuf),
     #[error("{path}: unsupported version {version}")]
     Version { path: PathBuf, version: u32 },
     #[error("{path}: corrupt header: {what}")]
@@ -48,6 +54,8 @@ pub struct RefSet {
     map: Mmap,
     header: Header,
     instance: u64,
+    /// The opened file's identity and times: what `verified` remembers a check under.
+    meta: std::fs::Metadata,
 }
 
 /// Numbers each opened set, so that a GPU matcher can keep a set resident and know it again.
@@ -66,6 +74,7 @@ impl RefSet {
             cause,
         };
         let file = File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
         // Safety: the map is read-only; a set rewritten under us is replaced by rename, so
         // this mapping keeps the old file's pages.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
@@ -77,6 +86,7 @@ impl RefSet {
             map,
             header,
             instance: fresh_instance_id(),
+            meta,
         })
     }
 
@@ -264,6 +274,23 @@ pub fn checksum(file: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// Whether a file that is not a set begins as text does (a hash list given as a set).
+fn looks_like_text(map: &[u8]) -> bool {
+    let head = &map[..map.len().min(4096)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the end of the window is still text.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return false,
+    };
+    !text.trim().is_empty()
+        && text
+            .chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+}
+
 /// A hostile file could name video 7 of 3; checked once on open so that readers may index.
 fn video_refs_out_of_range(map: &[u8], h: &Header) -> bool {
     let at = h.video_of_offset as usize;
@@ -280,7 +307,10 @@ fn check_header(path: &Path, map: &[u8]) -> Result<Header, RefSetError> {
         what: what.to_string(),
     };
     if map.len() < HEADER_LEN || map[..8] != MAGIC {
-        return Err(RefSetError::Magic(path.to_path_buf()));
+        return Err(match looks_like_text(map) {
+            true => RefSetError::List(path.to_path_buf()),
+            false => RefSetError::Magic(path.to_path_buf()),
+        });
     }
     let h: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
     if h.version != VERSION {

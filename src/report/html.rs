@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use super::{GroupFacts, MAX_LISTED_PROBLEMS, ScanFacts};
 
+/// Text for HTML, in element content and in quoted attributes of either kind.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn cell(v: &Value) -> String {
@@ -29,7 +31,10 @@ h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2e
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;\
 padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3;cursor:pointer}\
 .num{text-align:right}.mono{font-family:monospace;word-break:break-all}\
-.warn{color:#a40}svg text{font-size:11px;font-family:sans-serif}";
+.warn{color:#a40}svg text{font-size:11px;font-family:sans-serif}\
+.summary{font-size:1.05em;line-height:1.5;background:#f6f8fa;border-left:4px solid #4a7ab5;\
+padding:.6em 1em}dl.legend dt{font-weight:bold;float:left;clear:left;width:8em}\
+dl.legend dd{margin-left:9em}";
 
 /// Click a header to sort its table by that column (numbers as numbers).
 const SORT: &str = "document.querySelectorAll('table.sortable th').forEach((th,i)=>{\
@@ -86,39 +91,206 @@ fn bars(values: &[u32], title: &str, label: impl Fn(usize) -> String) -> String 
     s
 }
 
+/// A time recorded in Unix seconds, as ISO 8601 with the scanning machine's UTC offset.
+fn local_time(f: &ScanFacts, unix: Option<f64>) -> String {
+    let offset = f.header["utc_offset_s"].as_i64().unwrap_or(0);
+    unix.map_or_else(String::new, |t| crate::clock::iso8601(t, offset))
+}
+
+fn words(v: &Value) -> String {
+    v.as_array().map_or(String::new(), |a| {
+        a.iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// `n thing` or `n things` (`n matches`).
+fn count(n: usize, thing: &str) -> String {
+    match (n, thing.ends_with(['s', 'h'])) {
+        (1, _) => format!("1 {thing}"),
+        (_, true) => format!("{n} {thing}es"),
+        _ => format!("{n} {thing}s"),
+    }
+}
+
+/// `a 3, b 1` from counts.
+fn listing(rows: &BTreeMap<String, usize>) -> String {
+    rows.iter()
+        .map(|(k, n)| format!("{} {n}", esc(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The paragraph a reader sees first: what was swept, what matched (by list and
+/// category), and what could not be read.
+fn summary_paragraph(out: &mut String, f: &ScanFacts) {
+    let h = &f.header;
+    let status = |k: &str| f.by_status.get(k).copied().unwrap_or(0);
+    let sets = h["refsets"].as_array().map_or(0, Vec::len);
+    let entries: u64 = h["refsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["entries"].as_u64())
+        .sum();
+    let mut p = format!(
+        "This scan recorded {} under <span class=mono>{}</span>: {} hashed, {} skipped (not pictures or videos, or links not followed), {} could not be read. It computed {}",
+        count(f.files, "file"),
+        esc(&words(&h["inputs"])),
+        status("ok"),
+        status("skipped"),
+        status("error"),
+        esc(&words(&h["algorithms"]).replace(' ', ", ")),
+    );
+    let digests: Vec<&str> = ["md5", "sha1", "sha256"]
+        .into_iter()
+        .filter(|d| h["parameters"]["digests"][d] == true)
+        .collect();
+    if !digests.is_empty() {
+        let _ = write!(p, " and the digests {}", digests.join(", "));
+    }
+    if sets == 0 {
+        p.push_str(". <b class=warn>No reference set was given: nothing was matched.</b>");
+    } else {
+        let _ = write!(
+            p,
+            " and matched against {} holding {entries} entries. ",
+            count(sets, "reference set")
+        );
+        match f.matched_files() {
+            0 => p.push_str("<b>No file matched a reference set.</b>"),
+            n => {
+                let _ = write!(
+                    p,
+                    "<b>{} matched</b> ({}); by list: {}",
+                    count(n, "file"),
+                    count(f.matches.len(), "match"),
+                    listing(&f.files_by("list"))
+                );
+                let cats = f.files_by("category");
+                if cats.keys().any(|k| k != "-") {
+                    let _ = write!(p, "; by category: {}", listing(&cats));
+                }
+                p.push('.');
+            }
+        }
+    }
+    if status("error") > 0 {
+        let _ = write!(
+            p,
+            " <b class=warn>{} could not be read</b>: see <a href='#errors'>Errors</a>.",
+            count(status("error"), "file")
+        );
+    }
+    if f.warned_total > 0 {
+        let _ = write!(
+            p,
+            " {} hashed from damaged or padded data: see <a href='#warnings'>Warnings</a>.",
+            count(f.warned_total, "file")
+        );
+    }
+    match &f.summary {
+        None => p.push_str(
+            " <b class=warn>The scan has not finished: this is what it had recorded.</b>",
+        ),
+        Some(s) if s["interrupted"] == true => p.push_str(
+            " <b class=warn>The scan was interrupted; the files it had not reached are not in this report (resume it with --resume).</b>",
+        ),
+        Some(_) => {}
+    }
+    let _ = write!(out, "<p class=summary id=summary>{p}</p>");
+}
+
+fn case_section(out: &mut String, f: &ScanFacts) {
+    let h = &f.header;
+    let fields = [
+        ("Case", "case"),
+        ("Examiner", "examiner"),
+        ("Notes", "notes"),
+    ];
+    if fields.iter().all(|(_, k)| h[k].is_null()) {
+        return;
+    }
+    out.push_str("<h2>Case</h2><table>");
+    for (name, k) in fields {
+        if let Some(v) = h[k].as_str() {
+            let _ = write!(out, "<tr><th>{name}</th><td>{}</td></tr>", esc(v));
+        }
+    }
+    out.push_str("</table>");
+}
+
+fn row(out: &mut String, name: &str, value: &str) {
+    let _ = write!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
+}
+
 fn header_section(out: &mut String, f: &ScanFacts) {
     let h = &f.header;
-    let _ = write!(
+    out.push_str("<h2>Scan</h2><table>");
+    row(
         out,
-        "<h2>Scan</h2><table><tr><td>output</td><td class=mono>{}</td></tr>\
-         <tr><td>inputs</td><td class=mono>{}</td></tr><tr><td>command</td><td class=mono>{}</td></tr>\
-         <tr><td>tool</td><td>{}</td></tr><tr><td>started (Unix time)</td><td>{}</td></tr>\
-         <tr><td>backend</td><td>{}</td></tr><tr><td>algorithms</td><td>{}</td></tr>\
-         <tr><td>runs</td><td>{} (resumed {} times)</td></tr><tr><td>parameters</td><td class=mono>{}</td></tr></table>",
-        esc(&f.output.display().to_string()),
-        esc(&h["inputs"].as_array().map_or(String::new(), |a| a
-            .iter()
-            .map(|v| v.as_str().unwrap_or("").to_string())
-            .collect::<Vec<_>>()
-            .join(" "))),
-        esc(&h["command"].as_array().map_or(String::new(), |a| a
-            .iter()
-            .map(|v| v.as_str().unwrap_or("").to_string())
-            .collect::<Vec<_>>()
-            .join(" "))),
-        cell(&h["tool"]),
-        cell(&h["started"]),
-        cell(&h["backend"]),
-        cell(&h["algorithms"]),
-        f.resumed_runs + 1,
-        f.resumed_runs,
-        esc(&serde_json::to_string_pretty(&h["parameters"]).unwrap_or_default()),
+        "output",
+        &format!(
+            "<span class=mono>{}</span>",
+            esc(&f.output.display().to_string())
+        ),
     );
-    out.push_str("<h3>Reference sets</h3><table><tr><th>path</th><th>algorithm</th><th>entries</th><th>checksum (BLAKE3)</th></tr>");
-    for s in h["refsets"].as_array().into_iter().flatten() {
+    row(
+        out,
+        "inputs",
+        &format!("<span class=mono>{}</span>", esc(&words(&h["inputs"]))),
+    );
+    row(
+        out,
+        "command",
+        &format!("<span class=mono>{}</span>", esc(&words(&h["command"]))),
+    );
+    row(out, "tool", &cell(&h["tool"]));
+    row(out, "machine", &cell(&h["host"]));
+    row(out, "started", &esc(&local_time(f, h["started"].as_f64())));
+    let finished = f.summary.as_ref().and_then(|s| s["finished"].as_f64());
+    row(out, "finished", &esc(&local_time(f, finished)));
+    row(out, "backend", &cell(&h["backend"]));
+    let mut algos = esc(&words(&h["algorithms"]));
+    for a in h["added_for_refs"].as_array().into_iter().flatten() {
+        let _ = write!(algos, "<br>{}", cell(a));
+    }
+    row(out, "algorithms", &algos);
+    row(
+        out,
+        "runs",
+        &format!("{} (resumed {} times)", f.resumed_runs + 1, f.resumed_runs),
+    );
+    out.push_str(
+        "</table><p>Times are the scanning machine's local time with its offset from UTC.</p>",
+    );
+    out.push_str(
+        "<h3>Parameters</h3><table><tr><th>parameter</th><th>value</th><th>set by</th></tr>",
+    );
+    let mut params = vec![];
+    flatten("", &h["parameters"], &mut params);
+    for (k, v) in params {
+        let flag = crate::scan::resume::flag_of(&k).unwrap_or("");
         let _ = write!(
             out,
-            "<tr><td class=mono>{}</td><td>{}</td><td class=num>{}</td><td class=mono>{}</td></tr>",
+            "<tr><td>{}</td><td class=mono>{}</td><td class=mono>{flag}</td></tr>",
+            esc(&k),
+            esc(&v)
+        );
+    }
+    out.push_str("</table>");
+    out.push_str("<h3>Reference sets</h3><table><tr><th>path</th><th>algorithm</th><th>entries</th><th>checksum (BLAKE3)</th><th>checked</th></tr>");
+    for s in h["refsets"].as_array().into_iter().flatten() {
+        let checked = match s["verified_in_full"].as_bool() {
+            Some(true) => "read in full by this scan",
+            Some(false) => "unchanged since read in full (cache)",
+            None => "not recorded",
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=mono>{}</td><td>{}</td><td class=num>{}</td><td class=mono>{}</td><td>{checked}</td></tr>",
             cell(&s["path"]),
             cell(&s["algorithm"]),
             cell(&s["entries"]),
@@ -126,6 +298,25 @@ fn header_section(out: &mut String, f: &ScanFacts) {
         );
     }
     out.push_str("</table>");
+}
+
+/// Nested parameters as `a.b` rows, values as text.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        Value::Null => out.push((prefix.to_string(), "not set".into())),
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        x => out.push((prefix.to_string(), x.to_string())),
+    }
 }
 
 fn totals_section(out: &mut String, f: &ScanFacts) {
@@ -164,11 +355,13 @@ fn totals_section(out: &mut String, f: &ScanFacts) {
         }
         out.push_str("</table>");
     }
-    out.push_str(&bars(
-        &f.per_second,
-        "files recorded per second of the run",
-        |i| format!("{i} s"),
-    ));
+    if !f.per_second.is_empty() {
+        out.push_str(&bars(
+            &f.per_second,
+            "files recorded per second of the run",
+            |i| format!("{i} s"),
+        ));
+    }
 }
 
 /// Bytes as base64 (RFC 4648, padded), for inline `data:` images.
@@ -211,15 +404,59 @@ fn thumbnail(path: &str) -> String {
     )
 }
 
+/// What a match's variant and box mean, for the legend under the table.
+const VARIANTS: [(&str, &str); 10] = [
+    ("original", "the file as stored matched"),
+    (
+        "rot90, rot180, rot270",
+        "the file turned by 90, 180 or 270 degrees matched: it is a rotated copy",
+    ),
+    (
+        "flipx",
+        "the file mirrored top to bottom (about the horizontal axis) matched",
+    ),
+    (
+        "flipy",
+        "the file mirrored left to right (about the vertical axis) matched",
+    ),
+    (
+        "flipplus1",
+        "the file mirrored about its main diagonal (transposed) matched",
+    ),
+    (
+        "flipminus1",
+        "the file mirrored about its other diagonal matched",
+    ),
+    ("box whole", "the whole picture matched"),
+    (
+        "box trimmed",
+        "the picture inside added borders (letterbox, pillarbox, padding) matched (--trim-borders)",
+    ),
+    (
+        "kind md5, sha1, sha256",
+        "the file's bytes are exactly those of a listed file",
+    ),
+    (
+        "kind pdq, phash",
+        "the picture is within the distance of a listed picture's perceptual hash",
+    ),
+];
+
 fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
-    let _ = write!(out, "<h2>Matches: {}</h2>", f.matches.len());
+    let _ = write!(
+        out,
+        "<h2 id=matches-head>Matches: {} in {}</h2>",
+        f.matches.len(),
+        count(f.matched_files(), "file")
+    );
     if f.matches.is_empty() {
         out.push_str("<p>No file matched a reference set.</p>");
         return;
     }
-    table(out, &f.matches_by("list"), "list");
-    table(out, &f.matches_by("category"), "category");
-    table(out, &f.matches_by("kind"), "kind");
+    out.push_str("<h3>Matched files by list, category and kind</h3>");
+    table(out, &f.files_by("list"), "list");
+    table(out, &f.files_by("category"), "category");
+    table(out, &f.files_by("kind"), "kind");
     // Distances are at most 256 bits; anything else in a hand-edited file is left out.
     let distances: Vec<usize> = f
         .matches
@@ -238,8 +475,8 @@ fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
     let thumb_head = if thumbnails { "<th>image</th>" } else { "" };
     let _ = write!(
         out,
-        "<table class=sortable id=matches><thead><tr>{thumb_head}<th>path</th><th>md5</th><th>sha1</th><th>kind</th>\
-         <th>distance</th><th>variant</th><th>list</th><th>entry id</th><th>category</th><th>label</th></tr></thead><tbody>",
+        "<table class=sortable id=matches><thead><tr>{thumb_head}<th>path</th><th>modified</th><th>md5</th><th>sha1</th><th>kind</th>\
+         <th>distance</th><th>variant</th><th>box</th><th>list</th><th>entry id</th><th>category</th><th>label</th></tr></thead><tbody>",
     );
     for m in &f.matches {
         let file = f.matched.get(m["path"].as_str().unwrap_or_default());
@@ -259,18 +496,55 @@ fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
         }
         let _ = write!(
             out,
-            "<td class=mono>{}</td><td class=mono>{}</td><td class=mono>{}</td><td>{}</td><td class=num>{}</td>\
-             <td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td></tr>",
+            "<td class=mono>{}</td><td>{}</td><td class=mono>{}</td><td class=mono>{}</td><td>{}</td><td class=num>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td></tr>",
             cell(&m["path"]),
+            esc(&local_time(f, file.and_then(|l| l.mtime))),
             esc(file.and_then(|l| l.md5.as_deref()).unwrap_or("")),
             esc(file.and_then(|l| l.sha1.as_deref()).unwrap_or("")),
             cell(&m["kind"]),
             cell(&m["distance"]),
             cell(&m["variant"]),
+            cell(&m["box"]),
             cell(&m["list"]),
             cell(id),
             cell(&m["category"]),
             cell(&m["label"]),
+        );
+    }
+    out.push_str("</tbody></table><h3>What the columns say</h3><dl class=legend>");
+    for (name, meaning) in VARIANTS {
+        let _ = write!(out, "<dt>{name}</dt><dd>{meaning}</dd>");
+    }
+    out.push_str("<dt>distance</dt><dd>bits that differ between the file's hash and the listed one (0 for digests)</dd></dl>");
+}
+
+/// Files hashed from data a decoder recovered: a truncated file, data after the image.
+fn warnings_section(out: &mut String, f: &ScanFacts) {
+    if f.warned_total == 0 {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2 id=warnings>Files hashed with warnings: {}</h2><p>Each was hashed from what could be decoded; a match on it holds for that part.</p>",
+        f.warned_total
+    );
+    if f.warned_total > f.warned.len() {
+        let _ = write!(
+            out,
+            "<p>The first {} are listed; the output holds them all.</p>",
+            f.warned.len()
+        );
+    }
+    out.push_str(
+        "<table class=sortable><thead><tr><th>path</th><th>warnings</th></tr></thead><tbody>",
+    );
+    for w in &f.warned {
+        let _ = write!(
+            out,
+            "<tr><td class=mono>{}</td><td>{}</td></tr>",
+            esc(&w.path),
+            esc(&w.warnings.join("; "))
         );
     }
     out.push_str("</tbody></table>");
@@ -279,7 +553,7 @@ fn matches_section(out: &mut String, f: &ScanFacts, thumbnails: bool) {
 fn problems_section(out: &mut String, f: &ScanFacts) {
     let _ = write!(
         out,
-        "<h2>Errors and skipped files: {}</h2>",
+        "<h2 id=errors>Errors and skipped files: {}</h2>",
         f.problems_total
     );
     if f.problems_total > MAX_LISTED_PROBLEMS {
@@ -358,19 +632,27 @@ pub fn html(f: &ScanFacts, thumbnails: bool, groups: Option<&GroupFacts>) -> Str
         esc(&title),
         esc(&title)
     );
+    summary_paragraph(&mut out, f);
+    case_section(&mut out, f);
     header_section(&mut out, f);
-    totals_section(&mut out, f);
     matches_section(&mut out, f, thumbnails);
+    warnings_section(&mut out, f);
     if let Some(g) = groups {
         groups_section(&mut out, g);
     }
     problems_section(&mut out, f);
+    totals_section(&mut out, f);
     let _ = writeln!(out, "<script>{SORT}</script></body></html>");
     out
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_is_escaped_for_content_and_both_quotes() {
+        assert_eq!(super::esc("a'b\"<c>&"), "a&#39;b&quot;&lt;c&gt;&amp;");
+    }
+
     #[test]
     fn base64_is_rfc_4648() {
         assert_eq!(super::base64(b""), "");

@@ -1,7 +1,8 @@
 //! What a scan found, for people and for review tools: one self-contained HTML page, a
-//! VICS 1.3 Media file, or a flat CSV of matches. Reads a scan's JSONL output (a merged one,
-//! or one still being written: what is recorded so far) and its matches file, streaming the
-//! records and keeping only counts, matched files and the error list.
+//! VICS 1.3 Media file, or a flat CSV of matches. Reads a scan's output in either format it
+//! writes (JSONL, or CSV with its `.meta.jsonl`; a merged one, or one still being written:
+//! what is recorded so far) and its matches file, keeping only counts, matched files and
+//! the files to list. Anything else is refused, never reported as an empty scan.
 
 pub mod groups;
 mod html;
@@ -16,20 +17,22 @@ use serde_json::Value;
 
 pub use groups::{GroupFacts, read_groups};
 pub use html::html;
-pub use vics::{matches_csv, vics};
+pub use vics::{VicsError, VicsExport, matches_csv, vics};
 
 /// Rows kept for the report's error table; beyond it, the count says how many more.
 pub const MAX_LISTED_PROBLEMS: usize = 5000;
 
-/// A file the report lists: matched, failed or skipped.
+/// A file the report lists: matched, failed, skipped or hashed with warnings.
 #[derive(Debug, Clone, Default)]
 pub struct Listed {
     pub path: String,
     pub status: String,
     pub reason: String,
     pub size: Option<u64>,
+    pub mtime: Option<f64>,
     pub md5: Option<String>,
     pub sha1: Option<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Everything a report shows, gathered in one pass over the outputs.
@@ -50,7 +53,11 @@ pub struct ScanFacts {
     pub matched: HashMap<String, Listed>,
     pub problems: Vec<Listed>,
     pub problems_total: usize,
-    /// Files recorded per second of the run, second by second (resumed runs after it).
+    /// Files hashed from damaged or padded data, by name (at most `MAX_LISTED_PROBLEMS`).
+    pub warned: Vec<Listed>,
+    pub warned_total: usize,
+    /// Files recorded per second of the run, second by second (resumed runs after it);
+    /// empty for a CSV output, whose rows do not say when they were written.
     pub per_second: Vec<u32>,
     /// Every file record, for the VICS export (paths, sizes, digests).
     pub all_files: Vec<Listed>,
@@ -60,14 +67,77 @@ fn text(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_default().to_string()
 }
 
-/// Read a scan's output and matches. `keep_all` keeps every file (the VICS export needs
-/// them); the HTML page keeps only what it lists.
+/// Where a scan's records are, in the format it wrote them.
+struct Located {
+    records: PathBuf,
+    csv: bool,
+}
+
+/// The scan output `given` names, or why it is none: a report must never be blank for an
+/// input it could not read. A `.meta.jsonl` stands for the CSV output beside it; a
+/// `.matches.jsonl` is refused with the name of the output it belongs to.
+fn locate(given: &Path) -> anyhow::Result<Located> {
+    let name = given
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if let Some(stem) = name.strip_suffix(".matches.jsonl") {
+        anyhow::bail!(
+            "{} holds a scan's matches; give the scan's output ({stem}.jsonl or {stem}.csv): the report reads both",
+            given.display()
+        );
+    }
+    if let Some(stem) = name.strip_suffix(".meta.jsonl") {
+        let csv = given.with_file_name(format!("{stem}.csv"));
+        anyhow::ensure!(
+            csv.is_file(),
+            "{} holds the header and summary of a CSV scan output, and {} is not there",
+            given.display(),
+            csv.display()
+        );
+        return Ok(Located {
+            records: csv,
+            csv: true,
+        });
+    }
+    let mut first = String::new();
+    let f =
+        std::fs::File::open(given).with_context(|| format!("cannot read {}", given.display()))?;
+    BufReader::new(f)
+        .read_line(&mut first)
+        .with_context(|| format!("cannot read {}", given.display()))?;
+    let first = first.trim_end();
+    if first == crate::scan::record::csv_header() || first.starts_with("path,path_escaped,") {
+        return Ok(Located {
+            records: given.to_path_buf(),
+            csv: true,
+        });
+    }
+    let header = serde_json::from_str::<Value>(first).ok();
+    anyhow::ensure!(
+        header.is_some_and(|h| h["type"] == "header"),
+        "{} is not a hashsweep scan output (it does not begin with a scan's header record{})",
+        given.display(),
+        if first.is_empty() {
+            "; it is empty"
+        } else {
+            ""
+        }
+    );
+    Ok(Located {
+        records: given.to_path_buf(),
+        csv: false,
+    })
+}
+
+/// Read a scan's output (JSONL, or CSV with its `.meta.jsonl`) and matches. `keep_all`
+/// keeps every file (the VICS export needs them); the HTML page keeps only what it lists.
 pub fn gather(output: &Path, keep_all: bool) -> anyhow::Result<ScanFacts> {
+    let at = locate(output)?;
     let mut f = ScanFacts {
-        output: output.to_path_buf(),
+        output: at.records.clone(),
         ..ScanFacts::default()
     };
-    let mpath = crate::scan::matches_path(output);
+    let mpath = crate::scan::matches_path(&at.records);
     if let Ok(m) = std::fs::File::open(&mpath) {
         for line in BufReader::new(m).lines() {
             let line = line.with_context(|| format!("reading {}", mpath.display()))?;
@@ -79,63 +149,140 @@ pub fn gather(output: &Path, keep_all: bool) -> anyhow::Result<ScanFacts> {
     for m in &f.matches {
         f.matched.insert(text(m, "path"), Listed::default());
     }
+    let mut runs = Runs::default();
+    if at.csv {
+        let meta = crate::scan::meta_path(&at.records);
+        let lines = read_lines(&meta)
+            .with_context(|| format!("a CSV scan output needs {} beside it", meta.display()))?;
+        for v in lines {
+            f.add(v, &mut runs, keep_all);
+        }
+        for v in csv_records(&at.records)? {
+            f.add(v, &mut runs, keep_all);
+        }
+    } else {
+        for v in read_lines(&at.records)? {
+            f.add(v, &mut runs, keep_all);
+        }
+    }
+    anyhow::ensure!(
+        !f.header.is_null(),
+        "{} holds no scan header record",
+        output.display()
+    );
+    Ok(f)
+}
+
+/// The JSON records of a file, one per line; a torn last line of a scan still running is
+/// not a record yet.
+fn read_lines(path: &Path) -> anyhow::Result<Vec<Value>> {
     let file =
-        std::fs::File::open(output).with_context(|| format!("cannot read {}", output.display()))?;
-    let mut offset = 0.0;
-    let mut run_end: f64 = 0.0;
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = vec![];
     for line in BufReader::new(file).lines() {
-        let line = line.with_context(|| format!("reading {}", output.display()))?;
-        // A torn last line of a scan still running is not a record yet.
-        let Ok(v) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of a CSV output as the records the JSONL form holds (file records only; the
+/// header and summary are in the `.meta.jsonl`). A row torn by a scan still running is left
+/// out, as a torn JSONL line is.
+fn csv_records(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let mut rows = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let header = rows.headers()?.clone();
+    let mut out = vec![];
+    for row in rows.records() {
+        let Ok(row) = row else { break };
+        if row.len() != header.len() {
+            break;
+        }
+        let mut v = serde_json::json!({"type": "file"});
+        for (k, cell) in header.iter().zip(row.iter()).filter(|(_, c)| !c.is_empty()) {
+            v[k] = match k {
+                "size" | "width" | "height" | "quality" | "frames" => {
+                    cell.parse::<u64>().map_or(Value::Null, Value::from)
+                }
+                "mtime" => cell.parse::<f64>().map_or(Value::Null, Value::from),
+                "path_escaped" => Value::Bool(cell == "true"),
+                "warnings" => cell.split("; ").map(Value::from).collect(),
+                _ => Value::from(cell),
+            };
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Where the records of each run fall in time (a resumed run's after the ones before).
+#[derive(Default)]
+struct Runs {
+    offset: f64,
+    end: f64,
+}
+
+impl ScanFacts {
+    fn add(&mut self, v: Value, runs: &mut Runs, keep_all: bool) {
         match v["type"].as_str() {
             Some("header") => {
-                if f.header.is_null() {
-                    f.header = v;
+                if self.header.is_null() {
+                    self.header = v;
                 } else {
-                    f.resumed_runs += 1;
-                    offset += run_end.ceil();
-                    run_end = 0.0;
+                    self.resumed_runs += 1;
+                    runs.offset += runs.end.ceil();
+                    runs.end = 0.0;
                 }
             }
-            Some("summary") => f.summary = Some(v),
+            Some("summary") => self.summary = Some(v),
             Some("file") => {
-                let t = v["elapsed_s"].as_f64().unwrap_or(0.0);
-                run_end = run_end.max(t);
-                f.add_file(&v, offset + t, keep_all);
+                let t = v["elapsed_s"].as_f64();
+                runs.end = runs.end.max(t.unwrap_or(0.0));
+                self.add_file(&v, t.map(|t| runs.offset + t), keep_all);
             }
             _ => {}
         }
     }
-    Ok(f)
-}
 
-impl ScanFacts {
-    fn add_file(&mut self, v: &Value, at: f64, keep_all: bool) {
+    fn add_file(&mut self, v: &Value, at: Option<f64>, keep_all: bool) {
         self.files += 1;
         let status = text(v, "status");
         *self.by_status.entry(status.clone()).or_default() += 1;
         let format = v["format"].as_str().unwrap_or("none").to_string();
         *self.by_format.entry(format).or_default() += 1;
-        for w in v["warnings"].as_array().into_iter().flatten() {
-            let code = crate::decode::integrity::code(w.as_str().unwrap_or_default());
+        let warnings: Vec<String> = v["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str().map(String::from))
+            .collect();
+        for w in &warnings {
+            let code = crate::decode::integrity::code(w);
             *self.warnings.entry(code.to_string()).or_default() += 1;
         }
-        // A run of more than a day is plotted to its first day; a hand-edited time cannot
-        // make the plot huge.
-        let second = (at.max(0.0) as usize).min(86_400);
-        if self.per_second.len() <= second {
-            self.per_second.resize(second + 1, 0);
+        if let Some(at) = at {
+            // A run of more than a day is plotted to its first day; a hand-edited time
+            // cannot make the plot huge.
+            let second = (at.max(0.0) as usize).min(86_400);
+            if self.per_second.len() <= second {
+                self.per_second.resize(second + 1, 0);
+            }
+            self.per_second[second] += 1;
         }
-        self.per_second[second] += 1;
         let listed = Listed {
             path: text(v, "path"),
             status: status.clone(),
             reason: text(v, "reason"),
             size: v["size"].as_u64(),
+            mtime: v["mtime"].as_f64(),
             md5: v["md5"].as_str().map(String::from),
             sha1: v["sha1"].as_str().map(String::from),
+            warnings,
         };
         if let Some(m) = self.matched.get_mut(&listed.path) {
             *m = listed.clone();
@@ -144,6 +291,12 @@ impl ScanFacts {
             self.problems_total += 1;
             if self.problems.len() < MAX_LISTED_PROBLEMS {
                 self.problems.push(listed.clone());
+            }
+        }
+        if !listed.warnings.is_empty() {
+            self.warned_total += 1;
+            if self.warned.len() < MAX_LISTED_PROBLEMS {
+                self.warned.push(listed.clone());
             }
         }
         if keep_all {
@@ -161,5 +314,36 @@ impl ScanFacts {
             *out.entry(k).or_default() += 1;
         }
         out
+    }
+
+    /// Distinct files with at least one match, counted by a field of their matches (a file
+    /// matched by two lists counts once under each). An entry of a plain list, which names
+    /// no list, counts under its set's file name.
+    pub fn files_by(&self, key: &str) -> BTreeMap<String, usize> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = BTreeMap::new();
+        for m in &self.matches {
+            let set_name = || {
+                let set = text(m, "refset");
+                let name = Path::new(&set)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
+                name.unwrap_or(set)
+            };
+            let k = match (m[key].as_str(), key) {
+                (Some(v), _) => v.to_string(),
+                (None, "list") => set_name(),
+                (None, _) => "-".to_string(),
+            };
+            if seen.insert((text(m, "path"), k.clone())) {
+                *out.entry(k).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// Distinct files with at least one match.
+    pub fn matched_files(&self) -> usize {
+        self.matched.len()
     }
 }

@@ -6,8 +6,10 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use super::{ScanConfig, meta_path, record, resume};
+use crate::clock;
 use crate::engine::Engine;
 use crate::matching;
+use crate::refset::verified::Verified;
 use crate::refset::{Algo, RefSet};
 
 /// `--resume` continues the same scan or none: a different algorithm, parameter or
@@ -31,7 +33,15 @@ pub(super) fn refuse_other_settings(cfg: &ScanConfig, now: &Value) -> anyhow::Re
     Ok(())
 }
 
-pub(super) fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed: bool) -> Value {
+/// The header record. `verified` says how each set's checksum was confirmed; `added`,
+/// what the sets made the run compute beyond what was asked.
+pub(super) fn header(
+    cfg: &ScanConfig,
+    engine: &Engine,
+    sets: &[RefSet],
+    verified: &[Verified],
+    added: &[String],
+) -> Value {
     let mut algos = vec![];
     if cfg.algos.pdq {
         algos.push("pdq");
@@ -39,14 +49,20 @@ pub(super) fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed
     if cfg.algos.phash {
         algos.push("phash");
     }
-    json!({
+    let now = clock::unix_seconds(SystemTime::now());
+    let mut h = json!({
         "type": "header",
         "tool": format!("hashsweep {}", env!("CARGO_PKG_VERSION")),
-        "started": unix_seconds(SystemTime::now()),
+        "started": now,
+        "started_utc": clock::iso8601_utc(now),
+        // The scanning machine's own offset: reports show local times with it.
+        "utc_offset_s": clock::local_offset(now),
+        "host": host_name(),
         "command": cfg.command,
         "inputs": cfg.inputs,
-        "resumed": resumed,
+        "resumed": cfg.resume,
         "algorithms": algos,
+        "added_for_refs": added,
         "parameters": {
             "max_pixels": cfg.decode.max_pixels,
             "pre_resize": cfg.decode.pre_resize,
@@ -74,11 +90,17 @@ pub(super) fn header(cfg: &ScanConfig, engine: &Engine, sets: &[RefSet], resumed
         },
         "backend": engine.describe(),
         "adapter": engine.adapter(),
-        "refsets": sets.iter().map(|s| json!({"path": s.path(), "algorithm": s.algo().name(), "entries": s.len(), "checksum": s.stored_checksum()})).collect::<Vec<_>>(),
-    })
+        "refsets": sets.iter().zip(verified).map(|(s, v)| json!({"path": s.path(), "algorithm": s.algo().name(), "entries": s.len(), "checksum": v.checksum, "verified_in_full": v.in_full})).collect::<Vec<_>>(),
+    });
+    if let (Some(m), Value::Object(case)) = (h.as_object_mut(), json!(cfg.case)) {
+        m.extend(case);
+    }
+    h
 }
 
-pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// This machine's name, for the case file (empty when the system will not say).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }

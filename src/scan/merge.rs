@@ -116,12 +116,12 @@ fn check_same_scan(outputs: &[PathBuf]) -> anyhow::Result<()> {
     let first = header(&outputs[0])?;
     for p in &outputs[1..] {
         let h = header(p)?;
-        let diff: Vec<String> = super::resume::differences(&first, &h)
-            .into_iter()
-            // Each shard has its own shard and its own folder of vPDQ files.
-            .filter(|d| !d.starts_with("shard:") && !d.starts_with("vpdq_dir:"))
-            .chain((first["inputs"] != h["inputs"]).then(|| "inputs".to_string()))
-            .collect();
+        // Each shard has its own shard and its own folder of vPDQ files.
+        let diff: Vec<String> =
+            super::resume::differences_except(&first, &h, &["shard", "vpdq_dir"])
+                .into_iter()
+                .chain((first["inputs"] != h["inputs"]).then(|| "inputs".to_string()))
+                .collect();
         if !diff.is_empty() {
             bail!(
                 "{} and {} are not shards of one scan: {}",

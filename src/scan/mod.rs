@@ -10,10 +10,9 @@
 //! Files: `plan` (what this run has to do), `examine` (reading one file), `sink` (matching
 //! and writing), `record` (the records), `header` (the header record and what resume
 //! compares), `resume`, `merge` (shards into one), `shard`, `walk`, `video` (videos in
-//! pieces), `progress`.
+//! pieces), `sets` (the reference sets a run opens, checks and serves).
 
 pub mod merge;
-pub mod progress;
 pub mod record;
 pub mod resume;
 pub mod shard;
@@ -23,13 +22,15 @@ pub mod walk;
 mod examine;
 mod header;
 mod plan;
+mod sets;
 mod sink;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -41,32 +42,50 @@ use crate::frame::Frame;
 use crate::gpu::GpuCounters;
 use crate::matching::{self, Matcher};
 use crate::pipeline::{self, Budget, Reservation, RoundLimits};
+use crate::progress::Progress;
 use crate::refset::RefSet;
+use crate::refset::verified::Verified;
 pub use examine::MAX_IMAGE_BYTES;
 use examine::examine_guarded;
-pub(crate) use header::unix_seconds;
 use header::{header, refuse_other_settings};
 use plan::plan;
+pub use sets::SetsError;
 use shard::Shard;
 use sink::{HashedRound, Sink};
 
 /// Smaller side kept when large JPEGs are decoded at reduced scale (`--full-decode` off).
 pub const REDUCED_JPEG_SIDE: u32 = 1024;
 
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Digests {
     pub md5: bool,
     pub sha1: bool,
     pub sha256: bool,
 }
 
+/// Who the scan is for, as the examiner gives it: recorded in the header, shown in reports,
+/// never compared on resume.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CaseInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub examiner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+#[derive(Clone)]
 pub struct ScanConfig {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
+    /// Reference sets as given: files, folders of sets, or names of groups of sets.
     pub refs: Vec<PathBuf>,
     pub algos: Algorithms,
     pub digests: Digests,
     pub resume: bool,
+    /// Replace an existing output (without it, and without `resume`, one is refused).
+    pub force: bool,
     pub shard: Shard,
     pub decode: DecodeOptions,
     pub follow_symlinks: bool,
@@ -74,7 +93,12 @@ pub struct ScanConfig {
     pub min_quality: u8,
     pub max_distance: Option<u32>,
     pub command: Vec<String>,
-    pub progress: progress::Mode,
+    pub case: CaseInfo,
+    /// Where the run shows its progress (the caller starts and finishes it).
+    pub progress: Progress,
+    /// Set (by a signal handler) to stop taking new files: those in flight are finished and
+    /// recorded, the summary says the run was interrupted.
+    pub stop: Option<Arc<AtomicBool>>,
     pub format: record::Format,
     /// Hash every frame of animated GIF and WebP files, not only the first.
     pub all_frames: bool,
@@ -109,6 +133,11 @@ pub struct Summary {
     pub matches_by_category: BTreeMap<String, usize>,
     /// Video frames hashed (sampled frames of all videos).
     pub video_frames: usize,
+    /// Files whose records this output holds now (earlier runs' and this one's).
+    pub recorded: usize,
+    /// The run stopped early (`ScanConfig::stop`): `--resume` does the rest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub seconds: f64,
     pub images_per_s: f64,
     /// Busy time per stage, seconds: which stage limits the run.
@@ -195,26 +224,78 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!("{stem}.{suffix}"))
 }
 
-pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    let sets: Vec<RefSet> = cfg
-        .refs
-        .iter()
-        .map(|p| RefSet::open(p))
-        .collect::<Result<_, _>>()?;
-    // An unsorted digest set would be searched end to end for every file.
-    if let Some(s) = sets.iter().find(|s| s.algo().is_digest() && !s.is_sorted()) {
-        anyhow::bail!(
-            "{}: a {} set whose entries are not in order (made by `refs random`?); `hashsweep refs merge {} -o SORTED` writes an ordered copy",
-            s.path().display(),
-            s.algo().name(),
-            s.path().display()
-        );
+/// A scan ready to run: its reference sets opened and checked, its configuration widened
+/// to what they need, its output known to be free (or `--resume`d, or `--force`d).
+pub struct Prepared {
+    cfg: ScanConfig,
+    sets: Vec<RefSet>,
+    verified: Vec<Verified>,
+    /// What was added to the requested hashes and digests for the sets, and why.
+    pub added: Vec<String>,
+}
+
+impl Prepared {
+    pub fn config(&self) -> &ScanConfig {
+        &self.cfg
     }
+
+    pub fn sets(&self) -> &[RefSet] {
+        &self.sets
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} already holds {what} of an earlier scan: give --resume to continue it, --force to replace it, or another -o"
+)]
+pub struct OutputExists {
+    pub path: PathBuf,
+    pub what: String,
+}
+
+/// An output is evidence: a run that is neither a resumption nor told to replace it must
+/// not overwrite one (or the matches or header beside it) that holds anything.
+fn refuse_overwrite(cfg: &ScanConfig) -> Result<(), OutputExists> {
+    if cfg.resume || cfg.force {
+        return Ok(());
+    }
+    let held = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
+    let beside = [
+        (cfg.out.clone(), "records"),
+        (matches_path(&cfg.out), "the matches"),
+        (meta_path(&cfg.out), "the header and summary"),
+    ];
+    match beside.into_iter().find(|(p, _)| held(p)) {
+        Some((path, what)) => Err(OutputExists {
+            path,
+            what: what.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Check what can be checked before any file is read: the output, then the sets.
+pub fn prepare(cfg: ScanConfig) -> anyhow::Result<Prepared> {
+    refuse_overwrite(&cfg)?;
+    let (sets, verified): (Vec<RefSet>, Vec<Verified>) =
+        sets::open_checked(&cfg.refs)?.into_iter().unzip();
+    let mut cfg = cfg;
+    let added = sets::widen(&mut cfg, &sets);
+    Ok(Prepared {
+        cfg,
+        sets,
+        verified,
+        added,
+    })
+}
+
+pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let (cfg, sets) = (&p.cfg, &p.sets);
+    let mut summary = Summary::default();
     let mpath = matches_path(&cfg.out);
     let csv = cfg.format == record::Format::Csv;
-    let head = header(cfg, engine, &sets, cfg.resume);
+    let head = header(cfg, engine, sets, &p.verified, &p.added);
     if cfg.resume {
         refuse_other_settings(cfg, &head)?;
     }
@@ -260,6 +341,7 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{head}\n"))?;
     let (todo, early) = plan(cfg, &done, &mut summary);
     write_synced(&mut out, &early)?;
+    cfg.progress.set_total(todo.len() as u64);
 
     let matcher_gpu = match sets.is_empty() {
         true => None,
@@ -270,11 +352,10 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     let sink = Sink {
         cfg,
         matcher: matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu),
-        videos: video::Videos::new(&sets, cfg),
-        sets: &sets,
+        videos: video::Videos::new(sets, cfg),
+        sets,
         out,
         mout,
-        shown: progress::Progress::new(cfg.progress, todo.len() as u64),
         summary,
         started,
     };
@@ -314,7 +395,6 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
         drop(htx);
         writer.join().expect("the writer does not panic")
     })?;
-    sink.shown.finish();
     if let (Some(ctx), Some(before)) = (engine.gpu_context(), counters_before) {
         let shares = engine.shares();
         sink.summary.gpu = Some(GpuSummary {
@@ -327,11 +407,20 @@ pub fn run(cfg: &ScanConfig, engine: &Engine) -> anyhow::Result<Summary> {
     summary.seconds = started.elapsed().as_secs_f64();
     let images = summary.by_status.get("ok").copied().unwrap_or(0);
     summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
+    summary.interrupted = stopped(cfg);
+    summary.recorded = done.len() + summary.by_status.values().sum::<usize>();
     let mut s = serde_json::to_value(&summary)?;
     s["type"] = json!("summary");
     s["shard"] = json!(cfg.shard.to_string());
+    let finished = crate::clock::unix_seconds(std::time::SystemTime::now());
+    s["finished"] = json!(finished);
+    s["finished_utc"] = json!(crate::clock::iso8601_utc(finished));
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{s}\n"))?;
     Ok(summary)
+}
+
+fn stopped(cfg: &ScanConfig) -> bool {
+    cfg.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
 }
 
 /// The reading side: files examined a round at a time on all cores, videos decoded into
@@ -343,10 +432,11 @@ fn produce(
 ) {
     let budget = Budget::new(cfg.max_memory);
     let limits = RoundLimits::within(cfg.max_memory, cfg.round_pixels);
-    let mut send = |round, t| tx.send((round, t)).is_ok();
+    // After a stop, the round in hand is still sent (its files are read), then no more.
+    let mut send = |round, t| tx.send((round, t)).is_ok() && !stopped(cfg);
     let mut rounds = video::Rounds::new(limits.pixels, &mut send);
     let mut rest = todo;
-    while !rest.is_empty() {
+    while !rest.is_empty() && !stopped(cfg) {
         let round = pipeline::take_round(
             rest,
             limits,
@@ -413,6 +503,7 @@ mod tests {
                 sha256: true,
             },
             resume: false,
+            force: false,
             shard: Shard::WHOLE,
             decode: DecodeOptions::default(),
             follow_symlinks: false,
@@ -420,7 +511,9 @@ mod tests {
             min_quality: 50,
             max_distance: None,
             command: vec![],
-            progress: progress::Mode::Off,
+            case: CaseInfo::default(),
+            progress: Progress::off(),
+            stop: None,
             format: record::Format::Jsonl,
             all_frames: false,
             video: Default::default(),

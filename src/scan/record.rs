@@ -207,7 +207,7 @@ impl FileRecord {
             size: meta.map(std::fs::Metadata::len),
             mtime: meta
                 .and_then(|m| m.modified().ok())
-                .map(super::unix_seconds),
+                .map(crate::clock::unix_seconds),
             ..FileRecord::default()
         }
     }
@@ -286,6 +286,8 @@ struct CsvRow<'a> {
     sha256: Option<&'a str>,
     status: Status,
     reason: Option<&'a str>,
+    /// What a decoder recovered from, `; `-separated.
+    warnings: Option<String>,
 }
 
 impl<'a> CsvRow<'a> {
@@ -307,6 +309,7 @@ impl<'a> CsvRow<'a> {
             sha256: r.sha256.as_deref(),
             status: r.status,
             reason: r.reason.as_deref(),
+            warnings: (!r.warnings.is_empty()).then(|| r.warnings.join("; ")),
         }
     }
 }

@@ -33,17 +33,24 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
     Ok(done)
 }
 
-/// Resuming in the other format would read every line as torn and cut the output away:
-/// refuse instead.
+/// Resuming in the other format, or a CSV output of other columns, would read every line
+/// as torn and cut the output away: refuse instead.
 fn check_format(out: &Path, format: Format) -> std::io::Result<()> {
-    let mut head = [0u8; 1];
-    let n = std::io::Read::read(&mut File::open(out)?, &mut head)?;
-    let jsonl = head[0] == b'{';
-    if n == 1 && jsonl != (format == Format::Jsonl) {
+    let mut first = String::new();
+    BufReader::new(File::open(out)?).read_line(&mut first)?;
+    let jsonl = first.starts_with('{');
+    if !first.is_empty() && jsonl != (format == Format::Jsonl) {
         return Err(std::io::Error::other(format!(
             "{} was written as {}; resume it with the same --format",
             out.display(),
             if jsonl { "jsonl" } else { "csv" }
+        )));
+    }
+    let header = super::record::csv_header();
+    if format == Format::Csv && first.ends_with('\n') && first.trim_end() != header {
+        return Err(std::io::Error::other(format!(
+            "{} has other CSV columns than this version writes ({header}); resume it with the version that started it, or start a new output",
+            out.display()
         )));
     }
     Ok(())
@@ -113,38 +120,158 @@ pub fn first_header(meta: &Path) -> std::io::Result<Option<serde_json::Value>> {
 /// record (how long a stalled video decoder or a HEIC/AVIF decoder is given).
 const MAY_CHANGE: [&str; 2] = ["video_timeout_s", "decoder_timeout_s"];
 
+/// How a recorded parameter reads as the flag that set it.
+#[derive(Clone, Copy)]
+enum Shown {
+    /// The flag's value (`--min-quality 50`); null is "not set".
+    Value,
+    /// A switch: `true` when given.
+    Switch,
+    /// A switch recorded as its effect: given when the value is null (`--full-decode`
+    /// records the side JPEGs are no longer reduced to).
+    NullWhenSet,
+    /// A switch recorded as a phrase: given unless the phrase starts with this.
+    UnlessStartsWith(&'static str),
+    /// A set of names recorded as `{"name": true, ...}` (`--digest`).
+    Names,
+}
+
+/// Recorded parameters and the flags that set them, so that a refusal names what the user
+/// typed, not a field of the header.
+const FLAGS: [(&str, &str, Shown); 17] = [
+    ("max_pixels", "--max-pixels", Shown::Value),
+    ("pre_resize", "--pre-resize", Shown::Value),
+    (
+        "jpeg_reduced_to_min_side",
+        "--full-decode",
+        Shown::NullWhenSet,
+    ),
+    ("digests", "--digest", Shown::Names),
+    ("shard", "--shard", Shown::Value),
+    ("follow_symlinks", "--follow-symlinks", Shown::Switch),
+    ("all_frames", "--all-frames", Shown::Switch),
+    ("dihedral", "--dihedral", Shown::Switch),
+    ("trim_borders", "--trim-borders", Shown::Switch),
+    ("min_quality", "--min-quality", Shown::Value),
+    ("max_distance", "--max-distance", Shown::Value),
+    (
+        "exif_orientation",
+        "--exif-orient",
+        Shown::UnlessStartsWith("ignored"),
+    ),
+    ("alpha", "--background", Shown::UnlessStartsWith("dropped")),
+    ("video_interval_s", "--video-interval", Shown::Value),
+    ("vpdq_dir", "--vpdq-dir", Shown::Value),
+    ("video_timeout_s", "--video-timeout", Shown::Value),
+    ("decoder_timeout_s", "--decoder-timeout", Shown::Value),
+];
+
+/// The vPDQ rule's own thresholds, recorded under `video_match`.
+const VIDEO_FLAGS: [(&str, &str); 2] = [
+    ("query_match_pct", "--query-match-pct"),
+    ("compared_match_pct", "--compared-match-pct"),
+];
+
+/// The flag that sets a recorded parameter (`video_match.query_match_pct` for nested
+/// ones), for readers of the header (the report's parameter table).
+pub fn flag_of(param: &str) -> Option<&'static str> {
+    if param.starts_with("digests.") {
+        return Some("--digest");
+    }
+    match param.strip_prefix("video_match.") {
+        Some(sub) => VIDEO_FLAGS.iter().find(|(k, _)| *k == sub).map(|(_, f)| *f),
+        None => FLAGS.iter().find(|(k, ..)| *k == param).map(|(_, f, _)| *f),
+    }
+}
+
+fn show(v: &serde_json::Value, how: Shown) -> String {
+    use serde_json::Value;
+    let set = |yes: bool| if yes { "set" } else { "not set" }.to_string();
+    match (how, v) {
+        (Shown::Switch, v) => set(v == &Value::Bool(true)),
+        (Shown::NullWhenSet, v) => set(v.is_null()),
+        (Shown::UnlessStartsWith(p), Value::String(s)) if !s.starts_with(p) => s.clone(),
+        (Shown::UnlessStartsWith(_), _) => set(false),
+        (Shown::Names, Value::Object(m)) => {
+            let on: Vec<&str> = m
+                .iter()
+                .filter(|(_, v)| **v == Value::Bool(true))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            if on.is_empty() {
+                "none".into()
+            } else {
+                on.join(",")
+            }
+        }
+        (_, Value::Null) => "not set".into(),
+        (_, Value::String(s)) => s.clone(),
+        (_, Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+            .collect::<Vec<_>>()
+            .join(","),
+        (_, v) => v.to_string(),
+    }
+}
+
 /// Refuses to resume a run under different settings: records written under both would
 /// not be one scan. Compares algorithms, every hashing, decoding and matching parameter,
 /// and the reference sets (by content: algorithm, entries and checksum, not path).
-/// Returns what differs, one `name: was X, now Y` each.
+/// Returns what differs, one "`--flag` was X, now Y" each.
 pub fn differences(before: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    differences_except(before, now, &[])
+}
+
+/// `differences`, leaving out the parameters named in `same_anyway` (each shard of one scan
+/// has its own `shard` and `vpdq_dir`).
+pub fn differences_except(
+    before: &serde_json::Value,
+    now: &serde_json::Value,
+    same_anyway: &[&str],
+) -> Vec<String> {
     let mut out = vec![];
-    let mut differ = |name: &str, a: &serde_json::Value, b: &serde_json::Value| {
+    let mut differ = |name: &str, a: &serde_json::Value, b: &serde_json::Value, how: Shown| {
         if a != b {
-            let show = |v: &serde_json::Value| match v {
-                serde_json::Value::Null => "not set".to_string(),
-                v => v.to_string(),
-            };
-            out.push(format!("{name}: was {}, now {}", show(a), show(b)));
+            out.push(format!(
+                "`{name}` was {}, now {}",
+                show(a, how),
+                show(b, how)
+            ));
         }
     };
-    differ("algorithms", &before["algorithms"], &now["algorithms"]);
+    differ(
+        "--algo",
+        &before["algorithms"],
+        &now["algorithms"],
+        Shown::Value,
+    );
     let empty = serde_json::Map::new();
     let params = |v: &serde_json::Value| v["parameters"].as_object().unwrap_or(&empty).clone();
     let (a, b) = (params(before), params(now));
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
+    let null = serde_json::Value::Null;
     for k in keys
         .into_iter()
-        .filter(|k| !MAY_CHANGE.contains(&k.as_str()))
+        .filter(|k| !MAY_CHANGE.contains(&k.as_str()) && !same_anyway.contains(&k.as_str()))
     {
-        let null = serde_json::Value::Null;
         let (x, y) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
         // A parameter an older version did not record had its default (off).
-        let added_off = a.get(k).is_none() && matches!(y, serde_json::Value::Bool(false));
-        if !added_off {
-            differ(k, x, y);
+        if a.get(k).is_none() && matches!(y, serde_json::Value::Bool(false)) {
+            continue;
+        }
+        if k == "video_match" {
+            // Distance and quality floor are `--max-distance` and `--min-quality`'s own.
+            for (sub, flag) in VIDEO_FLAGS {
+                differ(flag, &x[sub], &y[sub], Shown::Value);
+            }
+            continue;
+        }
+        match FLAGS.iter().find(|(key, ..)| key == k) {
+            Some((_, flag, how)) => differ(flag, x, y, *how),
+            None => differ(k, x, y, Shown::Value),
         }
     }
     let sets = |v: &serde_json::Value| -> serde_json::Value {
@@ -152,14 +279,34 @@ pub fn differences(before: &serde_json::Value, now: &serde_json::Value) -> Vec<S
             .as_array()
             .into_iter()
             .flatten()
+            .map(|s| {
+                let path = s["path"].as_str().unwrap_or("?");
+                let sum = s["checksum"].as_str().unwrap_or("?");
+                let short = &sum[..sum.len().min(12)];
+                serde_json::json!(format!(
+                    "{path} ({} {}, checksum {short})",
+                    s["entries"],
+                    s["algorithm"].as_str().unwrap_or("?")
+                ))
+            })
+            .collect()
+    };
+    let content = |v: &serde_json::Value| -> serde_json::Value {
+        v["refsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
             .map(|s| serde_json::json!([s["algorithm"], s["entries"], s["checksum"]]))
             .collect()
     };
-    differ(
-        "reference sets (algorithm, entries, checksum)",
-        &sets(before),
-        &sets(now),
-    );
+    if content(before) != content(now) {
+        let (was, is) = (sets(before), sets(now));
+        out.push(format!(
+            "`--refs` was {}, now {} (sets are compared by content)",
+            show(&was, Shown::Value),
+            show(&is, Shown::Value)
+        ));
+    }
     out
 }
 
@@ -258,7 +405,8 @@ mod tests {
     #[test]
     fn a_resumption_under_other_settings_names_each_difference() {
         let before = serde_json::json!({"type": "header", "algorithms": ["pdq"],
-            "parameters": {"dihedral": false, "video_timeout_s": 30, "min_quality": 50},
+            "parameters": {"dihedral": false, "video_timeout_s": 30, "min_quality": 50,
+                "jpeg_reduced_to_min_side": 1024},
             "refsets": [{"path": "/a.hsref", "algorithm": "pdq", "entries": 3, "checksum": "ab"}]});
         let mut now = before.clone();
         now["parameters"]["video_timeout_s"] = serde_json::json!(90);
@@ -267,16 +415,24 @@ mod tests {
         now["parameters"]["dihedral"] = serde_json::json!(true);
         now["parameters"]["all_frames"] = serde_json::json!(true);
         now["refsets"][0]["checksum"] = serde_json::json!("cd");
+        now["parameters"]["jpeg_reduced_to_min_side"] = serde_json::Value::Null;
         let d = differences(&before, &now);
-        assert_eq!(d.len(), 3, "{d:?}");
+        assert_eq!(d.len(), 4, "{d:?}");
         assert!(
-            d.contains(&"dihedral: was false, now true".to_string()),
+            d.contains(&"`--dihedral` was not set, now set".to_string()),
             "{d:?}"
         );
         assert!(
-            d.contains(&"all_frames: was not set, now true".to_string()),
+            d.contains(&"`--all-frames` was not set, now set".to_string()),
             "{d:?}"
         );
-        assert!(d[2].starts_with("reference sets"), "{d:?}");
+        assert!(
+            d.contains(&"`--full-decode` was not set, now set".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            d[3].starts_with("`--refs` was /a.hsref (3 pdq, checksum ab)"),
+            "{d:?}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::record::{AnimationFrame, Hashes, MatchRecord, TrimmedPart};
-use super::{Examined, Origin, ScanConfig, Summary, finish, progress, record, video, write_synced};
+use super::{Examined, Origin, ScanConfig, Summary, finish, record, video, write_synced};
 use crate::engine::FrameHashes;
 use crate::matching::{self, MatchParams, Matcher, QueryHashes};
 use crate::refset::{Algo, RefSet};
@@ -38,7 +38,6 @@ pub(super) struct Sink<'a> {
     pub(super) videos: video::Videos,
     pub(super) out: File,
     pub(super) mout: Option<File>,
-    pub(super) shown: progress::Progress,
     pub(super) summary: Summary,
     /// When this run started: records say how far into it they were written.
     pub(super) started: Instant,
@@ -210,11 +209,7 @@ impl Sink<'_> {
     fn records(&mut self, round: Vec<Examined>, mlines: &mut String) -> anyhow::Result<String> {
         let mut lines = String::new();
         let s = &self.summary;
-        let (before_ok, before_err, before_bytes) = (
-            s.by_status.get("ok").copied().unwrap_or(0),
-            s.errors(),
-            s.bytes_read,
-        );
+        let (before_err, before_bytes) = (s.errors(), s.bytes_read);
         let mut n = 0;
         for mut e in round {
             if let Some(video::VideoPart::Frames { id, last, .. }) = e.video {
@@ -239,10 +234,8 @@ impl Sink<'_> {
             lines += &format!("{}\n", record::line(self.cfg.format, &r));
         }
         let s = &self.summary;
-        let ok = s.by_status.get("ok").copied().unwrap_or(0) - before_ok;
-        self.shown.add(
+        self.cfg.progress.add(
             n,
-            ok as u64,
             (s.errors() - before_err) as u64,
             s.bytes_read - before_bytes,
         );

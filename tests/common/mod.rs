@@ -114,9 +114,13 @@ pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
     }
 }
 
-/// The `hashsweep` binary built for these tests.
+/// The `hashsweep` binary built for these tests. Sets it verifies are remembered in a
+/// folder of this test process, not in the user's cache.
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"))
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"));
+    let cache = std::env::temp_dir().join(format!("hashsweep-cache-{}", std::process::id()));
+    c.env("HASHSWEEP_CACHE_DIR", cache);
+    c
 }
 
 /// Run the binary with `args`; it must succeed. Returns its standard output.

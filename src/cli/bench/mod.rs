@@ -50,8 +50,10 @@ pub enum BenchArgs {
         /// Images larger than this on their long side are first reduced to it (speed).
         #[arg(long, default_value_t = 1024)]
         max_side: u32,
+        /// Folder the tables and plots are written to.
         #[arg(short, long, default_value = "robustness")]
         output: PathBuf,
+        /// Backend that hashes the originals and their edits.
         #[arg(long, value_enum, default_value = "cpu")]
         backend: BackendChoice,
     },
@@ -60,11 +62,13 @@ pub enum BenchArgs {
     Video {
         /// Folder of videos (default: the shared sample clips beside the checkout).
         folder: Option<PathBuf>,
+        /// GPU backend to measure beside the CPU (`gpu` includes software adapters).
         #[arg(long, value_enum, default_value = "auto")]
         backend: BackendChoice,
         /// Seconds between hashed frames; 0 = every frame.
         #[arg(long, value_delimiter = ',', default_value = "1,0")]
         intervals: Vec<f64>,
+        /// Write the report as JSON to this file too.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -76,8 +80,10 @@ pub enum BenchArgs {
         /// Query hashes.
         #[arg(long, default_value_t = 1000)]
         queries: u64,
+        /// Hash kind of the random set and queries.
         #[arg(long, value_enum, default_value = "pdq")]
         algo: super::refs::AlgoArg,
+        /// Pairs counted at most this far apart (default: 31 for PDQ, 10 for pHash).
         #[arg(long)]
         max_distance: Option<u32>,
         /// Backends to measure beside the CPU (`gpu` includes software adapters).
@@ -87,10 +93,13 @@ pub enum BenchArgs {
         /// (benches/compare/faiss_range.py writes them, for a side-by-side run).
         #[arg(long, requires = "raw_queries")]
         raw_refs: Option<PathBuf>,
+        /// Packed little-endian hashes to use as the queries (with --raw-refs).
         #[arg(long)]
         raw_queries: Option<PathBuf>,
+        /// Minimum seconds per measurement.
         #[arg(long, default_value_t = 1.0)]
         min_time: f64,
+        /// Write the report as JSON to this file too.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -425,7 +434,7 @@ pub(super) fn publish(
         "adapter": adapter,
         "figures": figures,
     });
-    print_table(&report, figures);
+    print_table(&report, figures)?;
     if let Some(p) = json_path {
         std::fs::write(&p, serde_json::to_string_pretty(&report)?)?;
     }
@@ -490,16 +499,16 @@ fn bench_robustness(
             .find(|r| r.transform == t && r.algo == a)
             .map_or(String::new(), |r| format!("{:.0}%", r.recall * 100.0))
     };
-    println!(
+    crate::cli::outln!(
         "robustness of {title} on {}; tables and plots in {}",
         engine.describe(),
         output.display()
-    );
-    println!(
+    )?;
+    crate::cli::outln!(
         "originals with borders --trim-borders would cut: {} of {}",
         crate::robustness::trimmed_count(&images),
         images.len()
-    );
+    )?;
     let algos = crate::robustness::ALGOS.map(|(a, _, _)| a);
     let cells = |cells: Vec<String>| -> String {
         cells
@@ -508,16 +517,16 @@ fn bench_robustness(
             .map(|(c, a)| format!(" {c:>w$}", w = a.len().max(5)))
             .collect()
     };
-    println!(
+    crate::cli::outln!(
         "{:<16}{}",
         "transform",
         cells(algos.map(String::from).to_vec())
-    );
+    )?;
     for (t, _) in crate::robustness::transforms::ALL {
-        println!(
+        crate::cli::outln!(
             "{t:<16}{}",
             cells(algos.iter().map(|a| headline(t, a)).collect())
-        );
+        )?;
     }
     Ok(0)
 }
@@ -584,28 +593,42 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-fn print_table(report: &serde_json::Value, figures: &[Figure]) {
-    println!(
+fn print_table(report: &serde_json::Value, figures: &[Figure]) -> std::io::Result<()> {
+    crate::cli::outln!(
         "{}  |  cpu: {} x{}",
-        report["tool"], report["cpu"], report["threads"]
-    );
+        report["tool"],
+        report["cpu"],
+        report["threads"]
+    )?;
     if let Some(a) = report["adapter"].as_object() {
-        println!(
+        crate::cli::outln!(
             "adapter: {} ({}, {}) driver {}",
-            a["name"], a["backend"], a["device_type"], a["driver"]
-        );
+            a["name"],
+            a["backend"],
+            a["device_type"],
+            a["driver"]
+        )?;
     }
-    println!(
+    crate::cli::outln!(
         "{:<34} {:>14} {:<14} {:>9}  backend / note",
-        "figure", "rate", "unit", "MP/s"
-    );
+        "figure",
+        "rate",
+        "unit",
+        "MP/s"
+    )?;
     for f in figures {
         let mp = f
             .megapixels_per_s
             .map_or(String::new(), |m| format!("{m:.1}"));
-        println!(
+        crate::cli::outln!(
             "{:<34} {:>14.1} {:<14} {:>9}  {} / {}",
-            f.name, f.rate, f.unit, mp, f.backend, f.note
-        );
+            f.name,
+            f.rate,
+            f.unit,
+            mp,
+            f.backend,
+            f.note
+        )?;
     }
+    Ok(())
 }
