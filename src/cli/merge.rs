@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Args;
 
+use crate::progress::{Mode, Progress};
 use crate::scan::matches_path;
 
 #[derive(Args, Debug)]
@@ -24,7 +25,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     if let Some(p) = args.outputs.iter().find(clash) {
         bail!("{} is both an input and the output", p.display());
     }
-    let m = crate::scan::merge::merge(&args.outputs, &args.output)?;
+    let progress = Progress::start("merge", Mode::Auto);
+    let m = crate::scan::merge::merge(&args.outputs, &args.output, &progress);
+    progress.finish();
+    let m = m?;
     eprintln!(
         "hashsweep merge: {} shards, {} files, {} matches -> {}",
         m.shards,

@@ -197,15 +197,24 @@ fn twice(outputs: &[PathBuf], digest: u128) -> String {
 /// Merge `outputs` (one scan's shards) into `output` and its matches file, each written
 /// whole or not at all. File records come out sorted by path (by components) across the
 /// shards, which is the walk's order for one input and files read in order.
-pub fn merge(outputs: &[PathBuf], output: &Path) -> anyhow::Result<Merged> {
+pub fn merge(
+    outputs: &[PathBuf],
+    output: &Path,
+    progress: &crate::progress::Progress,
+) -> anyhow::Result<Merged> {
     if outputs.is_empty() {
         bail!("no shard outputs to merge");
     }
     let mut keys = vec![];
     let infos: Vec<ShardInfo> = outputs
         .iter()
-        .map(|p| survey(p, &mut keys))
+        .enumerate()
+        .map(|(i, p)| {
+            progress.stage(format!("reading shard {} of {}", i + 1, outputs.len()));
+            survey(p, &mut keys)
+        })
         .collect::<anyhow::Result<_>>()?;
+    progress.stage(format!("checking {} records", keys.len()));
     let shards = check_shards(&infos, outputs)?;
     check_same_scan(outputs)?;
     keys.sort_unstable();
@@ -215,6 +224,7 @@ pub fn merge(outputs: &[PathBuf], output: &Path) -> anyhow::Result<Merged> {
     let mpath = matches_path(output);
     let mut matches = 0;
     if outputs.iter().any(|p| matches_path(p).exists()) {
+        progress.stage("writing the matches");
         let mtmp = mpath.with_extension("merge-tmp");
         crate::durable::replace(&mpath, &mtmp, |f| {
             matches = write_matches(outputs, &keys, f).map_err(std::io::Error::other)?;
@@ -225,6 +235,7 @@ pub fn merge(outputs: &[PathBuf], output: &Path) -> anyhow::Result<Merged> {
         // No shard matched anything: an earlier merge's matches must not stay beside this.
         std::fs::remove_file(&mpath)?;
     }
+    progress.stage(format!("writing {} records", keys.len()));
     let tmp = output.with_extension("merge-tmp");
     crate::durable::replace(output, &tmp, |f| {
         write_records(outputs, f, matches).map_err(std::io::Error::other)
