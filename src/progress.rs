@@ -38,6 +38,8 @@ struct Shared {
     command: &'static str,
     total: AtomicU64,
     done: AtomicU64,
+    /// Files read and decoded, ahead of `done` while a batch is hashed and written.
+    read: AtomicU64,
     errors: AtomicU64,
     bytes: AtomicU64,
     /// What the command is doing when that is not a count of files (a matching pass).
@@ -79,6 +81,7 @@ impl Progress {
             command,
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            read: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             stage: Mutex::new(String::new()),
@@ -90,7 +93,8 @@ impl Progress {
                 last: Mutex::new(Instant::now()),
             }),
         });
-        if !terminal {
+        // Every 0 s means a line per batch, from `add` alone: no ticker.
+        if shared.lines.as_ref().is_some_and(|l| !l.every.is_zero()) {
             let s = Arc::clone(&shared);
             std::thread::spawn(move || s.tick_lines());
         }
@@ -119,6 +123,14 @@ impl Progress {
             b.set_message(s.rates());
         }
         s.line_if_due();
+    }
+
+    /// Count files read and decoded (before they are hashed and written, a batch at a time):
+    /// the lines show progress inside a batch.
+    pub fn add_read(&self, files: u64) {
+        if let Some(s) = &self.shared {
+            s.read.fetch_add(files, Ordering::Relaxed);
+        }
     }
 
     /// Say what the command is doing now (empty: counting files again).
@@ -159,15 +171,21 @@ impl Shared {
     fn line(&self) -> String {
         let secs = self.started.elapsed().as_secs_f64();
         let stage = self.stage.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let (done, total) = (
+        let (done, total, read) = (
             self.done.load(Ordering::Relaxed),
             self.total.load(Ordering::Relaxed),
+            self.read.load(Ordering::Relaxed),
         );
-        let counts = match total {
+        let mut counts = match total {
             0 => format!("{done} files"),
             t => format!("{done}/{t} files"),
         };
-        let eta = match (done, total) {
+        if read > done {
+            counts += &format!(" ({read} read)");
+        }
+        // From whichever runs ahead: reading leads while the first batch is hashed.
+        let ahead = done.max(read);
+        let eta = match (ahead, total) {
             (d, t) if d > 0 && t >= d => {
                 format!(", ETA {}", duration((t - d) as f64 * secs / d as f64))
             }
@@ -242,6 +260,7 @@ mod tests {
             command: "hash",
             total: AtomicU64::new(10),
             done: AtomicU64::new(5),
+            read: AtomicU64::new(0),
             errors: AtomicU64::new(1),
             bytes: AtomicU64::new(0),
             stage: Mutex::new(String::new()),

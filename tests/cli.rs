@@ -189,7 +189,7 @@ fn match_falls_back_to_the_cpu_when_the_gpu_fails() {
     );
     let (got, err) = run("gpu", Some("hang@1"));
     assert_eq!(got, want);
-    assert!(err.contains("matching on the CPU instead"), "{err}");
+    assert!(err.contains("matching on the CPU from here on"), "{err}");
     let (got, _) = run("gpu", None);
     assert_eq!(got, want, "and on the GPU, exactly the same rows");
     let _ = std::fs::remove_dir_all(d);

@@ -9,7 +9,7 @@ use common::scratch;
 
 use hashsweep::gpu::GpuMatcher;
 use hashsweep::gpu::matcher::Request;
-use hashsweep::matching::{self, Match, MatchParams, Matcher, QueryHashes};
+use hashsweep::matching::{self, Match, MatchParams, Matcher, Planner, QueryHashes};
 use hashsweep::refset::write::{self, Entry, EntrySections};
 use hashsweep::refset::{Algo, RefSet};
 
@@ -352,15 +352,20 @@ fn a_gpu_failure_while_matching_falls_back_to_the_cpu_with_the_same_matches() {
     g.context().inject(hashsweep::gpu::Fault::AllocFails, 1);
     g.set_capacity(1 << 20); // the next reservation must allocate, and fail
     assert!(Matcher::Gpu(&g).run(&set, &q, &p).is_err());
-    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
     // Out of memory was a moment's: fresh buffers, and the device matches again, exactly.
     assert_eq!(Matcher::Gpu(&g).run(&set, &q, &p).unwrap(), want);
-    // A hung device is given up: the CPU answers this call and every later one.
-    g.context().inject(hashsweep::gpu::Fault::Hang, 1);
-    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
-    assert!(matches!(
-        Matcher::Gpu(&g).run(&set, &q, &p),
-        Err(hashsweep::gpu::GpuError::Timeout(_))
-    ));
-    assert_eq!(Matcher::Gpu(&g).run_or_cpu(&set, &q, &p), want);
+    // A run's planner never fails: a hung device moves this call and every later one to
+    // the CPU, and the planner says why.
+    let planner = Planner::with(g);
+    let device = planner.gpu().expect("on the device until it fails");
+    device.context().inject(hashsweep::gpu::Fault::Hang, 1);
+    assert_eq!(planner.run(&set, &q, &p), want);
+    let why = planner
+        .fallback()
+        .expect("the fallback is said")
+        .to_string();
+    assert!(why.contains("matching on the CPU"), "{why}");
+    assert!(planner.gpu().is_none());
+    assert_eq!(planner.run(&set, &q, &p), want);
+    assert_eq!(planner.fallback(), Some(why.as_str()), "said once");
 }

@@ -201,6 +201,63 @@ fn a_list_of_several_kinds_builds_a_set_each_and_refs_takes_them_by_name_or_fold
 }
 
 #[test]
+fn builds_of_several_kinds_apply_deletions_to_each_and_leave_other_sets_alone() {
+    let d = scratch("silent-kinds-deletions");
+    let input = pngs(&d, 2, 64, 48);
+    let list = ncmec(&d, &input.join("0.png"), &input.join("1.png"));
+    // A later page that only deletes: entry n-1 goes from every kind's set.
+    let deletions = d.join("deletions.xml");
+    std::fs::write(
+        &deletions,
+        r#"<?xml version="1.0"?><queryResult><images><deletedImage><id>n-1</id></deletedImage></images></queryResult>"#,
+    )
+    .unwrap();
+    let name = d.join("k.hsref");
+    let err = refs_build_with(&[&list, &deletions], &name, &["--allow-empty"]);
+    let md5 = RefSet::open(&d.join("k.md5.hsref")).unwrap();
+    let pdq = RefSet::open(&d.join("k.pdq.hsref")).unwrap();
+    assert_eq!((md5.len(), pdq.len()), (1, 0), "{err}");
+    // Without --allow-empty the PDQ set, empty after the deletion, is refused, and nothing
+    // is written.
+    let other = d.join("other.hsref");
+    let o = run(&["refs", "build", "-o"], &[&other, &list, &deletions]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the pdq set would hold no entries"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("other.md5.hsref").exists());
+    // A plain list of one kind beside an exchanged list, in either order.
+    let plain = d.join("plain-pdq.txt");
+    std::fs::write(&plain, format!("{}\n", "ab".repeat(32))).unwrap();
+    let (l, p): (&Path, &Path) = (&list, &plain);
+    for (i, order) in [[l, p], [p, l]].iter().enumerate() {
+        let set = d.join(format!("mixed-{i}.hsref"));
+        refs_build_with(order, &set, &[]);
+        let pdq = RefSet::open(&hashsweep::refset::group::member(&set, Algo::Pdq)).unwrap();
+        assert_eq!(pdq.len(), 2, "the list's PDQ and the plain one");
+    }
+    // A set built on its own under a member's name is not one of this name's group.
+    let lab_pdq = d.join("lab.pdq.hsref");
+    refs_build_with(&[&plain], &lab_pdq, &[]);
+    let md5_list = d.join("md5.txt");
+    std::fs::write(&md5_list, format!("{}\n", "cd".repeat(16))).unwrap();
+    let err = refs_build_with(&[&md5_list], &d.join("lab.hsref"), &[]);
+    assert!(lab_pdq.exists() && !err.contains("removed"), "{err}");
+    // A VICS Media's MD5 repeated by its file is one fingerprint, not an unused one.
+    let vics = d.join("vics.json");
+    std::fs::write(
+        &vics,
+        r#"{"value": [{"MediaID": 1, "MD5": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "MediaFiles": [{"MD5": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}]}"#,
+    )
+    .unwrap();
+    let err = refs_build_with(&[&vics], &d.join("vics.hsref"), &[]);
+    assert!(!err.contains("fingerprints in no set"), "{err}");
+}
+
+#[test]
 fn a_set_is_served_whatever_algo_is_asked_and_the_header_says_so() {
     let d = scratch("silent-algo");
     let input = pngs(&d, 2, 64, 48);
@@ -219,12 +276,9 @@ fn a_set_is_served_whatever_algo_is_asked_and_the_header_says_so() {
     assert!(stderr(&o).contains("pdq computed for"), "{}", stderr(&o));
     let recs = records(&out);
     assert_eq!(recs[0]["algorithms"], serde_json::json!(["pdq", "phash"]));
-    assert!(
-        recs[0]["added_for_refs"][0]
-            .as_str()
-            .unwrap()
-            .contains("pdq.hsref")
-    );
+    assert_eq!(recs[0]["added_for_refs"][0]["hash"], "pdq");
+    let set_named = recs[0]["added_for_refs"][0]["set"].as_str().unwrap();
+    assert!(set_named.ends_with("pdq.hsref"), "{set_named}");
     assert_eq!(matches(&out).len(), 1);
 }
 
@@ -360,6 +414,68 @@ fn sigint_and_sigterm_finish_what_is_in_flight_and_resume_records_each_file_once
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn an_interrupt_before_the_first_record_leaves_even_a_forced_output_as_it_was() {
+    use std::io::Write;
+    let d = scratch("silent-signal-early");
+    let input = pngs(&d, 2, 32, 32);
+    let out = d.join("out.jsonl");
+    assert!(scan(&input, &out, &[]).status.success());
+    let before = std::fs::read(&out).unwrap();
+    // The run waits for its list on stdin: a signal then comes before anything is opened.
+    let mut child = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--force",
+            "--files-from",
+            "-",
+            "-o",
+        ])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", input.display()).unwrap();
+    wait_until_caught(child.id(), libc::SIGINT);
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let err = read_all(child.stderr.take().unwrap());
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("stopping after the files in flight"), "{err}");
+    assert!(
+        err.contains("stopped before any record was written"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), before, "untouched");
+}
+
+/// Wait until process `pid` catches `signal` (its handler is installed): the kernel's
+/// `SigCgt` mask in /proc says so, with no guess at how long a start takes.
+#[cfg(unix)]
+fn wait_until_caught(pid: u32, signal: i32) {
+    for _ in 0..100_000 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & (1 << (signal - 1)) != 0);
+        if caught {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("process {pid} never installed its handler for signal {signal}");
+}
+
 /// Lines on stderr that report progress of `command`.
 fn progress_lines(err: &str, command: &str) -> Vec<String> {
     let head = format!("hashsweep {command}: ");
@@ -483,6 +599,42 @@ fn a_closed_standard_output_ends_commands_quietly() {
         "{err}"
     );
     assert_eq!(code, Some(141));
+    // `hash` stops reading files when its reader has gone, not after all of them.
+    let many = d.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..600 {
+        save_png(i, 16, 16, &many.join(format!("{i:03}.png")));
+    }
+    let mut h = bin();
+    h.args(["hash", "--backend", "cpu"])
+        .arg(&many)
+        .env("HASHSWEEP_PROGRESS_SECONDS", "0");
+    let (code, first, err) = first_line_then_close(h);
+    assert!(first.starts_with("path,"), "{first}");
+    assert_eq!(code, Some(141), "{err}");
+    let done: Vec<u64> = progress_lines(&err, "hash")
+        .iter()
+        .filter_map(|l| l.split_whitespace().nth(2)?.split('/').next()?.parse().ok())
+        .collect();
+    let last = done.last().copied().unwrap_or(0);
+    assert!(last < 600, "it stopped early: {last} of 600 hashed");
+}
+
+#[test]
+fn a_video_with_only_a_phash_set_is_a_failure_not_an_empty_result() {
+    let Some(videos) = common::sample_videos() else {
+        return;
+    };
+    let d = scratch("silent-video-phash");
+    let input = pngs(&d, 1, 32, 32);
+    let set = d.join("ph.hsref");
+    refs_build_with(&[&input], &set, &["--algo", "phash"]);
+    let o = run(
+        &["match", "--backend", "cpu", "--refs"],
+        &[&set, &videos[0]],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no PDQ set is given"), "{}", stderr(&o));
 }
 
 #[test]
@@ -502,6 +654,14 @@ fn a_mistyped_path_is_named_and_a_list_given_as_a_set_is_pointed_to_refs_build()
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
     let o = run(&["refs", "build", "-o"], &[&d.join("x.hsref"), &missing]);
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    // `refs verify` tells a set it cannot read (exit 2) from one that differs (exit 1).
+    let o = run(&["refs", "verify"], &[&set, &missing]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ok ") && out.contains("UNREADABLE no such file"),
+        "{out}"
+    );
     let out = d.join("never-written.jsonl");
     let o = scan(
         &input,

@@ -545,3 +545,87 @@ fn the_page_opens_with_a_summary_and_holds_what_a_case_file_needs() {
         assert!(st.success() && dest.exists(), "{flag}");
     }
 }
+
+#[test]
+fn damaged_lines_are_counted_and_said_and_a_resumed_run_without_summary_is_unfinished() {
+    let d = scratch("report-damage");
+    let (_, out) = scanned(&d);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let files = lines
+        .iter()
+        .filter(|l| l.contains("\"type\":\"file\""))
+        .count();
+    // One record in the middle broken: the others are still reported, and the damage said.
+    let i = lines
+        .iter()
+        .position(|l| l.contains("\"type\":\"file\""))
+        .unwrap();
+    lines[i] = "{\"type\":\"fi".into();
+    let damaged = d.join("damaged.jsonl");
+    std::fs::write(&damaged, lines.join("\n") + "\n").unwrap();
+    let page = d.join("damaged.html");
+    let o = bin()
+        .arg("report")
+        .arg(&damaged)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("1 lines of the scan's outputs could not be read")
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("1 line of the scan's outputs could not be read"));
+    assert!(html.contains(&format!("recorded {} files", files - 1)));
+    // A resumed run that has not written its summary yet is not finished, whatever the
+    // run before it wrote.
+    let resumed = d.join("resumed.jsonl");
+    let header = text.lines().next().unwrap();
+    let record = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"file\""))
+        .unwrap();
+    std::fs::write(&resumed, format!("{text}{header}\n{record}\n")).unwrap();
+    let html = std::fs::read_to_string(report(&resumed, "html")).unwrap();
+    assert!(html.contains("has not finished"));
+}
+
+#[test]
+fn vics_names_a_single_file_and_leaves_out_a_digest_not_recorded() {
+    let d = scratch("report-vics-single");
+    let one = d.join("one.png");
+    save_png(5, 30, 20, &one);
+    let out = d.join("single.jsonl");
+    let st = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--digest",
+            "md5",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&one)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let dest = d.join("single.vics.json");
+    let o = bin()
+        .args(["report", "--format", "vics", "-o"])
+        .arg(&dest)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 files have no SHA1"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+    let m = &v["value"][0];
+    assert_eq!(m["MediaFiles"][0]["FileName"], "one.png");
+    assert!(m.get("SHA1").is_none() && m["MD5"].is_string());
+}

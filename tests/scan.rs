@@ -273,9 +273,20 @@ fn shards_cover_everything_once_and_merge_checks_it() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(files(&records(&merged)).len(), 40);
-    // A missing shard and a doubled one are refused.
+    // An existing merged output is not replaced unasked.
+    let before = std::fs::read(&merged).unwrap();
     let o = bin()
         .args(["merge", "-o"])
+        .arg(&merged)
+        .args(&outs)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&merged).unwrap(), before);
+    // A missing shard and a doubled one are refused.
+    let o = bin()
+        .args(["merge", "--force", "-o"])
         .arg(&merged)
         .args(&outs[..2])
         .output()
@@ -283,7 +294,7 @@ fn shards_cover_everything_once_and_merge_checks_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing"));
     let o = bin()
-        .args(["merge", "-o"])
+        .args(["merge", "--force", "-o"])
         .arg(&merged)
         .args([&outs[0], &outs[0], &outs[1], &outs[2]])
         .output()

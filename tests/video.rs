@@ -119,13 +119,10 @@ fn the_set_search_reproduces_pairs_csv() {
         .map(|v| v.with_extension("vpdq.txt"))
         .collect();
     let gpu = common::gpu_engine();
-    let gpu_matcher = gpu
-        .as_ref()
-        .and_then(|g| g.gpu_context())
-        .map(|c| hashsweep::gpu::GpuMatcher::new(c).unwrap());
-    let mut matchers = vec![("cpu", hashsweep::matching::Matcher::Cpu)];
-    if let Some(g) = &gpu_matcher {
-        matchers.push(("gpu", hashsweep::matching::Matcher::Gpu(g)));
+    let mut matchers = vec![("cpu", hashsweep::matching::Planner::cpu())];
+    if let Some(c) = gpu.as_ref().and_then(|g| g.gpu_context()) {
+        let g = hashsweep::gpu::GpuMatcher::new(c).unwrap();
+        matchers.push(("gpu", hashsweep::matching::Planner::with(g)));
     }
     let p = VpdqParams::default();
     let rows = read_csv(&dir.join("pairs.csv"));
@@ -138,7 +135,8 @@ fn the_set_search_reproduces_pairs_csv() {
             .collect();
         let totals = video::VideoTotals::new(&set, p.min_quality);
         for (label, m) in &matchers {
-            let found = video::against_set(&set, &totals, m, &queries, &p).unwrap();
+            let found = video::against_set(&set, &totals, m, &queries, &p);
+            assert_eq!(m.fallback(), None, "{label}: the device did not fail");
             for row in &rows {
                 let qi = videos.iter().position(|v| name(v) == row["query"]).unwrap();
                 let stem = row["compared"].trim_end_matches(".mp4");

@@ -16,7 +16,7 @@ use hashsweep_core::Frame;
 use hashsweep_core::decode::{self, DecodeOptions};
 use hashsweep_core::engine::{Algorithms, BackendChoice, Engine, FrameHashes};
 use hashsweep_core::hash::{Dihedral, Pdq256};
-use hashsweep_core::matching::{self, MatchParams, Matcher, QueryHashes};
+use hashsweep_core::matching::{self, MatchParams, Planner, QueryHashes};
 use hashsweep_core::pipeline::{self, HashSource};
 use hashsweep_core::refset::{self, Algo};
 
@@ -302,27 +302,17 @@ impl PyRefSet {
             ),
             None => None,
         };
+        // One set comes back: lists of several kinds are refused before anything is
+        // written, rather than one kind picked silently.
         let opts = refset::build::BuildOptions {
             algo,
+            one_kind: true,
             ..Default::default()
         };
         let built = py
             .allow_threads(|| refset::build::build(&inputs, vec![], None, &output, &opts))
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        // A list of several kinds gives one set each; this returns one set, so say which
-        // were written rather than pick one silently.
-        if let [one] = built.sets.as_slice() {
-            return Self::open(one.path.clone());
-        }
-        let written: Vec<String> = built
-            .sets
-            .iter()
-            .map(|s| format!("{} ({})", s.path.display(), s.algo.name()))
-            .collect();
-        Err(PyValueError::new_err(format!(
-            "the lists hold several kinds of hash; one set each was written: {}; open one with RefSet.open, or pass algo= to build one kind",
-            written.join(", ")
-        )))
+            .map_err(|e| PyValueError::new_err(format!("{e} (pass algo=)")))?;
+        Self::open(built.sets[0].path.clone())
     }
 
     fn __len__(&self) -> usize {
@@ -378,13 +368,16 @@ impl PyRefSet {
             max_distance: max_distance.unwrap_or_else(|| matching::default_max_distance(algo)),
             top_k,
         };
-        let found = py.allow_threads(|| {
-            let gpu = engine
-                .as_ref()
-                .and_then(|e| matching::gpu_matcher(e.gpu_context()));
-            let m = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
-            m.run_or_cpu(&self.set, &q, &params)
+        let (found, fallback) = py.allow_threads(|| {
+            let planner = Planner::on_device(engine.as_ref().and_then(|e| e.gpu_context()));
+            let found = planner.run(&self.set, &q, &params);
+            (found, planner.fallback().map(String::from))
         });
+        // Same answers, slower: said the way Python says such things.
+        if let Some(why) = fallback {
+            let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+            PyErr::warn(py, &category, &std::ffi::CString::new(why)?, 1)?;
+        }
         let ids = self.set.ids();
         let qi: Vec<u32> = found.iter().map(|m| m.query).collect();
         let id: Vec<u64> = found.iter().map(|m| ids[m.entry as usize]).collect();

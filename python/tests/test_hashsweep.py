@@ -103,3 +103,15 @@ def test_large_batches_do_not_hold_the_gil(tmp_path):
     assert len(results) == 60 and all(r["status"] == "ok" for r in results)
     # With the GIL held for the whole batch this loop could not run while it worked.
     assert ticks > 10_000, ticks
+
+
+def test_a_list_of_several_kinds_is_refused_before_anything_is_written(tmp_path):
+    from conftest import ROOT
+
+    ncmec = ROOT / "docs" / "examples" / "ncmec.xml"
+    out = tmp_path / "ncmec.hsref"
+    with pytest.raises(ValueError, match="several kinds"):
+        hashsweep.RefSet.build([str(ncmec)], str(out))
+    assert list(tmp_path.iterdir()) == []
+    s = hashsweep.RefSet.build([str(ncmec)], str(out), algo="pdq")
+    assert (len(s), s.algorithm) == (4, "pdq")

@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cluster::{self, Clustering, Grouping, Hashes, Params, ReadOptions};
-use crate::matching;
+use crate::matching::{self, Planner};
 use crate::progress::{Mode, Progress};
 use crate::refset::Algo;
 
@@ -95,7 +95,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         },
     )?;
     let engine = args.backend.open()?;
-    let gpu = matching::gpu_matcher(engine.gpu_context());
+    let planner = Planner::on_device(engine.gpu_context());
     let params = Params {
         max_distance: args
             .max_distance
@@ -106,15 +106,18 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         },
         min_size: args.min_size,
     };
-    let found = cluster::cluster(&hashes, &params, gpu.as_ref(), &progress);
+    let found = cluster::cluster(&hashes, &params, &planner, &progress);
     progress.finish();
+    let mut warnings = engine.warnings();
+    warnings.extend(planner.fallback().map(String::from));
+    super::say_warnings("cluster", &warnings);
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let summary = summary(&hashes, &found, &params, gpu.is_some());
+    let summary = summary(&hashes, &found, &params, planner.on_gpu());
     match args.format {
         FormatArg::Jsonl => write_jsonl(&mut out, &hashes, &found, &summary)?,
         FormatArg::Csv => write_csv(&mut out, &hashes, &found)?,

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -94,7 +95,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         if reasons_on_stderr {
             eprintln!("hashsweep: {}: {e}", path.display());
         }
-        writer.row(&path.to_string_lossy(), &Outcome::Failed(e.to_string()))?;
+        writer.write(&path.to_string_lossy(), &Outcome::Failed(e.to_string()))?;
         failed += 1;
         progress.add(1, 1, 0);
     }
@@ -106,7 +107,8 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         ..DecodeOptions::default()
     };
     let budget = pipeline::budget_of(args.max_memory);
-    HashSource::new(&engine, algos, opts, budget).for_each(&files, |path, result| {
+    let source = HashSource::new(&engine, algos, opts, budget).with_progress(&progress);
+    source.try_for_each(&files, |path, result| {
         let outcome = match result {
             Ok(h) => {
                 for w in &h.warnings {
@@ -134,8 +136,13 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
             }
         };
         progress.add(1, u64::from(matches!(outcome, Outcome::Failed(_))), 0);
-        if let Err(e) = writer.row(&path.to_string_lossy(), &outcome) {
-            io_error.get_or_insert(e);
+        // A reader that went away (`| head`) ends the run here, not after every file.
+        match writer.write(&path.to_string_lossy(), &outcome) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                io_error = Some(e);
+                ControlFlow::Break(())
+            }
         }
     });
     progress.finish();

@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::output::{Format, csv_cell};
 use crate::decode::sniff;
+use crate::engine::FrameHashes;
 use crate::engine::{Algorithms, Engine};
-use crate::matching::{self, MatchParams, Matcher, QueryHashes, video};
+use crate::matching::{self, Forms, MatchParams, Planner, QueryHashes, video};
 use crate::pipeline::{self, HashSource};
 use crate::progress::{Mode, Progress};
 use crate::refset::{Algo, RefSet, input};
@@ -60,6 +61,14 @@ pub struct MatchArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub video: super::video::VideoArgs,
+}
+
+/// The forms a query picture is matched in.
+fn forms(args: &MatchArgs) -> Forms {
+    Forms {
+        dihedral: args.dihedral,
+        min_quality: args.min_quality,
+    }
 }
 
 /// The queries, by name, and their hashes for each algorithm a set is matched by (an image
@@ -175,13 +184,13 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     video_frames(
         &engine,
         &kinds.videos,
+        &algos,
         &args,
         &mut queries,
         &mut stats,
         &progress,
     );
-    let gpu = matching::gpu_matcher(engine.gpu_context());
-    let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
+    let planner = Planner::on_device(engine.gpu_context());
     let mut found = vec![];
     for (i, set) in sets.iter().enumerate() {
         let params = MatchParams {
@@ -197,14 +206,10 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
             set.path().display(),
             set.len()
         ));
-        found.extend(
-            matcher
-                .run_or_cpu(set, q, &params)
-                .into_iter()
-                .map(|m| (i, m)),
-        );
+        found.extend(planner.run(set, q, &params).into_iter().map(|m| (i, m)));
     }
     progress.finish();
+    warn_device(&engine, &planner);
     write_matches(&args, &sets, &queries.names, &found)?;
     eprintln!(
         "hashsweep: {} queries ({} PDQ and {} pHash hashes) against {} sets ({} entries) on {}: {} matches; {} below quality {} skipped, {} failed",
@@ -268,6 +273,7 @@ fn video_name(p: &Path) -> String {
 fn video_frames(
     engine: &Engine,
     videos: &[PathBuf],
+    algos: &[Algo],
     args: &MatchArgs,
     queries: &mut Queries,
     stats: &mut Counts,
@@ -276,6 +282,15 @@ fn video_frames(
     let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
     for v in videos {
         progress.add(1, 0, 0);
+        // Refused before decoding: no set given can match PDQ frame hashes.
+        if !algos.contains(&Algo::Pdq) {
+            eprintln!(
+                "hashsweep: {}: videos are hashed with PDQ, and no PDQ set is given",
+                v.display()
+            );
+            stats.failed += 1;
+            continue;
+        }
         let hashed = match crate::video::hash_video(v, engine, &opts) {
             Ok(h) => h,
             Err(e) => {
@@ -288,14 +303,14 @@ fn video_frames(
             eprintln!("hashsweep: warning: {}: {w}", v.display());
         }
         for (f, p) in hashed.features.iter().zip(&hashed.variants) {
-            if f.quality < args.min_quality {
+            let frame = FrameHashes {
+                pdq: Some(*p),
+                phash: None,
+            };
+            let q = queries.next();
+            if !queries.pdq.push_picture(q, 0, &frame, forms(args)) {
                 stats.low_quality += 1;
                 continue;
-            }
-            let q = queries.next();
-            let variants = if args.dihedral { 8 } else { 1 };
-            for (k, h) in p.hashes.iter().take(variants).enumerate() {
-                queries.pdq.push(q, k as u8, &h.0);
             }
             queries.names.push(format!(
                 "{}#frame={}@{:.3}s",
@@ -365,8 +380,7 @@ fn match_videos(
         .iter()
         .map(|f| video::distinct(f, p.min_quality))
         .collect();
-    let gpu = matching::gpu_matcher(engine.gpu_context());
-    let matcher = gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu);
+    let planner = Planner::on_device(engine.gpu_context());
     let mut found = vec![];
     for (i, set) in sets.iter().enumerate() {
         progress.stage(format!(
@@ -375,13 +389,11 @@ fn match_videos(
             set.path().display()
         ));
         let totals = video::VideoTotals::new(set, p.min_quality);
-        let in_set = video::against_set(set, &totals, &matcher, &queries, &p).or_else(|e| {
-            eprintln!("hashsweep: warning: {e}; matching on the CPU");
-            video::against_set(set, &totals, &Matcher::Cpu, &queries, &p)
-        })?;
+        let in_set = video::against_set(set, &totals, &planner, &queries, &p);
         found.extend(in_set.into_iter().map(|m| (i, m)));
     }
     progress.finish();
+    warn_device(engine, &planner);
     write_video_matches(args, sets, &names, &found, &p)?;
     eprintln!(
         "hashsweep: {} query videos against {} videos ({} frame hashes) on {}: {} pairs share hashes, {} match (q% >= {}, c% >= {}); {} failed",
@@ -440,6 +452,13 @@ fn write_video_matches(
     }
     out.flush()?;
     Ok(())
+}
+
+/// What happened to the device during the run, said once each.
+fn warn_device(engine: &Engine, planner: &Planner) {
+    let mut w = engine.warnings();
+    w.extend(planner.fallback().map(String::from));
+    super::say_warnings("match", &w);
 }
 
 fn open_output(args: &MatchArgs) -> anyhow::Result<Box<dyn Write>> {
@@ -512,7 +531,7 @@ fn hash_images(
         trim_borders: args.trim_borders,
         ..Default::default()
     };
-    let source = HashSource::new(engine, wanted, opts, budget);
+    let source = HashSource::new(engine, wanted, opts, budget).with_progress(progress);
     let mut results = vec![];
     source.for_each(images, |path, r| {
         progress.add(1, u64::from(r.is_err()), 0);
@@ -532,16 +551,8 @@ fn hash_images(
         let trimmed = hashed.trimmed.iter().map(|(_, h)| (matching::TRIMMED, h));
         let mut pushed = false;
         for (base, h) in whole.chain(trimmed) {
-            if let Some(p) = h.pdq.filter(|p| p.quality.0 >= args.min_quality) {
-                let variants = if args.dihedral { 8 } else { 1 };
-                for (v, hash) in p.hashes.iter().take(variants).enumerate() {
-                    queries.pdq.push(q, base + v as u8, &hash.0);
-                }
-                pushed = true;
-            }
-            if let Some(ph) = h.phash {
-                queries.phash.push(q, base, &[ph.0]);
-                pushed = true;
+            for algo in [Algo::Pdq, Algo::Phash] {
+                pushed |= queries.of_mut(algo).push_picture(q, base, h, forms(args));
             }
         }
         if pushed {

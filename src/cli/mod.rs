@@ -110,6 +110,13 @@ fn name_missing(command: &str, inputs: &[std::path::PathBuf]) {
     }
 }
 
+/// The library's warnings (a GPU fault survived, work moved to the CPU), said once each.
+fn say_warnings(command: &str, warnings: &[String]) {
+    for w in warnings {
+        eprintln!("hashsweep {command}: warning: {w}");
+    }
+}
+
 /// Whether two paths name the same file (both resolved when they exist; as written when
 /// one does not yet).
 fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {

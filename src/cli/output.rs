@@ -3,8 +3,6 @@
 
 use std::io::Write;
 
-use serde_json::json;
-
 use crate::decode::trim::Rect;
 use crate::engine::{Algorithms, FrameHashes};
 use crate::hash::Dihedral;
@@ -29,8 +27,43 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// One row as `hash` writes it, a serde type: JSONL writes it as is; CSV projects it onto
+/// the run's columns (`RowWriter::columns`), so no column count is kept in step by hand.
+/// Field names are a published format (README, the Python package, the Ray Parquet
+/// columns): keep them.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    path: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    /// With `--trim-borders`: the part hashed, or null for the whole image.
+    #[serde(rename = "box", skip_serializing_if = "Option::is_none")]
+    region: Option<Option<Rect>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pdq: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dihedral: Option<std::collections::BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phash: Option<String>,
+}
+
+/// Where rows go: through the csv crate (quoting as every CSV reader expects), or as lines.
+enum Out<W: Write> {
+    Csv(Box<csv::Writer<W>>),
+    Lines(W),
+}
+
 pub struct RowWriter<W: Write> {
-    out: W,
+    out: Out<W>,
     format: Format,
     algos: Algorithms,
     dihedral: bool,
@@ -41,7 +74,14 @@ pub struct RowWriter<W: Write> {
 impl<W: Write> RowWriter<W> {
     pub fn new(out: W, format: Format, algos: Algorithms, dihedral: bool) -> RowWriter<W> {
         RowWriter {
-            out,
+            out: match format {
+                Format::Csv => Out::Csv(Box::new(
+                    csv::WriterBuilder::new()
+                        .terminator(csv::Terminator::Any(b'\n'))
+                        .from_writer(out),
+                )),
+                Format::Jsonl => Out::Lines(out),
+            },
             format,
             algos,
             dihedral,
@@ -65,12 +105,10 @@ impl<W: Write> RowWriter<W> {
             && !self.trim
     }
 
-    pub fn header(&mut self) -> std::io::Result<()> {
-        if self.format == Format::Jsonl {
-            return Ok(());
-        }
+    /// The CSV columns of this run, in order.
+    fn columns(&self) -> Vec<&'static str> {
         if self.reference_form() {
-            return writeln!(self.out, "hash,quality,path");
+            return vec!["hash", "quality", "path"];
         }
         let mut cols = vec!["path", "width", "height"];
         if self.algos.pdq {
@@ -86,74 +124,33 @@ impl<W: Write> RowWriter<W> {
             cols.push("box");
         }
         cols.extend(["status", "error"]);
-        writeln!(self.out, "{}", cols.join(","))
+        cols
     }
 
-    pub fn row(&mut self, path: &str, outcome: &Outcome) -> std::io::Result<()> {
-        match self.format {
-            Format::Jsonl => writeln!(self.out, "{}", self.json(path, outcome)),
-            Format::Csv if self.reference_form() => match outcome {
-                Outcome::Hashed { hashes, .. } => {
-                    let p = hashes.pdq.unwrap_or_default();
-                    writeln!(
-                        self.out,
-                        "{},{},{}",
-                        p.original(),
-                        p.quality,
-                        csv_cell(path)
-                    )
-                }
-                Outcome::Failed(_) => writeln!(self.out, ",,{}", csv_cell(path)),
-            },
-            Format::Csv => {
-                let line = self.csv(path, outcome);
-                writeln!(self.out, "{line}")
-            }
+    pub fn header(&mut self) -> std::io::Result<()> {
+        let cols = self.columns();
+        match &mut self.out {
+            Out::Csv(w) => w.write_record(cols).map_err(io_error),
+            Out::Lines(_) => Ok(()),
         }
     }
 
-    fn csv(&self, path: &str, outcome: &Outcome) -> String {
-        let mut cells = vec![csv_cell(path)];
-        let n_hash_cols = usize::from(self.algos.pdq) * 2
-            + usize::from(self.algos.phash)
-            + usize::from(self.algos.pdq && self.dihedral) * 7;
+    fn row<'a>(&self, path: &'a str, outcome: &'a Outcome) -> Row<'a> {
+        let mut row = Row {
+            path,
+            status: "error",
+            error: None,
+            width: None,
+            height: None,
+            warnings: &[],
+            region: None,
+            pdq: None,
+            quality: None,
+            dihedral: None,
+            phash: None,
+        };
         match outcome {
-            Outcome::Hashed {
-                width,
-                height,
-                hashes,
-                region,
-                ..
-            } => {
-                cells.extend([width.to_string(), height.to_string()]);
-                if let Some(p) = hashes.pdq {
-                    cells.extend([p.original().to_string(), p.quality.to_string()]);
-                }
-                if let Some(h) = hashes.phash {
-                    cells.push(h.to_string());
-                }
-                if let (Some(p), true) = (hashes.pdq, self.dihedral) {
-                    cells.extend(p.hashes[1..].iter().map(|h| h.to_string()));
-                }
-                if self.trim {
-                    cells.push(region.map_or(String::new(), |r| {
-                        format!("{} {} {} {}", r.x, r.y, r.width, r.height)
-                    }));
-                }
-                cells.extend(["ok".to_string(), String::new()]);
-            }
-            Outcome::Failed(reason) => {
-                let n_box = usize::from(self.trim);
-                cells.extend(std::iter::repeat_n(String::new(), 2 + n_hash_cols + n_box));
-                cells.extend(["error".to_string(), csv_cell(reason)]);
-            }
-        }
-        cells.join(",")
-    }
-
-    fn json(&self, path: &str, outcome: &Outcome) -> serde_json::Value {
-        match outcome {
-            Outcome::Failed(reason) => json!({"path": path, "status": "error", "error": reason}),
+            Outcome::Failed(reason) => row.error = Some(reason),
             Outcome::Hashed {
                 width,
                 height,
@@ -161,34 +158,73 @@ impl<W: Write> RowWriter<W> {
                 warnings,
                 region,
             } => {
-                let mut v = json!({"path": path, "status": "ok", "width": width, "height": height});
-                if !warnings.is_empty() {
-                    v["warnings"] = json!(warnings);
-                }
-                if self.trim {
-                    v["box"] = json!(region);
-                }
+                row.status = "ok";
+                (row.width, row.height, row.warnings) = (Some(*width), Some(*height), warnings);
+                row.region = self.trim.then_some(*region);
                 if let Some(p) = hashes.pdq {
-                    v["pdq"] = json!(p.original().to_string());
-                    v["quality"] = json!(p.quality.0);
-                    if self.dihedral {
-                        let d: serde_json::Map<String, serde_json::Value> = Dihedral::ALL[1..]
+                    row.pdq = Some(p.original().to_string());
+                    row.quality = Some(p.quality.0);
+                    row.dihedral = self.dihedral.then(|| {
+                        Dihedral::ALL[1..]
                             .iter()
-                            .map(|d| (d.name().to_string(), json!(p.variant(*d).to_string())))
-                            .collect();
-                        v["dihedral"] = d.into();
-                    }
+                            .map(|d| (d.name(), p.variant(*d).to_string()))
+                            .collect()
+                    });
                 }
-                if let Some(h) = hashes.phash {
-                    v["phash"] = json!(h.to_string());
-                }
-                v
+                row.phash = hashes.phash.map(|h| h.to_string());
+            }
+        }
+        row
+    }
+
+    pub fn write(&mut self, path: &str, outcome: &Outcome) -> std::io::Result<()> {
+        let v = serde_json::to_value(self.row(path, outcome)).expect("rows serialise");
+        let cells: Vec<String> = self.columns().iter().map(|c| cell(&v, c)).collect();
+        match &mut self.out {
+            Out::Csv(w) => w.write_record(&cells).map_err(io_error),
+            Out::Lines(w) => {
+                serde_json::to_writer(&mut *w, &v)?;
+                w.write_all(b"\n")
             }
         }
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Out::Csv(w) => w.flush(),
+            Out::Lines(w) => w.flush(),
+        }
+    }
+}
+
+/// The csv crate's error as the I/O error it wraps (a closed pipe stays one, so that the
+/// command ends quietly), or as a plain one.
+fn io_error(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// A row's value under a CSV column: the reference form's `hash` is the PDQ hash, the
+/// dihedral columns come from `dihedral`, `box` is `x y width height`; absent is empty.
+fn cell(v: &serde_json::Value, column: &str) -> String {
+    let value = match column {
+        "hash" => &v["pdq"],
+        "box" => {
+            let b = &v["box"];
+            return match b.is_object() {
+                true => format!("{} {} {} {}", b["x"], b["y"], b["width"], b["height"]),
+                false => String::new(),
+            };
+        }
+        c if Dihedral::ALL[1..].iter().any(|d| d.name() == c) => &v["dihedral"][c],
+        c => &v[c],
+    };
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        x => x.to_string(),
     }
 }
 
@@ -239,8 +275,10 @@ mod tests {
         let mut w = RowWriter::new(&mut buf, format, algos, dihedral);
         w.header().unwrap();
         for (p, o) in rows {
-            w.row(p, o).unwrap();
+            w.write(p, o).unwrap();
         }
+        w.flush().unwrap();
+        drop(w);
         String::from_utf8(buf).unwrap()
     }
 
@@ -270,7 +308,10 @@ mod tests {
             true,
             &[("a", hashed()), ("b", Outcome::Failed("no".into()))],
         );
-        let counts: Vec<usize> = s.lines().map(|l| l.split(',').count()).collect();
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(s.as_bytes());
+        let counts: Vec<usize> = r.records().map(|row| row.unwrap().len()).collect();
         assert_eq!(counts, [counts[0]; 3]);
         assert!(s.lines().nth(2).unwrap().ends_with(",error,no"));
     }

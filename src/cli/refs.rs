@@ -31,7 +31,8 @@ pub enum RefsArgs {
         #[arg(long)]
         json: bool,
     },
-    /// Check sets against their checksums, reading each in full; exit code 1 if any differs.
+    /// Check sets against their checksums, reading each in full; exit code 1 if any differs,
+    /// 2 if any cannot be read.
     Verify {
         /// Set files, names of groups of sets, or folders of sets.
         #[arg(required = true)]
@@ -228,6 +229,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
         kind: args.input_format,
         skip_invalid: args.skip_invalid,
         allow_empty: args.allow_empty,
+        one_kind: false,
     };
     progress.stage(format!("reading {} lists", lists.len()));
     let b = refset::build::build(&lists, made, algo, output, &opts);
@@ -342,29 +344,38 @@ fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {
     Ok(i32::from(status.starts_with("MISMATCH")))
 }
 
+/// Exit 1 when a set differs from its checksum, 2 when one cannot be read at all (each is
+/// said in its place; the others are still checked).
 fn verify(args: &[PathBuf]) -> anyhow::Result<i32> {
-    let mut bad = 0;
-    let mut sets = vec![];
+    let (mut differ, mut unreadable) = (0, 0);
     for a in args {
-        match refset::group::resolve(a) {
-            Ok(found) => sets.extend(found),
-            // Said in its place, as a set that fails is: the others are still checked.
-            Err(_) => sets.push(a.clone()),
-        }
-    }
-    for p in &sets {
-        match RefSet::open(p)
-            .map_err(anyhow::Error::from)
-            .and_then(|s| Ok(s.verify()?))
-        {
-            Ok(sum) => super::outln!("ok {sum} {}", p.display())?,
+        let sets = match refset::group::resolve(a) {
+            Ok(found) => found,
             Err(e) => {
-                super::outln!("FAILED {}: {e}", p.display())?;
-                bad += 1;
+                super::outln!("UNREADABLE {e}")?;
+                unreadable += 1;
+                continue;
+            }
+        };
+        for p in &sets {
+            match RefSet::open(p).map(|s| s.verify()) {
+                Ok(Ok(sum)) => super::outln!("ok {sum} {}", p.display())?,
+                Ok(Err(e)) => {
+                    super::outln!("FAILED {}: {e}", p.display())?;
+                    differ += 1;
+                }
+                Err(e) => {
+                    super::outln!("UNREADABLE {e}")?;
+                    unreadable += 1;
+                }
             }
         }
     }
-    Ok(i32::from(bad > 0))
+    Ok(match (unreadable, differ) {
+        (0, 0) => 0,
+        (0, _) => 1,
+        _ => super::EXIT_FATAL,
+    })
 }
 
 fn merge(sets: &[PathBuf], output: &Path) -> anyhow::Result<i32> {

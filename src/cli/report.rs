@@ -89,11 +89,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             p.display()
         );
     }
-    let tmp = dest.with_extension("report-tmp");
-    crate::durable::replace(&dest, &tmp, |f| {
-        std::io::Write::write_all(f, text.as_bytes())
-    })
-    .with_context(|| format!("cannot write {}", dest.display()))?;
+    crate::durable::replace(&dest, |f| std::io::Write::write_all(f, text.as_bytes()))
+        .with_context(|| format!("cannot write {}", dest.display()))?;
     eprintln!(
         "hashsweep report: {} files, {} matches in {} files -> {}",
         facts.files,
@@ -107,6 +104,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             facts.output.display()
         );
     }
+    if facts.damaged_lines > 0 {
+        eprintln!(
+            "hashsweep report: warning: {} lines of the scan's outputs could not be read (damaged); the report shows the rest",
+            facts.damaged_lines
+        );
+        return Ok(super::EXIT_SOME_FAILED);
+    }
     Ok(0)
 }
 
@@ -117,6 +121,11 @@ fn vics_text(facts: &crate::report::ScanFacts) -> anyhow::Result<String> {
         eprintln!(
             "hashsweep report: warning: {} files have no MD5 or SHA-1 (unreadable files, or digests not asked for) and are not in the VICS file",
             v.without_digests
+        );
+    }
+    for (key, n) in &v.missing {
+        eprintln!(
+            "hashsweep report: warning: {n} files have no {key} (the scan was run without it in --digest): their Media carry no {key}"
         );
     }
     if !v.unmapped.is_empty() {

@@ -136,6 +136,7 @@ pub enum DigestName {
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     super::use_threads(args.threads);
+    let stop = super::signals::stop_on_interrupt("scan");
     let mut inputs = args.inputs.clone();
     if let Some(list) = &args.files_from {
         inputs.extend(read_list(list)?);
@@ -147,7 +148,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         Some(s) => Shard::parse(s)?,
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::WHOLE),
     };
-    let stop = super::signals::stop_on_interrupt();
     let progress = Progress::start("scan", if args.quiet { Mode::Off } else { Mode::Auto });
     let cfg = config(&args, inputs, shard, progress.clone(), stop)?;
     let prepared = scan::prepare(cfg)?;
@@ -160,14 +160,23 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let engine = args.backend.open()?;
     let s = scan::run(&prepared, &engine);
     progress.finish();
-    let s = s?;
+    let s = match (s, super::signals::received()) {
+        (Err(e), Some(signal)) if e.downcast_ref::<scan::StoppedBeforeStart>().is_some() => {
+            super::signals::announce("scan");
+            eprintln!("hashsweep scan: interrupted by {}: {e}", signal.name());
+            return Ok(signal.exit_code());
+        }
+        (s, _) => s?,
+    };
     if !args.quiet {
         print_summary(&s, shard, &engine);
     }
+    super::say_warnings("scan", &s.gpu_warnings);
     if args.stats {
         print_stats(&s);
     }
     if let Some(signal) = super::signals::received() {
+        super::signals::announce("scan");
         eprintln!(
             "hashsweep scan: interrupted by {}: {} recorded; rerun with --resume",
             signal.name(),

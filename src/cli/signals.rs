@@ -34,9 +34,11 @@ impl Signal {
     }
 }
 
-/// Install the handlers; the returned flag is set by the first SIGINT or SIGTERM. If they
-/// cannot be installed, the default (immediate end) stays and a resume still repairs it.
-pub fn stop_on_interrupt() -> Arc<AtomicBool> {
+/// Install the handlers; the returned flag is set by the first SIGINT or SIGTERM, which is
+/// answered on stderr at once (finishing what is in flight can take a while, and a user
+/// who sees nothing presses again). If they cannot be installed, the default (immediate
+/// end) stays and a resume still repairs the output.
+pub fn stop_on_interrupt(command: &'static str) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     for (sig, code) in [(SIGINT, 130), (SIGTERM, 143)] {
         // Order matters: the shutdown check runs before the flag is set, so only a second
@@ -50,7 +52,26 @@ pub fn stop_on_interrupt() -> Arc<AtomicBool> {
         let _ =
             signal_hook::low_level::register(SIGTERM, || GOT_TERM.store(true, Ordering::SeqCst));
     }
+    let watched = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        while !watched.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        announce(command);
+    });
     stop
+}
+
+static ANNOUNCED: AtomicBool = AtomicBool::new(false);
+
+/// Say once that the command is stopping: from the watcher as soon as a signal comes, or
+/// by the command itself if it ends before the watcher looked.
+pub fn announce(command: &str) {
+    if !ANNOUNCED.swap(true, Ordering::SeqCst) {
+        eprintln!(
+            "hashsweep {command}: stopping after the files in flight are recorded (signal again to stop at once)"
+        );
+    }
 }
 
 /// The signal that stopped the run, if one did.

@@ -10,6 +10,7 @@
 use crate::cpu::hamming::{self, Hit};
 use crate::gpu::GpuMatcher;
 use crate::gpu::matcher::{Request, SetView};
+use crate::matching::Planner;
 
 /// Queries per block: enough work per call to keep all cores (or the GPU) busy, few enough
 /// that one block's pairs stay small.
@@ -57,12 +58,9 @@ impl JoinInput<'_> {
 
 /// Calls `each` with the pairs of every block (no pair twice within a block; across blocks
 /// only in dihedral mode, where the caller keeps the smallest distance). Returns the number
-/// of hash comparisons made. A GPU failure falls back to the CPU for that block and after.
-pub fn self_join(
-    input: &JoinInput,
-    mut gpu: Option<&GpuMatcher>,
-    mut each: impl FnMut(&[Pair]),
-) -> u64 {
+/// of hash comparisons made. A GPU failure moves that block and the rest to the CPU (the
+/// planner's one policy).
+pub fn self_join(input: &JoinInput, planner: &Planner, mut each: impl FnMut(&[Pair])) -> u64 {
     let n = input.len();
     let mut comparisons = 0u64;
     let mut start = 0;
@@ -70,22 +68,19 @@ pub fn self_join(
         let end = (start + BLOCK).min(n);
         let (queries, forms) = input.queries(start, end);
         // Against all hashes unless the pairs are symmetric and the CPU can skip the rest.
-        let from = if input.variants.is_none() && gpu.is_none() {
+        let from = if input.variants.is_none() && planner.gpu().is_none() {
             start
         } else {
             0
         };
-        let hits = match gpu.map(|g| gpu_hits(g, input, &queries)) {
-            Some(Ok(h)) => h,
-            failed => {
-                if let Some(Err(e)) = failed {
-                    eprintln!("hashsweep: warning: {e}; joining on the CPU instead");
-                    gpu = None;
-                }
+        // A GPU failure here leaves `from` at 0: the CPU compares more, finds the same.
+        let hits = planner.either(
+            |g| gpu_hits(g, input, &queries),
+            || {
                 let cutoffs = vec![input.max_distance; queries.len() / input.w];
                 hamming::scan(&input.words[from * input.w..], &queries, &cutoffs, input.w)
-            }
-        };
+            },
+        );
         comparisons += (queries.len() / input.w) as u64 * (n - from) as u64;
         each(&pairs(&hits, start, from, forms));
         start = end;
@@ -174,7 +169,7 @@ mod tests {
             key: u64::MAX,
         };
         let mut found = vec![];
-        let comparisons = self_join(&input, None, |p| found.extend_from_slice(p));
+        let comparisons = self_join(&input, &Planner::cpu(), |p| found.extend_from_slice(p));
         found.sort();
         assert_eq!(found, brute(&words, 1, 3));
         assert!(!found.is_empty());

@@ -10,7 +10,7 @@ pub mod join;
 
 use std::time::Instant;
 
-use crate::gpu::GpuMatcher;
+use crate::matching::Planner;
 
 pub use input::{ClusterInputError, Hashes, ReadOptions, read};
 use join::{JoinInput, Pair};
@@ -126,12 +126,12 @@ impl Nodes {
     }
 }
 
-/// Group the hashes. `gpu`: join on this matcher's device (falls back to the CPU on a
-/// device failure, with a warning); `None`: on all CPU cores.
+/// Group the hashes, joining where `planner` matches (the GPU while it works, else all CPU
+/// cores; why it moved to the CPU is the planner's to say).
 pub fn cluster(
     h: &Hashes,
     p: &Params,
-    gpu: Option<&GpuMatcher>,
+    planner: &Planner,
     progress: &crate::progress::Progress,
 ) -> Clustering {
     let started = Instant::now();
@@ -154,7 +154,7 @@ pub fn cluster(
     let mut reach = groups::own_reach(&weight);
     let mut pairs = 0u64;
     let (mut joined, blocks) = (0, n.div_ceil(join::BLOCK));
-    let comparisons = join::self_join(&input, gpu, |block| {
+    let comparisons = join::self_join(&input, planner, |block| {
         joined += 1;
         progress.stage(format!(
             "joining {n} hashes: block {joined} of {blocks} done"

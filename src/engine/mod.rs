@@ -136,6 +136,15 @@ impl Engine {
         }
     }
 
+    /// What the run should be told about the device so far (faults survived, the device
+    /// given up for the CPU), in order: the caller says it; the engine never prints.
+    pub fn warnings(&self) -> Vec<String> {
+        match self {
+            Engine::Cpu => vec![],
+            Engine::Gpu(g) => g.warnings(),
+        }
+    }
+
     /// Hash every frame; results in input order. Never fails: a GPU fault (out of memory, a
     /// lost or hung device) costs speed, not results, because the frames it held are hashed
     /// again on the CPU path.

@@ -4,9 +4,12 @@
 
 pub mod video;
 
+use std::sync::{Arc, OnceLock};
+
 use crate::cpu::hamming::{self, Hit};
-use crate::gpu::GpuError;
 use crate::gpu::matcher::{Request, SetView};
+use crate::gpu::{GpuContext, GpuError, GpuMatcher};
+use crate::hash::FrameHashes;
 use crate::refset::{Algo, RefSet};
 
 /// Matching defaults from the reference: PDQ matches at distance <= 31. For pHash, 10 is
@@ -64,6 +67,28 @@ impl QueryHashes {
         self.owner.push((query, variant));
     }
 
+    /// Add a picture's hash of this algorithm as query `query`, in the forms it is
+    /// matched in: PDQ at or above the quality floor, as is (variant `base`) and with
+    /// `dihedral` in its 7 other orientations (`base + 1..`); pHash as is. `base` is 0 for
+    /// the whole picture and [`TRIMMED`] for the part inside its added borders. Returns
+    /// whether a hash was added (not when it is below the floor or was not computed).
+    pub fn push_picture(&mut self, query: u32, base: u8, h: &FrameHashes, forms: Forms) -> bool {
+        match (self.algo, h.pdq, h.phash) {
+            (Algo::Pdq, Some(p), _) if p.quality.0 >= forms.min_quality => {
+                let n = if forms.dihedral { 8 } else { 1 };
+                for (v, hash) in p.hashes.iter().take(n).enumerate() {
+                    self.push(query, base + v as u8, &hash.0);
+                }
+                true
+            }
+            (Algo::Phash, _, Some(ph)) => {
+                self.push(query, base, &[ph.0]);
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.owner.len()
     }
@@ -71,6 +96,14 @@ impl QueryHashes {
     pub fn is_empty(&self) -> bool {
         self.owner.is_empty()
     }
+}
+
+/// The forms a picture is matched in: its dihedral variants (PDQ), and the PDQ quality
+/// below which it is not matched at all.
+#[derive(Debug, Clone, Copy)]
+pub struct Forms {
+    pub dihedral: bool,
+    pub min_quality: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,17 +149,95 @@ pub fn finalize(hits: &[Hit], q: &QueryHashes, params: &MatchParams) -> Vec<Matc
     all
 }
 
-/// A GPU matcher on the engine's device, or `None` (with a warning when the device is
-/// there but the matcher could not be made): matching then runs on the CPU.
-pub fn gpu_matcher(
-    ctx: Option<std::sync::Arc<crate::gpu::GpuContext>>,
-) -> Option<crate::gpu::GpuMatcher> {
-    match crate::gpu::GpuMatcher::new(ctx?) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("hashsweep: warning: {e}; matching on the CPU instead");
-            None
+/// Where a run's matching happens: on the GPU matcher while it works, and on the CPU,
+/// which finds exactly the same pairs, from the first GPU failure on (setting the matcher
+/// up, or any request). The one place a matching failure on the device is handled, for
+/// every caller; why it happened is kept for the caller to say, once.
+pub struct Planner {
+    gpu: Option<GpuMatcher>,
+    failed: OnceLock<String>,
+}
+
+impl Planner {
+    /// Matching on the CPU only.
+    pub fn cpu() -> Planner {
+        Planner {
+            gpu: None,
+            failed: OnceLock::new(),
         }
+    }
+
+    /// Matching on this GPU matcher (CPU once it fails).
+    pub fn with(gpu: GpuMatcher) -> Planner {
+        Planner {
+            gpu: Some(gpu),
+            ..Planner::cpu()
+        }
+    }
+
+    /// Matching on the engine's device when it has one.
+    pub fn on_device(ctx: Option<Arc<GpuContext>>) -> Planner {
+        let Some(ctx) = ctx else {
+            return Planner::cpu();
+        };
+        match GpuMatcher::new(ctx) {
+            Ok(g) => Planner::with(g),
+            Err(e) => {
+                let p = Planner::cpu();
+                p.fail(&e);
+                p
+            }
+        }
+    }
+
+    fn fail(&self, e: &GpuError) {
+        let _ = self
+            .failed
+            .set(format!("{e}; matching on the CPU from here on"));
+    }
+
+    /// The GPU matcher, unless matching has moved to the CPU.
+    pub fn gpu(&self) -> Option<&GpuMatcher> {
+        self.gpu.as_ref().filter(|_| self.failed.get().is_none())
+    }
+
+    /// `on_gpu` on the device while it works, else (and from its first failure on)
+    /// `on_cpu`.
+    pub fn either<T>(
+        &self,
+        on_gpu: impl FnOnce(&GpuMatcher) -> Result<T, GpuError>,
+        on_cpu: impl FnOnce() -> T,
+    ) -> T {
+        match self.gpu().map(on_gpu) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                self.fail(&e);
+                on_cpu()
+            }
+            None => on_cpu(),
+        }
+    }
+
+    /// Every entry of `set` within `params` of the queries.
+    pub fn run(&self, set: &RefSet, q: &QueryHashes, params: &MatchParams) -> Vec<Match> {
+        self.either(
+            |g| Matcher::Gpu(g).run(set, q, params),
+            || {
+                Matcher::Cpu
+                    .run(set, q, params)
+                    .expect("the CPU matcher does not fail")
+            },
+        )
+    }
+
+    /// Why matching moved to the CPU, if it did.
+    pub fn fallback(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// Whether matching runs on a device now (for summaries).
+    pub fn on_gpu(&self) -> bool {
+        self.gpu().is_some()
     }
 }
 
@@ -139,7 +250,8 @@ pub fn set_view(set: &RefSet) -> SetView<'_> {
     }
 }
 
-/// Which backend scans.
+/// Which backend scans: one kernel, no fallback (tests compare the two; runs go through a
+/// [`Planner`]).
 pub enum Matcher<'a> {
     Cpu,
     Gpu(&'a crate::gpu::GpuMatcher),
@@ -172,20 +284,6 @@ impl Matcher<'_> {
             }
         };
         Ok(finalize(&hits, q, params))
-    }
-
-    /// Like [`Matcher::run`], but a GPU failure costs speed, not results: the CPU matcher,
-    /// which finds exactly the same pairs, runs instead, with one warning per run.
-    pub fn run_or_cpu(&self, set: &RefSet, q: &QueryHashes, params: &MatchParams) -> Vec<Match> {
-        self.run(set, q, params).unwrap_or_else(|e| {
-            static WARNED: std::sync::Once = std::sync::Once::new();
-            WARNED.call_once(|| {
-                eprintln!("hashsweep: warning: {e}; matching on the CPU instead");
-            });
-            Matcher::Cpu
-                .run(set, q, params)
-                .expect("the CPU matcher does not fail")
-        })
     }
 }
 

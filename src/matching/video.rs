@@ -8,8 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{MatchParams, Matcher, QueryHashes};
-use crate::gpu::GpuError;
+use super::{MatchParams, Planner, QueryHashes};
 use crate::hash::Pdq256;
 use crate::refset::{Algo, RefSet};
 use crate::video::Feature;
@@ -144,10 +143,10 @@ pub struct VideoMatch {
 pub fn against_set(
     set: &RefSet,
     totals: &VideoTotals,
-    matcher: &Matcher,
+    planner: &Planner,
     queries: &[Vec<Pdq256>],
     p: &VpdqParams,
-) -> Result<Vec<VideoMatch>, GpuError> {
+) -> Vec<VideoMatch> {
     assert_eq!(set.algo(), Algo::Pdq, "vPDQ sets hold PDQ hashes");
     assert_eq!(totals.min_quality, p.min_quality);
     let mut q = QueryHashes::new(Algo::Pdq);
@@ -162,7 +161,7 @@ pub fn against_set(
         max_distance: p.distance,
         top_k: None,
     };
-    let hits = matcher.run(set, &q, &params)?;
+    let hits = planner.run(set, &q, &params);
     let video_of = set.video_of();
     // (query video, set video) -> (query hashes hit, set entries hit)
     let mut pairs: BTreeMap<(usize, usize), (BTreeSet<u32>, BTreeSet<u64>)> = BTreeMap::new();
@@ -178,7 +177,7 @@ pub fn against_set(
         pair.0.insert(m.query);
         pair.1.insert(m.entry);
     }
-    Ok(pairs
+    pairs
         .into_iter()
         .map(|((query, video), (qh, ch))| VideoMatch {
             query,
@@ -190,7 +189,7 @@ pub fn against_set(
                 compared_total: totals.per_video[video],
             },
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

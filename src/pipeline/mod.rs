@@ -5,6 +5,8 @@
 pub mod budget;
 pub mod references;
 
+use std::ops::ControlFlow;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ pub use budget::{Budget, Reservation};
 use crate::decode::{self, DecodeOptions, Decoded};
 use crate::engine::{Algorithms, Engine, FrameHashes};
 use crate::frame::Frame;
+use crate::progress::Progress;
 
 /// Files per round at most.
 pub const ROUND_FILES: usize = 256;
@@ -157,6 +160,8 @@ pub struct HashSource<'a> {
     opts: DecodeOptions,
     budget: Arc<Budget>,
     windows: Option<Windows>,
+    /// Counts each file as it is read, ahead of its batch's results.
+    progress: Progress,
 }
 
 /// A decoded file and the windows cut from it, holding their memory until hashed.
@@ -190,7 +195,14 @@ impl<'a> HashSource<'a> {
             opts,
             budget,
             windows: None,
+            progress: Progress::off(),
         }
+    }
+
+    /// Count each file read on `progress` (the caller counts results).
+    pub fn with_progress(mut self, progress: &Progress) -> HashSource<'a> {
+        self.progress = progress.clone();
+        self
     }
 
     /// Also hash these windows of each picture (of the part inside its added borders when
@@ -220,6 +232,19 @@ impl<'a> HashSource<'a> {
     }
 
     pub fn for_each(&self, files: &[PathBuf], mut f: impl FnMut(&Path, Result<Hashed, String>)) {
+        self.try_for_each(files, |p, r| {
+            f(p, r);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// `for_each` that the caller can stop: after the file that returns `Break`, no more
+    /// rounds are read (a reader that went away does not wait for the whole input).
+    pub fn try_for_each(
+        &self,
+        files: &[PathBuf],
+        mut f: impl FnMut(&Path, Result<Hashed, String>) -> ControlFlow<()>,
+    ) {
         let limits = RoundLimits::within(self.budget.limit(), ROUND_PIXELS);
         let mut rest = files;
         while !rest.is_empty() {
@@ -236,7 +261,11 @@ impl<'a> HashSource<'a> {
                     }
                     Err(_) => (0, None),
                 },
-                |p, head, hold| self.read(p, head, hold),
+                |p, head, hold| {
+                    let r = self.read(p, head, hold);
+                    self.progress.add_read(1);
+                    r
+                },
                 |r: &Read| r.frames().iter().map(|f| f.pixels()).sum(),
             );
             let n = round.len();
@@ -253,7 +282,9 @@ impl<'a> HashSource<'a> {
                     windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
                     warnings: d.warnings,
                 });
-                f(path, r);
+                if f(path, r).is_break() {
+                    return;
+                }
             }
             rest = &rest[n..];
         }

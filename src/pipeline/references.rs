@@ -51,7 +51,7 @@ pub fn image_entries(
         pdq: opts.algo == Algo::Pdq,
         phash: opts.algo == Algo::Phash,
     };
-    let mut source = HashSource::new(engine, algos, opts.decode, budget);
+    let mut source = HashSource::new(engine, algos, opts.decode, budget).with_progress(progress);
     if opts.augment {
         source = source.with_windows(augment::crops);
     }

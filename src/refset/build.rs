@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::format::Algo;
+use super::format::{Algo, FLAG_GROUP_MEMBER};
 use super::input::{self, InputError, Kind};
 use super::write::{self, Entry, EntrySections};
 use super::{exchange, group};
@@ -23,6 +23,9 @@ pub struct BuildOptions {
     pub skip_invalid: bool,
     /// Write a set with no entries instead of refusing to.
     pub allow_empty: bool,
+    /// Refuse, before writing anything, lists that hold several kinds (for callers that
+    /// take one set back, as the Python package's `RefSet.build`).
+    pub one_kind: bool,
 }
 
 /// One set a build wrote.
@@ -80,6 +83,13 @@ pub enum BuildError {
     },
     #[error("--allow-empty with inputs that name no algorithm: give --algo too")]
     EmptyWithoutAlgo,
+    #[error("the lists hold several kinds of hash ({}): name one to build", .0.join(", "))]
+    SeveralKinds(Vec<&'static str>),
+    #[error("removing {path}, which this name stood for before: {cause}")]
+    Remove {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error(
         "{0} is not a reference set: it would be replaced by this build; move it away or choose another -o"
     )]
@@ -111,6 +121,11 @@ fn why_empty(no_hash: &usize, invalid: &usize, unused: &BTreeMap<String, usize>)
 
 /// Build the set or sets named `output` from hash lists `inputs` and entries made
 /// elsewhere (`made`: hashes of pictures, of algorithm `made_algo`, first in the set).
+///
+/// Each kind of hash the inputs hold is read in a pass of its own, inputs in their order:
+/// an exchanged list (whose entries name their kinds, and whose deletions apply to every
+/// kind) in every pass, a plain list only in the pass of its own kind. Nothing is written
+/// until every set is known to hold something.
 pub fn build(
     inputs: &[PathBuf],
     made: Vec<Entry>,
@@ -118,7 +133,13 @@ pub fn build(
     output: &Path,
     opts: &BuildOptions,
 ) -> Result<Built, BuildError> {
-    let first = read_lists(inputs, made, opts.algo.or(made_algo), opts)?;
+    let peeks = inputs
+        .iter()
+        .map(|p| input::peek(p, opts.kind))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plain_kinds = || peeks.iter().filter(|p| !p.exchanged).filter_map(|p| p.algo);
+    let start = opts.algo.or(made_algo).or_else(|| plain_kinds().next());
+    let first = read_pass(inputs, &peeks, start, made, opts, true)?;
     let algo = match (first.algo, opts.allow_empty) {
         (Some(a), _) => a,
         (None, false) => {
@@ -130,11 +151,20 @@ pub fn build(
         }
         (None, true) => return Err(BuildError::EmptyWithoutAlgo),
     };
-    // Other kinds the lists carry that a set can hold, each with the inputs that hold them.
-    let others: BTreeMap<Algo, Vec<PathBuf>> = match opts.algo {
-        Some(_) => BTreeMap::new(),
-        None => first.other_kinds(algo),
-    };
+    let mut kinds = vec![algo];
+    if opts.algo.is_none() {
+        let listed = first.unused.keys().filter_map(|k| exchange::algo_of(k));
+        for a in plain_kinds().chain(listed) {
+            if !kinds.contains(&a) {
+                kinds.push(a);
+            }
+        }
+    }
+    if opts.one_kind && kinds.len() > 1 {
+        return Err(BuildError::SeveralKinds(
+            kinds.iter().map(|a| a.name()).collect(),
+        ));
+    }
     let mut built = Built {
         sets: vec![],
         invalid: first.invalid,
@@ -142,66 +172,83 @@ pub fn build(
         unused: first.unused.clone(),
         replaced: vec![],
     };
-    let name_of = |a: Algo| match others.is_empty() {
-        true => output.to_path_buf(),
-        false => group::member(output, a),
+    let mut passes = vec![(algo, first)];
+    for &a in &kinds[1..] {
+        let r = read_pass(inputs, &peeks, Some(a), vec![], opts, false)?;
+        // Exchanged rows without a hash were counted by the first pass.
+        built.invalid += r.invalid;
+        built.no_hash += r.no_hash - r.no_hash_listed;
+        passes.push((a, r));
+    }
+    let grouped = passes.len() > 1;
+    let name_of = |a: Algo| match grouped {
+        true => group::member(output, a),
+        false => output.to_path_buf(),
     };
-    let mut plans = vec![(algo, first)];
-    for (a, files) in &others {
-        plans.push((*a, read_lists(files, vec![], Some(*a), opts)?));
+    let mut sets = vec![];
+    for (a, read) in passes {
+        let (entries, deleted) = read.entries_after_deletions();
+        if entries.is_empty() && !opts.allow_empty {
+            return Err(BuildError::EmptySet {
+                algo: a.name(),
+                no_hash: built.no_hash,
+                invalid: built.invalid,
+                unused: built.unused,
+            });
+        }
+        sets.push((a, entries, deleted));
     }
-    built.invalid += plans[1..].iter().map(|(_, r)| r.invalid).sum::<usize>();
-    if let Some((a, _)) = plans
-        .iter()
-        .find(|(_, r)| r.entries.is_empty() && !opts.allow_empty)
-    {
-        return Err(BuildError::EmptySet {
-            algo: a.name(),
-            no_hash: built.no_hash,
-            invalid: built.invalid,
-            unused: built.unused,
-        });
+    let written: Vec<PathBuf> = kinds.iter().map(|&a| name_of(a)).collect();
+    let stale = stale(output, &written)?;
+    for (a, entries, deleted) in sets {
+        built
+            .sets
+            .push(write_one(a, entries, deleted, &name_of(a), grouped)?);
     }
-    let written: Vec<PathBuf> = plans.iter().map(|(a, _)| name_of(*a)).collect();
-    built.replaced = stale(output, &written)?;
-    for (a, read) in plans {
-        built.sets.push(write_one(a, read, &name_of(a))?);
-    }
-    for p in &built.replaced {
-        let _ = std::fs::remove_file(p);
+    for p in stale {
+        std::fs::remove_file(&p).map_err(|cause| BuildError::Remove {
+            path: p.clone(),
+            cause,
+        })?;
+        built.replaced.push(p);
     }
     built
         .unused
-        .retain(|k, _| exchange::algo_of(k).is_none_or(|a| !others.contains_key(&a)));
+        .retain(|k, _| exchange::algo_of(k).is_none_or(|a| !kinds.contains(&a)));
     Ok(built)
 }
 
-/// Files the name stood for that this build does not write: they would be taken by
-/// `--refs NAME` beside (or instead of) the new sets. Only reference sets are replaced.
+/// Files the name stood for that this build does not write, and which `--refs NAME` would
+/// take beside (or instead of) the new sets: the file of that name, and the members of an
+/// earlier build's group. A set built on its own under a member's name is left alone;
+/// a file at the name that is not a set is refused.
 fn stale(output: &Path, written: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
-    let mut was = group::existing(output);
-    if output.is_file() {
-        was.extend(
-            Algo::ALL
-                .iter()
-                .map(|&a| group::member(output, a))
-                .filter(|p| p.is_file()),
-        );
+    let mut gone = vec![];
+    if output.is_file() && !written.iter().any(|w| w == output) {
+        if super::RefSet::open(output).is_err() {
+            return Err(BuildError::NotASet(output.to_path_buf()));
+        }
+        gone.push(output.to_path_buf());
     }
-    let gone: Vec<PathBuf> = was.into_iter().filter(|p| !written.contains(p)).collect();
-    for p in &gone {
-        if super::RefSet::open(p).is_err() {
-            return Err(BuildError::NotASet(p.clone()));
+    for p in Algo::ALL.iter().map(|&a| group::member(output, a)) {
+        let member =
+            p.is_file() && super::RefSet::open(&p).is_ok_and(|s| s.header().has(FLAG_GROUP_MEMBER));
+        if member && !written.contains(&p) {
+            gone.push(p);
         }
     }
     Ok(gone)
 }
 
-fn write_one(algo: Algo, read: Read, path: &Path) -> Result<BuiltSet, BuildError> {
-    let mut entries = read.entries;
-    let deleted = exchange::apply_deletions(&mut entries, &read.deletions);
+fn write_one(
+    algo: Algo,
+    entries: Vec<Entry>,
+    deleted: usize,
+    path: &Path,
+    grouped: bool,
+) -> Result<BuiltSet, BuildError> {
     let n = entries.len();
-    let mut s = EntrySections::new(algo, entries);
+    let mut s = EntrySections::new(algo, entries).in_group(grouped);
     let kept = s.entries().len();
     write::write_set(path, &mut s).map_err(|cause| BuildError::Write {
         path: path.to_path_buf(),
@@ -216,52 +263,60 @@ fn write_one(algo: Algo, read: Read, path: &Path) -> Result<BuiltSet, BuildError
     })
 }
 
-/// What the inputs gave for one algorithm.
+/// What one pass gave for one algorithm.
 struct Read {
     algo: Option<Algo>,
     entries: Vec<Entry>,
     invalid: usize,
     no_hash: usize,
+    /// Of `no_hash`, exchanged entries without a hash of a kind we match.
+    no_hash_listed: usize,
     unused: BTreeMap<String, usize>,
     deletions: Vec<(String, usize)>,
-    /// Per input, the fingerprint kinds it carried that this read did not use.
-    unused_by_input: Vec<(PathBuf, BTreeMap<String, usize>)>,
 }
 
 impl Read {
-    /// Kinds a set can hold, other than `algo`, that some input carried: each with the
-    /// inputs that carry it (only those are read again for it).
-    fn other_kinds(&self, algo: Algo) -> BTreeMap<Algo, Vec<PathBuf>> {
-        let mut out: BTreeMap<Algo, Vec<PathBuf>> = BTreeMap::new();
-        for (path, kinds) in &self.unused_by_input {
-            for k in kinds.keys() {
-                if let Some(a) = exchange::algo_of(k).filter(|&a| a != algo) {
-                    let files = out.entry(a).or_default();
-                    if !files.contains(path) {
-                        files.push(path.clone());
-                    }
-                }
-            }
-        }
-        out
+    /// The entries with the lists' deletions applied, and how many these removed.
+    fn entries_after_deletions(self) -> (Vec<Entry>, usize) {
+        let mut entries = self.entries;
+        let deleted = exchange::apply_deletions(&mut entries, &self.deletions);
+        (entries, deleted)
     }
 }
 
-fn read_lists(
+/// One pass over the inputs for `algo` (`None`: the first hash decides): every exchanged
+/// list, and the plain lists of this kind (in the first pass also those whose kind their
+/// head did not tell, so that their errors are said).
+fn read_pass(
     inputs: &[PathBuf],
-    made: Vec<Entry>,
+    peeks: &[input::Peek],
     algo: Option<Algo>,
+    made: Vec<Entry>,
     opts: &BuildOptions,
+    first: bool,
 ) -> Result<Read, BuildError> {
     let mut r = Read {
         algo,
         entries: made,
         invalid: 0,
         no_hash: 0,
+        no_hash_listed: 0,
         unused: BTreeMap::new(),
         deletions: vec![],
-        unused_by_input: vec![],
     };
+    // `--algo` names the kind of every plain list (a bare SHA-256 list looks like PDQ).
+    let forced = opts.algo.is_some();
+    let take = |p: &input::Peek| match (p.exchanged, p.algo, algo) {
+        (true, ..) => true,
+        (false, Some(a), Some(k)) => a == k || forced,
+        (false, None, _) | (false, _, None) => first,
+    };
+    let inputs: Vec<&PathBuf> = inputs
+        .iter()
+        .zip(peeks)
+        .filter(|(_, p)| take(p))
+        .map(|(i, _)| i)
+        .collect();
     // Room for every entry at once, from the inputs' sizes: a PDQ line is 65 bytes or more.
     let line_bytes = match algo {
         Some(a) => a.digest_bytes().map_or(a.bits() / 4, |n| n * 2) as u64 + 1,
@@ -293,10 +348,10 @@ fn read_lists(
         }
         r.invalid += p.invalid;
         r.no_hash += p.no_hash;
-        for (k, n) in &p.unused {
-            *r.unused.entry(k.clone()).or_default() += n;
+        r.no_hash_listed += p.no_hash_listed;
+        for (k, n) in p.unused {
+            *r.unused.entry(k).or_default() += n;
         }
-        r.unused_by_input.push((path.clone(), p.unused));
         r.deletions.extend(p.deletions);
         r.entries = p.entries;
     }

@@ -220,7 +220,9 @@ fn vics_media(m: &serde_json::Value, list: &str) -> Listed {
     for f in m["MediaFiles"].as_array().into_iter().flatten() {
         add(f);
     }
-    fingerprints.dedup();
+    // A Media's digest is repeated by its files: each once, in the order first given.
+    let mut seen = std::collections::HashSet::new();
+    fingerprints.retain(|f| seen.insert(f.clone()));
     Listed {
         list: list.to_string(),
         id: text("MediaID"),

@@ -100,6 +100,10 @@ pub const FLAG_SORTED: u32 = 4;
 /// Entries are frame hashes of videos (built from vPDQ files): each names its video, so a
 /// video match is one query over the whole set.
 pub const FLAG_VIDEOS: u32 = 8;
+/// One of the sets a build of a list holding several fingerprint kinds wrote beside the
+/// name it was given (`known.md5.hsref` of `known.hsref`): a later build under that name
+/// replaces it. A set without it at such a path was built on its own and is left alone.
+pub const FLAG_GROUP_MEMBER: u32 = 16;
 
 /// The fixed header, little-endian, `HEADER_LEN` bytes.
 #[repr(C)]

@@ -62,7 +62,53 @@ pub struct Parsed {
     pub unused: std::collections::BTreeMap<String, usize>,
     /// Deletions of exchanged lists: (list and id, how many entries were read before it).
     pub deletions: Vec<(String, usize)>,
+    /// Rows without a hash that were exchanged entries (their kinds are named, so a build
+    /// of another kind reads them again; plain rows are read once).
+    pub no_hash_listed: usize,
+    /// The file is an exchanged list (entries name their fingerprint kinds): a build of
+    /// several kinds reads it once per kind.
+    pub exchanged: bool,
 }
+
+/// What a list's first lines say, before it is read: whether it is an exchanged list, and
+/// the kind of the first hash of a plain one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peek {
+    pub exchanged: bool,
+    pub algo: Option<Algo>,
+}
+
+/// Look at the head of a list (64 KiB, whole lines): cheap, whatever the list's size.
+pub fn peek(path: &Path, kind: Option<Kind>) -> Result<Peek, InputError> {
+    let io = |cause| InputError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut head = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
+        .map_err(io)?;
+    let kind = kind.unwrap_or_else(|| detect(&String::from_utf8_lossy(&head)));
+    if matches!(kind, Kind::Xml | Kind::Json) {
+        return Ok(Peek {
+            exchanged: true,
+            algo: None,
+        });
+    }
+    // A line cut by the window is not judged.
+    if head.len() as u64 == HEAD_BYTES {
+        let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        head.truncate(end);
+    }
+    let p = parse(std::io::Cursor::new(head), path, kind, None, true, vec![])?;
+    Ok(Peek {
+        exchanged: p.exchanged,
+        algo: p.algo,
+    })
+}
+
+/// Bytes of a list read to tell its layout.
+const HEAD_BYTES: u64 = 64 << 10;
 
 /// Parse hex into little-endian u64 words in the project's bit order (see `crate::hash`).
 pub fn parse_hash(s: &str, algo: Algo) -> Option<Vec<u64>> {
@@ -181,11 +227,28 @@ pub fn read_as(
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut head = vec![];
     (&mut file)
-        .take(64 << 10)
+        .take(HEAD_BYTES)
         .read_to_end(&mut head)
         .map_err(io)?;
     let kind = kind.unwrap_or_else(|| detect(&String::from_utf8_lossy(&head)));
-    let reader = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(file));
+    let reader = std::io::Cursor::new(head).chain(file);
+    parse(reader, path, kind, algo, skip_invalid, entries)
+}
+
+/// Parse a list of layout `kind` from `reader` (`path` names it in messages and labels).
+fn parse(
+    reader: impl Read,
+    path: &Path,
+    kind: Kind,
+    algo: Option<Algo>,
+    skip_invalid: bool,
+    entries: Vec<Entry>,
+) -> Result<Parsed, InputError> {
+    let io = |cause| InputError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let reader = BufReader::with_capacity(1 << 20, reader);
     let mut p = Parser {
         path,
         name: Arc::from(path.to_string_lossy()),
@@ -294,7 +357,11 @@ impl Parser<'_> {
         let Some(words) = parse_hash(hex, algo) else {
             return self.bad(
                 line,
-                format!("{hex:?} is not a {}-bit hex hash", algo.bits()),
+                // A digest's own width (SHA-1 is 160 bits, stored in 192).
+                format!(
+                    "{hex:?} is not a {}-bit hex hash",
+                    algo.digest_bytes().map_or(algo.bits(), |n| n * 8)
+                ),
             );
         };
         let label = match label.filter(|l| !l.is_empty()) {
@@ -422,6 +489,7 @@ impl Parser<'_> {
     /// An exchanged entry: a deletion, or the fingerprint of this set's algorithm (the
     /// first usable one decides it when `--algo` did not); the others are counted.
     fn listed(&mut self, n: usize, e: exchange::Listed) -> Result<(), InputError> {
+        self.out.exchanged = true;
         if e.deleted {
             if let Some(id) = e.id {
                 let key = exchange::deletion_key(&e.list, &id);
@@ -455,6 +523,7 @@ impl Parser<'_> {
             .any(|(k, v)| exchange::algo_of(k).is_some() && !v.is_empty());
         if !used && !matchable {
             self.out.no_hash += 1;
+            self.out.no_hash_listed += 1;
         }
         Ok(())
     }

@@ -2,14 +2,14 @@
 //! order through a running BLAKE3, and the file appears under its final name only when
 //! complete (temporary file, fsync, rename, fsync of the directory).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::format::{
-    self, Algo, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header,
-    LABEL_SEPARATOR,
+    self, Algo, FLAG_GROUP_MEMBER, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN,
+    Header, LABEL_SEPARATOR,
 };
 
 /// A hash's words held inline (`algo.words()` of the four used, the rest zero): a list of
@@ -139,13 +139,13 @@ pub fn merge_duplicates(mut entries: Vec<Entry>) -> Vec<Entry> {
 }
 
 /// A `Write` that hashes what passes through and knows its position.
-struct Sink {
-    out: BufWriter<File>,
+struct Sink<'f> {
+    out: BufWriter<&'f mut File>,
     hasher: blake3::Hasher,
     pos: u64,
 }
 
-impl Sink {
+impl Sink<'_> {
     fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
         self.hasher.update(b);
         self.pos += b.len() as u64;
@@ -260,14 +260,13 @@ fn layout<S: Sections + ?Sized>(s: &S) -> Header {
     h
 }
 
-/// Write a set atomically: under a temporary name beside `path`, synced, then renamed.
+/// Write a set whole or not at all (`durable::replace`): readers map sets that are
+/// replaced by rename.
 pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Result<Header> {
     let mut header = layout(s);
-    let tmp = temp_name(path);
-    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-    let result = (|| {
+    crate::durable::replace(path, |file| {
         let mut sink = Sink {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(1 << 20, &mut *file),
             hasher: blake3::Hasher::new(),
             pos: 0,
         };
@@ -304,19 +303,13 @@ pub fn write_set<S: Sections + ?Sized>(path: &Path, s: &mut S) -> std::io::Resul
             )));
         }
         header.checksum = *sink.hasher.finalize().as_bytes();
-        let mut file = sink.out.into_inner().map_err(|e| e.into_error())?;
+        sink.out.flush()?;
+        drop(sink);
         file.seek(SeekFrom::Start(
             std::mem::offset_of!(Header, checksum) as u64
         ))?;
-        file.write_all(&header.checksum)?;
-        file.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path)?;
-    crate::durable::sync_parent(path)?;
+        file.write_all(&header.checksum)
+    })?;
     Ok(header)
 }
 
@@ -334,19 +327,14 @@ fn put_offsets(
     Ok(())
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or("refset".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 /// Sections from entries held in memory (what `refs build` and `refs merge` write).
 pub struct EntrySections {
     algo: Algo,
     entries: Vec<Entry>,
     /// Distinct video names, sorted, when any entry names one.
     videos: Vec<String>,
+    /// One of the sets of a build of several kinds (`FLAG_GROUP_MEMBER`).
+    group_member: bool,
 }
 
 impl EntrySections {
@@ -362,7 +350,14 @@ impl EntrySections {
             algo,
             entries: merge_duplicates(entries),
             videos,
+            group_member: false,
         }
+    }
+
+    /// Mark the set as one of a group written by one build (see `group`).
+    pub fn in_group(mut self, member: bool) -> EntrySections {
+        self.group_member = member;
+        self
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -400,6 +395,9 @@ impl Sections for EntrySections {
         }
         if !self.videos.is_empty() {
             f |= FLAG_VIDEOS;
+        }
+        if self.group_member {
+            f |= FLAG_GROUP_MEMBER;
         }
         f
     }

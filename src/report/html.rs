@@ -91,10 +91,23 @@ fn bars(values: &[u32], title: &str, label: impl Fn(usize) -> String) -> String 
     s
 }
 
-/// A time recorded in Unix seconds, as ISO 8601 with the scanning machine's UTC offset.
+/// A time recorded in Unix seconds, as ISO 8601 with the scanning machine's UTC offset at
+/// that moment. Its zone's rules are known here when this machine's offset at the scan's
+/// start is the one the scan recorded (the usual case: a report made where the scan ran);
+/// then each time gets its own offset (a file modified before a change to summer time
+/// keeps winter's). Otherwise every time gets the offset recorded at the start.
 fn local_time(f: &ScanFacts, unix: Option<f64>) -> String {
-    let offset = f.header["utc_offset_s"].as_i64().unwrap_or(0);
-    unix.map_or_else(String::new, |t| crate::clock::iso8601(t, offset))
+    let recorded = f.header["utc_offset_s"].as_i64().unwrap_or(0);
+    let started = f.header["started"].as_f64().unwrap_or(0.0);
+    let same_zone = crate::clock::local_offset(started) == recorded;
+    unix.map_or_else(String::new, |t| {
+        let offset = if same_zone {
+            crate::clock::local_offset(t)
+        } else {
+            recorded
+        };
+        crate::clock::iso8601(t, offset)
+    })
 }
 
 fn words(v: &Value) -> String {
@@ -191,6 +204,13 @@ fn summary_paragraph(out: &mut String, f: &ScanFacts) {
             count(f.warned_total, "file")
         );
     }
+    if f.damaged_lines > 0 {
+        let _ = write!(
+            p,
+            " <b class=warn>{} of the scan's outputs could not be read (damaged): this report shows less than the scan recorded.</b>",
+            count(f.damaged_lines, "line")
+        );
+    }
     match &f.summary {
         None => p.push_str(
             " <b class=warn>The scan has not finished: this is what it had recorded.</b>",
@@ -255,7 +275,12 @@ fn header_section(out: &mut String, f: &ScanFacts) {
     row(out, "backend", &cell(&h["backend"]));
     let mut algos = esc(&words(&h["algorithms"]));
     for a in h["added_for_refs"].as_array().into_iter().flatten() {
-        let _ = write!(algos, "<br>{}", cell(a));
+        let _ = write!(
+            algos,
+            "<br>{} added for the set {}",
+            cell(&a["hash"]),
+            cell(&a["set"])
+        );
     }
     row(out, "algorithms", &algos);
     row(

@@ -61,6 +61,9 @@ pub struct ScanFacts {
     pub per_second: Vec<u32>,
     /// Every file record, for the VICS export (paths, sizes, digests).
     pub all_files: Vec<Listed>,
+    /// Lines of the outputs that could not be read (not a torn last line): the report then
+    /// shows less than the scan recorded, and says so.
+    pub damaged_lines: usize,
 }
 
 fn text(v: &Value, k: &str) -> String {
@@ -138,33 +141,31 @@ pub fn gather(output: &Path, keep_all: bool) -> anyhow::Result<ScanFacts> {
         ..ScanFacts::default()
     };
     let mpath = crate::scan::matches_path(&at.records);
-    if let Ok(m) = std::fs::File::open(&mpath) {
-        for line in BufReader::new(m).lines() {
-            let line = line.with_context(|| format!("reading {}", mpath.display()))?;
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                f.matches.push(v);
-            }
-        }
+    if mpath.exists() {
+        let mut damaged = Damaged::default();
+        each_json_line(&mpath, &mut damaged, |v| f.matches.push(v))?;
+        f.damaged_lines += damaged.count();
     }
     for m in &f.matches {
         f.matched.insert(text(m, "path"), Listed::default());
     }
     let mut runs = Runs::default();
+    let mut damaged = Damaged::default();
     if at.csv {
         let meta = crate::scan::meta_path(&at.records);
-        let lines = read_lines(&meta)
-            .with_context(|| format!("a CSV scan output needs {} beside it", meta.display()))?;
-        for v in lines {
-            f.add(v, &mut runs, keep_all);
-        }
-        for v in csv_records(&at.records)? {
-            f.add(v, &mut runs, keep_all);
-        }
+        anyhow::ensure!(
+            meta.exists(),
+            "a CSV scan output needs {} beside it",
+            meta.display()
+        );
+        let mut meta_damaged = Damaged::default();
+        each_json_line(&meta, &mut meta_damaged, |v| f.add(v, &mut runs, keep_all))?;
+        f.damaged_lines += meta_damaged.count();
+        each_csv_record(&at.records, &mut damaged, |v| f.add(v, &mut runs, keep_all))?;
     } else {
-        for v in read_lines(&at.records)? {
-            f.add(v, &mut runs, keep_all);
-        }
+        each_json_line(&at.records, &mut damaged, |v| f.add(v, &mut runs, keep_all))?;
     }
+    f.damaged_lines += damaged.count();
     anyhow::ensure!(
         !f.header.is_null(),
         "{} holds no scan header record",
@@ -173,36 +174,75 @@ pub fn gather(output: &Path, keep_all: bool) -> anyhow::Result<ScanFacts> {
     Ok(f)
 }
 
-/// The JSON records of a file, one per line; a torn last line of a scan still running is
-/// not a record yet.
-fn read_lines(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = vec![];
-    for line in BufReader::new(file).lines() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if let Ok(v) = serde_json::from_str::<Value>(&line) {
-            out.push(v);
-        }
-    }
-    Ok(out)
+/// Lines that could not be read. The last line of a scan still running may be torn, and is
+/// not a record yet; any other is damage, and is counted.
+#[derive(Default)]
+struct Damaged {
+    seen: usize,
+    /// Bad lines since the last good one.
+    pending: usize,
 }
 
-/// The rows of a CSV output as the records the JSONL form holds (file records only; the
-/// header and summary are in the `.meta.jsonl`). A row torn by a scan still running is left
-/// out, as a torn JSONL line is.
-fn csv_records(path: &Path) -> anyhow::Result<Vec<Value>> {
+impl Damaged {
+    fn good(&mut self) {
+        self.seen += self.pending;
+        self.pending = 0;
+    }
+
+    fn bad(&mut self) {
+        self.pending += 1;
+    }
+
+    /// Bad lines but a torn last one.
+    fn count(&self) -> usize {
+        self.seen + self.pending.saturating_sub(1)
+    }
+}
+
+/// Each JSON record of a file, one per line, streamed (an output of millions of files is
+/// never held whole).
+fn each_json_line(
+    path: &Path,
+    damaged: &mut Damaged,
+    mut each: impl FnMut(Value),
+) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(v) => {
+                damaged.good();
+                each(v);
+            }
+            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Err(_) => damaged.bad(),
+        }
+    }
+    Ok(())
+}
+
+/// Each row of a CSV output as the record the JSONL form holds (file records only; the
+/// header and summary are in the `.meta.jsonl`), streamed.
+fn each_csv_record(
+    path: &Path,
+    damaged: &mut Damaged,
+    mut each: impl FnMut(Value),
+) -> anyhow::Result<()> {
     let mut rows = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let header = rows.headers()?.clone();
-    let mut out = vec![];
     for row in rows.records() {
-        let Ok(row) = row else { break };
-        if row.len() != header.len() {
-            break;
-        }
+        let row = match row {
+            Ok(r) if r.len() == header.len() => r,
+            _ => {
+                damaged.bad();
+                continue;
+            }
+        };
+        damaged.good();
         let mut v = serde_json::json!({"type": "file"});
         for (k, cell) in header.iter().zip(row.iter()).filter(|(_, c)| !c.is_empty()) {
             v[k] = match k {
@@ -215,9 +255,9 @@ fn csv_records(path: &Path) -> anyhow::Result<Vec<Value>> {
                 _ => Value::from(cell),
             };
         }
-        out.push(v);
+        each(v);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Where the records of each run fall in time (a resumed run's after the ones before).
@@ -237,6 +277,8 @@ impl ScanFacts {
                     self.resumed_runs += 1;
                     runs.offset += runs.end.ceil();
                     runs.end = 0.0;
+                    // The run this header starts has no summary until it writes one.
+                    self.summary = None;
                 }
             }
             Some("summary") => self.summary = Some(v),

@@ -16,6 +16,9 @@ pub struct VicsExport {
     pub json: Value,
     /// Files recorded without MD5 or SHA-1, which VICS Media cannot name; left out.
     pub without_digests: usize,
+    /// Exported files without one of the two (`MD5`, `SHA1`), by the one they lack: that
+    /// key is left out of their Media.
+    pub missing: BTreeMap<&'static str, usize>,
     /// Matched files whose list categories have no VICS number, by category: exported as
     /// category 0, their own category in the HTML report and the CSV of matches.
     pub unmapped: BTreeMap<String, usize>,
@@ -72,6 +75,7 @@ pub fn vics(f: &ScanFacts) -> Result<VicsExport, VicsError> {
         .filter_map(|a| a.as_str().map(String::from))
         .collect();
     let mut unmapped = BTreeMap::new();
+    let mut missing = BTreeMap::new();
     let media: Vec<Value> = with
         .iter()
         .enumerate()
@@ -82,18 +86,19 @@ pub fn vics(f: &ScanFacts) -> Result<VicsExport, VicsError> {
             }
             let rel = relative(&l.path, &inputs);
             let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-            json!({
-                "MediaID": i + 1,
-                "Category": cat,
-                "MD5": l.md5.as_deref().unwrap_or_default().to_ascii_uppercase(),
-                "SHA1": l.sha1.as_deref().unwrap_or_default().to_ascii_uppercase(),
-                "MediaSize": l.size,
-                "MediaFiles": [{
-                    "FileName": name,
-                    "RelativeFilePath": rel,
-                    "MD5": l.md5.as_deref().unwrap_or_default().to_ascii_uppercase(),
-                }],
-            })
+            let mut file = json!({"FileName": name, "RelativeFilePath": rel});
+            let mut m = json!({"MediaID": i + 1, "Category": cat, "MediaSize": l.size});
+            for (key, digest) in [("MD5", &l.md5), ("SHA1", &l.sha1)] {
+                match digest {
+                    Some(d) => m[key] = json!(d.to_ascii_uppercase()),
+                    None => *missing.entry(key).or_insert(0) += 1,
+                }
+            }
+            if let Some(d) = &l.md5 {
+                file["MD5"] = json!(d.to_ascii_uppercase());
+            }
+            m["MediaFiles"] = json!([file]);
+            m
         })
         .collect();
     Ok(VicsExport {
@@ -102,21 +107,27 @@ pub fn vics(f: &ScanFacts) -> Result<VicsExport, VicsError> {
             "value": media,
         }),
         without_digests: f.all_files.len() - with.len(),
+        missing,
         unmapped,
     })
 }
 
 /// The path below the scan input it came from (the longest input that holds it, by whole
-/// components).
+/// components); a file given as an input itself is its own name.
 fn relative(path: &str, inputs: &[String]) -> String {
     let p = std::path::Path::new(path);
-    inputs
+    let below = inputs
         .iter()
         .filter_map(|i| p.strip_prefix(i).ok().map(|rest| (i.len(), rest)))
         .max_by_key(|(n, _)| *n)
-        .map_or(path.to_string(), |(_, rest)| {
-            rest.to_string_lossy().into_owned()
-        })
+        .map(|(_, rest)| rest.to_string_lossy().into_owned());
+    match below {
+        Some(rest) if !rest.is_empty() => rest,
+        Some(_) => p
+            .file_name()
+            .map_or(path.to_string(), |n| n.to_string_lossy().into_owned()),
+        None => path.to_string(),
+    }
 }
 
 /// The matches as a flat table, one row each.

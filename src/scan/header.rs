@@ -40,7 +40,7 @@ pub(super) fn header(
     engine: &Engine,
     sets: &[RefSet],
     verified: &[Verified],
-    added: &[String],
+    added: &[super::sets::Added],
 ) -> Value {
     let mut algos = vec![];
     if cfg.algos.pdq {

@@ -225,8 +225,7 @@ pub fn merge(
     let mut matches = 0;
     if outputs.iter().any(|p| matches_path(p).exists()) {
         progress.stage("writing the matches");
-        let mtmp = mpath.with_extension("merge-tmp");
-        crate::durable::replace(&mpath, &mtmp, |f| {
+        crate::durable::replace(&mpath, |f| {
             matches = write_matches(outputs, &keys, f).map_err(std::io::Error::other)?;
             Ok(())
         })
@@ -236,8 +235,7 @@ pub fn merge(
         std::fs::remove_file(&mpath)?;
     }
     progress.stage(format!("writing {} records", keys.len()));
-    let tmp = output.with_extension("merge-tmp");
-    crate::durable::replace(output, &tmp, |f| {
+    crate::durable::replace(output, |f| {
         write_records(outputs, f, matches).map_err(std::io::Error::other)
     })
     .with_context(|| format!("cannot write {}", output.display()))?;

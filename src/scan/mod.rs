@@ -40,7 +40,7 @@ use crate::decode::DecodeOptions;
 use crate::engine::{Algorithms, Engine};
 use crate::frame::Frame;
 use crate::gpu::GpuCounters;
-use crate::matching::{self, Matcher};
+use crate::matching::Planner;
 use crate::pipeline::{self, Budget, Reservation, RoundLimits};
 use crate::progress::Progress;
 use crate::refset::RefSet;
@@ -135,6 +135,10 @@ pub struct Summary {
     pub video_frames: usize,
     /// Files whose records this output holds now (earlier runs' and this one's).
     pub recorded: usize,
+    /// What happened to the GPU during the run (a fault survived, hashing or matching moved
+    /// to the CPU): the answers are the same, the speed is not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpu_warnings: Vec<String>,
     /// The run stopped early (`ScanConfig::stop`): `--resume` does the rest.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -231,7 +235,7 @@ pub struct Prepared {
     sets: Vec<RefSet>,
     verified: Vec<Verified>,
     /// What was added to the requested hashes and digests for the sets, and why.
-    pub added: Vec<String>,
+    pub added: Vec<sets::Added>,
 }
 
 impl Prepared {
@@ -253,9 +257,22 @@ pub struct OutputExists {
     pub what: String,
 }
 
+/// The run was stopped (`ScanConfig::stop`) before its outputs were opened: nothing was
+/// written or replaced.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped before any record was written; {out} is as it was")]
+pub struct StoppedBeforeStart {
+    pub out: PathBuf,
+}
+
 /// An output is evidence: a run that is neither a resumption nor told to replace it must
 /// not overwrite one (or the matches or header beside it) that holds anything.
-fn refuse_overwrite(cfg: &ScanConfig) -> Result<(), OutputExists> {
+fn refuse_overwrite(cfg: &ScanConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !cfg.out.is_dir(),
+        "{} is a folder: -o names the output file",
+        cfg.out.display()
+    );
     if cfg.resume || cfg.force {
         return Ok(());
     }
@@ -269,7 +286,8 @@ fn refuse_overwrite(cfg: &ScanConfig) -> Result<(), OutputExists> {
         Some((path, what)) => Err(OutputExists {
             path,
             what: what.to_string(),
-        }),
+        }
+        .into()),
         None => Ok(()),
     }
 }
@@ -308,6 +326,15 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
     } else {
         HashSet::new()
     };
+    // The walk before any output is opened: a stop during it leaves them untouched, even
+    // those `--force` would replace.
+    let (todo, early) = plan(cfg, &done, &mut summary);
+    if stopped(cfg) {
+        return Err(StoppedBeforeStart {
+            out: cfg.out.clone(),
+        }
+        .into());
+    }
     let open = |p: &Path| -> anyhow::Result<File> {
         let mut o = OpenOptions::new();
         if cfg.resume {
@@ -339,19 +366,18 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
     let mut head = head;
     head["resumed"] = json!(!done.is_empty());
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{head}\n"))?;
-    let (todo, early) = plan(cfg, &done, &mut summary);
     write_synced(&mut out, &early)?;
     cfg.progress.set_total(todo.len() as u64);
 
-    let matcher_gpu = match sets.is_empty() {
-        true => None,
-        false => matching::gpu_matcher(engine.gpu_context()),
+    let planner = match sets.is_empty() {
+        true => Planner::cpu(),
+        false => Planner::on_device(engine.gpu_context()),
     };
     let counters_before = engine.gpu_context().map(|c| c.counters());
     let shares_before = engine.shares();
     let sink = Sink {
         cfg,
-        matcher: matcher_gpu.as_ref().map_or(Matcher::Cpu, Matcher::Gpu),
+        planner: &planner,
         videos: video::Videos::new(sets, cfg),
         sets,
         out,
@@ -404,6 +430,10 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
         });
     }
     let (mut summary, mut out) = (sink.summary, sink.out);
+    summary.gpu_warnings = engine.warnings();
+    summary
+        .gpu_warnings
+        .extend(planner.fallback().map(String::from));
     summary.seconds = started.elapsed().as_secs_f64();
     let images = summary.by_status.get("ok").copied().unwrap_or(0);
     summary.images_per_s = images as f64 / summary.seconds.max(1e-9);
@@ -444,6 +474,7 @@ fn produce(
             |f| examine::cost(f, cfg),
             |f, head, mut hold| {
                 let mut e = examine_guarded(f, head, cfg);
+                cfg.progress.add_read(1);
                 hold.resize_to(pipeline::frame_cost(&e.frames));
                 e.hold = hold;
                 e

@@ -61,9 +61,8 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
     if !matches.exists() {
         return Ok(());
     }
-    let tmp = matches.with_extension("prune-tmp");
     let reader = BufReader::new(File::open(matches)?);
-    crate::durable::replace(matches, &tmp, |f| {
+    crate::durable::replace(matches, |f| {
         let mut w = std::io::BufWriter::new(f);
         for line in reader.split(b'\n') {
             let line = line?;
@@ -215,6 +214,24 @@ fn show(v: &serde_json::Value, how: Shown) -> String {
     }
 }
 
+/// A header with the hashes and digests its sets added taken out of its `algorithms` and
+/// `parameters.digests`: what the command line asked for.
+fn asked(header: &serde_json::Value) -> serde_json::Value {
+    let mut h = header.clone();
+    for a in header["added_for_refs"].as_array().into_iter().flatten() {
+        let Some(hash) = a["hash"].as_str() else {
+            continue;
+        };
+        if let Some(algos) = h["algorithms"].as_array_mut() {
+            algos.retain(|x| x != hash);
+        }
+        if h["parameters"]["digests"][hash] == true {
+            h["parameters"]["digests"][hash] = serde_json::json!(false);
+        }
+    }
+    h
+}
+
 /// Refuses to resume a run under different settings: records written under both would
 /// not be one scan. Compares algorithms, every hashing, decoding and matching parameter,
 /// and the reference sets (by content: algorithm, entries and checksum, not path).
@@ -240,6 +257,9 @@ pub fn differences_except(
             ));
         }
     };
+    // What the sets added is not what the user asked for: a change of sets is named as
+    // one (`--refs`), not as a change of `--algo` or `--digest` nobody typed.
+    let (before, now) = (&asked(before), &asked(now));
     differ(
         "--algo",
         &before["algorithms"],

@@ -35,9 +35,23 @@ pub fn open_checked(refs: &[PathBuf]) -> Result<Vec<(RefSet, Verified)>, SetsErr
     Ok(sets)
 }
 
-/// What `cfg` must compute for `sets` beyond what it asks for, added to it; one line per
+/// A hash or digest a run computes because a set needs it, not because it was asked for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Added {
+    pub hash: &'static str,
+    pub set: PathBuf,
+}
+
+impl std::fmt::Display for Added {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let h = self.hash;
+        write!(f, "{h} computed for {}, a {h} set", self.set.display())
+    }
+}
+
+/// What `cfg` must compute for `sets` beyond what it asks for, added to it; one entry per
 /// addition, naming the set that needs it (for the header and the terminal).
-pub fn widen(cfg: &mut ScanConfig, sets: &[RefSet]) -> Vec<String> {
+pub fn widen(cfg: &mut ScanConfig, sets: &[RefSet]) -> Vec<Added> {
     let mut added = vec![];
     for s in sets {
         let flag = match s.algo() {
@@ -49,12 +63,10 @@ pub fn widen(cfg: &mut ScanConfig, sets: &[RefSet]) -> Vec<String> {
         };
         if !*flag {
             *flag = true;
-            added.push(format!(
-                "{} computed for {}, a {} set",
-                s.algo().name(),
-                s.path().display(),
-                s.algo().name()
-            ));
+            added.push(Added {
+                hash: s.algo().name(),
+                set: s.path().to_path_buf(),
+            });
         }
     }
     added

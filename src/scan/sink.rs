@@ -11,8 +11,8 @@ use anyhow::Context;
 use super::record::{AnimationFrame, Hashes, MatchRecord, TrimmedPart};
 use super::{Examined, Origin, ScanConfig, Summary, finish, record, video, write_synced};
 use crate::engine::FrameHashes;
-use crate::matching::{self, MatchParams, Matcher, QueryHashes};
-use crate::refset::{Algo, RefSet};
+use crate::matching::{self, Forms, MatchParams, Planner, QueryHashes};
+use crate::refset::RefSet;
 
 /// A round with its frames' hashes, from the hashing stage to the writer.
 pub(super) struct HashedRound {
@@ -34,7 +34,7 @@ const MATCH_ROUNDS_AT_ONCE: usize = 8;
 pub(super) struct Sink<'a> {
     pub(super) cfg: &'a ScanConfig,
     pub(super) sets: &'a [RefSet],
-    pub(super) matcher: Matcher<'a>,
+    pub(super) planner: &'a Planner,
     pub(super) videos: video::Videos,
     pub(super) out: File,
     pub(super) mout: Option<File>,
@@ -171,7 +171,7 @@ impl Sink<'_> {
     ) -> anyhow::Result<Vec<String>> {
         let mut mlines = vec![String::new(); rounds.len()];
         for set in self.sets.iter().filter(|s| !s.algo().is_digest()) {
-            let found = match_frames(set, &self.matcher, hashed, self.cfg);
+            let found = match_frames(set, self.planner, hashed, self.cfg);
             for m in found {
                 let (r, i, origin, _) = hashed[m.query as usize];
                 let record = &rounds[r][i].record;
@@ -218,7 +218,7 @@ impl Sink<'_> {
                 }
                 let found =
                     self.videos
-                        .finish(id, &mut e.record, self.sets, &self.matcher, self.cfg)?;
+                        .finish(id, &mut e.record, self.sets, self.planner, self.cfg)?;
                 for line in found {
                     self.summary.count_match(None);
                     *mlines += &format!("{line}\n");
@@ -275,15 +275,18 @@ fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> Vec<MatchRecord> {
     found
 }
 
-/// A batch's hashes against one set; query `i` is `hashed[i]`. A GPU failure falls back to
-/// the CPU matcher, which finds the same pairs.
+/// A batch's hashes against one set; query `i` is `hashed[i]`.
 fn match_frames(
     set: &RefSet,
-    matcher: &Matcher,
+    planner: &Planner,
     hashed: &[Hashed],
     cfg: &ScanConfig,
 ) -> Vec<matching::Match> {
     let mut q = QueryHashes::new(set.algo());
+    let forms = Forms {
+        dihedral: cfg.dihedral,
+        min_quality: cfg.min_quality,
+    };
     for (i, (_, _, origin, h)) in hashed.iter().enumerate() {
         // Video frames meet sets of video frames as whole videos (vPDQ rule), not frame by
         // frame; see `video::Videos::finish`.
@@ -295,16 +298,7 @@ fn match_frames(
             Origin::Trimmed => (i - 1, matching::TRIMMED),
             _ => (i, 0),
         };
-        match (set.algo(), h.pdq, h.phash) {
-            (Algo::Pdq, Some(p), _) if p.quality.0 >= cfg.min_quality => {
-                let n = if cfg.dihedral { 8 } else { 1 };
-                for (v, hash) in p.hashes.iter().take(n).enumerate() {
-                    q.push(query as u32, base + v as u8, &hash.0);
-                }
-            }
-            (Algo::Phash, _, Some(ph)) => q.push(query as u32, base, &[ph.0]),
-            _ => {}
-        }
+        q.push_picture(query as u32, base, h, forms);
     }
     let params = MatchParams {
         max_distance: cfg
@@ -312,5 +306,5 @@ fn match_frames(
             .unwrap_or_else(|| matching::default_max_distance(set.algo())),
         top_k: None,
     };
-    matcher.run_or_cpu(set, &q, &params)
+    planner.run(set, &q, &params)
 }

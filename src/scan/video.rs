@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::record::{FileRecord, Status};
 use super::{Examined, ScanConfig};
 use crate::engine::FrameHashes;
-use crate::matching::Matcher;
+use crate::matching::Planner;
 use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
 use crate::pipeline::ROUND_FILES;
 use crate::refset::{Algo, RefSet};
@@ -349,7 +349,7 @@ impl Videos {
         id: u64,
         record: &mut FileRecord,
         sets: &[RefSet],
-        matcher: &Matcher,
+        planner: &Planner,
         cfg: &ScanConfig,
     ) -> anyhow::Result<Vec<String>> {
         let features = self.features.remove(&id).unwrap_or_default();
@@ -377,10 +377,7 @@ impl Videos {
         let mut lines = vec![];
         for (set, totals) in sets.iter().zip(&self.totals) {
             let Some(totals) = totals else { continue };
-            let found = vmatch::against_set(set, totals, matcher, &query, &p).or_else(|e| {
-                eprintln!("hashsweep: warning: {e}; matching this video on the CPU");
-                vmatch::against_set(set, totals, &Matcher::Cpu, &query, &p)
-            })?;
+            let found = vmatch::against_set(set, totals, planner, &query, &p);
             for m in found {
                 let mut score = serde_json::json!({});
                 m.score.put_json(&p, &mut score);
@@ -413,13 +410,8 @@ impl Videos {
         let tag = &blake3::hash(path.as_bytes()).to_hex()[..8];
         std::fs::create_dir_all(&self.dir)?;
         let file = self.dir.join(format!("{name}-{tag}.vpdq.txt"));
-        let tmp = self
-            .dir
-            .join(format!(".{name}-{tag}.tmp-{}", std::process::id()));
         // The record naming this file is synced after it: the file must be on disk first.
-        crate::durable::replace(&file, &tmp, |f| {
-            f.write_all(video::to_text(features).as_bytes())
-        })?;
+        crate::durable::replace(&file, |f| f.write_all(video::to_text(features).as_bytes()))?;
         Ok(file)
     }
 }
