@@ -1,7 +1,9 @@
 //! hashsweep: perceptual hashing (PDQ, pHash) of images in bulk, on the GPU or the CPU.
 //!
-//! Data flows one way: path -> bytes ([`decode`]) -> [`Frame`] -> hashes ([`engine`], which
-//! drives either [`cpu`] or [`gpu`]) -> records ([`cli`]).
+//! Data flows one way: path ([`sources`]) -> bytes ([`decode`]) -> [`Frame`] -> hashes
+//! ([`engine`], which drives either [`cpu`] or [`gpu`]) -> matches ([`matching`]) -> records
+//! ([`scan`]); [`cli`] only wires arguments to these. The rooms and their order are in
+//! `docs/architecture.md`.
 
 pub mod cli;
 pub mod clock;
@@ -20,6 +22,7 @@ pub mod refset;
 pub mod report;
 pub mod robustness;
 pub mod scan;
+pub mod sources;
 pub mod video;
 
 pub use engine::{Algorithms, BackendChoice, Engine, FrameHashes};

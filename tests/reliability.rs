@@ -6,7 +6,6 @@ mod common;
 use common::{bin, files, records, scratch};
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -32,27 +31,68 @@ fn big_png(path: &Path, w: u32, h: u32, seed: u32) {
     img.write_with_encoder(enc).unwrap();
 }
 
-/// Runs the command and returns its exit status and its peak resident memory in bytes,
-/// sampled from `VmHWM` in `/proc/PID/status` (the kernel's high-water mark of this
-/// process's own memory) until it exits. Not `wait4`'s `ru_maxrss`: that carries over the
-/// memory of this test process at the fork, which other tests running beside it inflate.
+/// A small helper between this test process and the command: it forks and execs the
+/// command and reports `wait4`'s `ru_maxrss` of exactly that child. Measured straight from
+/// here, the child's high-water mark would start at this test process's size at the fork
+/// (inflated by the tests running beside it); polling `/proc` would miss a peak between
+/// two samples. The helper is small, so its child's mark starts near nothing.
+const PEAK_HELPER: &str = r#"
+import os, sys
+out, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+with open(out, "w") as f:
+    f.write(f"{code} {usage.ru_maxrss}")
+"#;
+
+/// Runs the command and returns its exit status and its peak resident memory in bytes
+/// (through `PEAK_HELPER`).
 fn run_measuring_peak(cmd: &mut std::process::Command) -> (i32, u64) {
-    let mut child = cmd.stdout(Stdio::null()).spawn().unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            let hwm = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-            peak = peak.max(hwm.unwrap_or(0) * 1024);
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            return (st.code().unwrap_or(-1), peak);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut helper = std::process::Command::new("python3");
+    helper
+        .args(["-c", PEAK_HELPER])
+        .arg(report.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => helper.env(k, v),
+            None => helper.env_remove(k),
+        };
     }
+    let st = helper.status().unwrap();
+    assert!(st.success(), "the measuring helper failed");
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    let (code, kb) = text.split_once(' ').unwrap();
+    (
+        code.parse().unwrap(),
+        kb.trim().parse::<u64>().unwrap() * 1024,
+    )
+}
+
+#[test]
+fn the_peak_measured_is_the_commands_own() {
+    // This test process holds 300 MB while it measures: a measure that started from it
+    // would report at least that for a small command.
+    let ballast = vec![1u8; 300 << 20];
+    std::hint::black_box(&ballast);
+    let (code, small) = run_measuring_peak(&mut std::process::Command::new("true"));
+    assert_eq!(code, 0);
+    assert!(small < 50 << 20, "`true` peaked at {} MB", small >> 20);
+    let (code, big) = run_measuring_peak(
+        std::process::Command::new("python3").args(["-c", "b = b'x' * (200 << 20); print(len(b))"]),
+    );
+    assert_eq!(code, 0);
+    assert!((200 << 20..400 << 20).contains(&big), "{} MB", big >> 20);
 }
 
 #[test]

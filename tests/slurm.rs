@@ -247,7 +247,8 @@ fn an_array_of_three_with_one_task_killed_and_requeued_merges_to_the_single_scan
     let shard1 = outdir.join("shard-1.jsonl");
     let large_key = large.to_str().unwrap().to_string();
     let task1_files = {
-        let (found, _) = hashsweep::scan::walk::walk(std::slice::from_ref(&ev), Default::default());
+        let (found, _) =
+            hashsweep::sources::walk::walk(std::slice::from_ref(&ev), Default::default());
         let s1 = hashsweep::scan::shard::Shard::parse("1/3").unwrap();
         found.iter().filter(|f| s1.owns(&f.path)).count()
     };

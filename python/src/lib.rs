@@ -164,23 +164,16 @@ fn hash_bytes<'py>(
     }
 }
 
-/// Encoded images decoded on all cores and hashed as one batch: size and hashes of each,
-/// or why it did not decode.
+/// Encoded images decoded on all cores and hashed, in rounds within the memory budget
+/// the command line uses (half of the machine's or the cgroup's memory): size and hashes of
+/// each, or why it did not decode.
 fn decode_and_hash(
     engine: &Engine,
     datas: &[Vec<u8>],
     algos: Algorithms,
 ) -> Vec<Result<(u32, u32, FrameHashes), String>> {
-    let decoded: Vec<_> = datas
-        .par_iter()
-        .map(|d| decode::decode_bytes(d, &DecodeOptions::default()).map_err(|e| e.to_string()))
-        .collect();
-    let frames: Vec<&Frame> = decoded.iter().flatten().map(|d| &d.frame).collect();
-    let mut hashes = engine.hash(&frames, algos).into_iter();
-    decoded
-        .into_iter()
-        .map(|d| d.map(|d| (d.width, d.height, hashes.next().expect("one hash per frame"))))
-        .collect()
+    let budget = pipeline::budget_of(None);
+    pipeline::hash_bytes(engine, datas, algos, &DecodeOptions::default(), &budget)
 }
 
 /// hash_bytes_batch(datas, algorithms=("pdq",), dihedral=False, backend="auto")
@@ -263,8 +256,8 @@ fn query_hashes(queries: &Bound<'_, PyAny>, algo: Algo) -> PyResult<QueryHashes>
             )));
         }
         for (i, row) in rows.as_array().rows().into_iter().enumerate() {
-            let hex: String = row.iter().map(|b| format!("{b:02x}")).collect();
-            q.push(i as u32, 0, &parse(&hex)?);
+            let bytes: Vec<u8> = row.iter().copied().collect();
+            q.push(i as u32, 0, &hashsweep_core::hash::words_from_hex_order(&bytes));
         }
         return Ok(q);
     }
@@ -398,10 +391,10 @@ impl PyRefSet {
 /// PDQ hex of a hash given as 32 bytes in hex order (a row of a query array).
 #[pyfunction]
 fn pdq_hex(bytes: Vec<u8>) -> PyResult<String> {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    hex.parse::<Pdq256>()
-        .map(|h| h.to_string())
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+    let words: [u64; 4] = hashsweep_core::hash::words_from_hex_order(&bytes)
+        .try_into()
+        .map_err(|_| PyValueError::new_err(format!("a PDQ hash is 32 bytes, not {}", bytes.len())))?;
+    Ok(Pdq256(words).to_string())
 }
 
 #[pymodule]

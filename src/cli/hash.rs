@@ -14,7 +14,7 @@ use crate::decode::{self, DecodeOptions};
 use crate::engine::Algorithms;
 use crate::pipeline::{self, HashSource};
 use crate::progress::{Mode, Progress};
-use crate::scan::walk;
+use crate::sources::walk;
 
 #[derive(Args, Debug)]
 pub struct HashArgs {

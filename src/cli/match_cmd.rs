@@ -15,11 +15,11 @@ use super::output::{Format, csv_cell};
 use crate::decode::sniff;
 use crate::engine::FrameHashes;
 use crate::engine::{Algorithms, Engine};
-use crate::matching::{self, Forms, MatchParams, Planner, QueryHashes, video};
+use crate::matching::{self, Forms, MatchParams, Planner, QueryHashes};
 use crate::pipeline::{self, HashSource};
 use crate::progress::{Mode, Progress};
 use crate::refset::{Algo, RefSet, input};
-use crate::scan::walk;
+use crate::sources::walk;
 
 #[derive(Args, Debug)]
 pub struct MatchArgs {
@@ -154,7 +154,8 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
             video_sets == sets.len(),
             "video sets (built from vPDQ files) and picture sets in one run: give them in runs of their own"
         );
-        let code = match_videos(&args, &sets, &engine, &kinds, stats, &progress);
+        let code =
+            super::match_video::match_videos(&args, &sets, &engine, &kinds, stats, &progress);
         progress.finish();
         return code;
     }
@@ -228,20 +229,20 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
 }
 
 #[derive(Default)]
-struct Counts {
-    low_quality: usize,
-    failed: usize,
+pub(super) struct Counts {
+    pub(super) low_quality: usize,
+    pub(super) failed: usize,
 }
 
 /// Queries sorted by what their content says they are.
 #[derive(Default)]
-struct Kinds {
-    images: Vec<PathBuf>,
-    videos: Vec<PathBuf>,
+pub(super) struct Kinds {
+    pub(super) images: Vec<PathBuf>,
+    pub(super) videos: Vec<PathBuf>,
     /// vPDQ text files: one video each.
-    vpdq: Vec<PathBuf>,
+    pub(super) vpdq: Vec<PathBuf>,
     /// Any other hash list.
-    lists: Vec<PathBuf>,
+    pub(super) lists: Vec<PathBuf>,
 }
 
 impl Kinds {
@@ -264,7 +265,7 @@ fn is_vpdq_text(p: &Path) -> bool {
     input::detect(&String::from_utf8_lossy(&head)) == input::Kind::Vpdq
 }
 
-fn video_name(p: &Path) -> String {
+pub(super) fn video_name(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -322,146 +323,14 @@ fn video_frames(
     }
 }
 
-/// Against sets built from vPDQ files: each video or vPDQ file is one query video, and
-/// all of them go through the matcher in one run over each set.
-fn match_videos(
-    args: &MatchArgs,
-    sets: &[RefSet],
-    engine: &Engine,
-    kinds: &Kinds,
-    mut stats: Counts,
-    progress: &Progress,
-) -> anyhow::Result<i32> {
-    for p in kinds.images.iter().chain(&kinds.lists) {
-        eprintln!(
-            "hashsweep: {}: not a video or vPDQ file; these sets hold videos (give images in a run of their own)",
-            p.display()
-        );
-        stats.failed += 1;
-    }
-    let opts = args.video.options(crate::decode::DEFAULT_MAX_PIXELS);
-    let mut names = vec![];
-    let mut features = vec![];
-    progress.set_total((kinds.vpdq.len() + kinds.videos.len()) as u64);
-    let read = kinds
-        .vpdq
-        .iter()
-        .map(|p| (p, crate::video::read_text(p).map_err(anyhow::Error::from)));
-    let hashed = kinds.videos.iter().map(|p| {
-        let h = crate::video::hash_video(p, engine, &opts).map_err(anyhow::Error::from);
-        (
-            p,
-            h.map(|h| {
-                for w in &h.warnings {
-                    eprintln!("hashsweep: warning: {}: {w}", p.display());
-                }
-                h.features
-            }),
-        )
-    });
-    for (p, r) in read.chain(hashed) {
-        progress.add(1, u64::from(r.is_err()), 0);
-        match r {
-            Ok(f) => {
-                names.push(video_name(p));
-                features.push(f);
-            }
-            Err(e) => {
-                eprintln!("hashsweep: {}: {e}", p.display());
-                stats.failed += 1;
-            }
-        }
-    }
-    let distance = args
-        .max_distance
-        .unwrap_or_else(|| matching::default_max_distance(Algo::Pdq));
-    let p = args.video.params(distance, args.min_quality);
-    let queries: Vec<_> = features
-        .iter()
-        .map(|f| video::distinct(f, p.min_quality))
-        .collect();
-    let planner = Planner::on_device(engine.gpu_context());
-    let mut found = vec![];
-    for (i, set) in sets.iter().enumerate() {
-        progress.stage(format!(
-            "matching {} videos against {}",
-            names.len(),
-            set.path().display()
-        ));
-        let totals = video::VideoTotals::new(set, p.min_quality);
-        let in_set = video::against_set(set, &totals, &planner, &queries, &p);
-        found.extend(in_set.into_iter().map(|m| (i, m)));
-    }
-    progress.finish();
-    warn_device(engine, &planner);
-    write_video_matches(args, sets, &names, &found, &p)?;
-    eprintln!(
-        "hashsweep: {} query videos against {} videos ({} frame hashes) on {}: {} pairs share hashes, {} match (q% >= {}, c% >= {}); {} failed",
-        names.len(),
-        sets.iter().map(RefSet::video_count).sum::<usize>(),
-        sets.iter().map(RefSet::len).sum::<usize>(),
-        engine.describe(),
-        found.len(),
-        found.iter().filter(|(_, m)| m.score.is_match(&p)).count(),
-        p.query_pct,
-        p.compared_pct,
-        stats.failed
-    );
-    Ok(i32::from(stats.failed > 0))
-}
-
-fn write_video_matches(
-    args: &MatchArgs,
-    sets: &[RefSet],
-    names: &[String],
-    found: &[(usize, video::VideoMatch)],
-    p: &video::VpdqParams,
-) -> anyhow::Result<()> {
-    let mut out = BufWriter::new(open_output(args)?);
-    if args.format == Format::Csv {
-        writeln!(
-            out,
-            "query,refset,compared,query_match_pct,compared_match_pct,match,query_hashes_matched,query_hashes,compared_hashes_matched,compared_hashes"
-        )?;
-    }
-    for (i, m) in found {
-        let set = &sets[*i];
-        let set_name = set.path().to_string_lossy();
-        let (q, c, s) = (&names[m.query], set.video_name(m.video), m.score);
-        match args.format {
-            Format::Csv => writeln!(
-                out,
-                "{},{},{},{:.2},{:.2},{},{},{},{},{}",
-                csv_cell(q),
-                csv_cell(&set_name),
-                csv_cell(c),
-                s.query_pct(),
-                s.compared_pct(),
-                s.is_match(p),
-                s.query_hits,
-                s.query_total,
-                s.compared_hits,
-                s.compared_total
-            )?,
-            Format::Jsonl => {
-                let mut line = json!({"query": q, "refset": set_name, "compared": c});
-                s.put_json(p, &mut line);
-                writeln!(out, "{line}")?
-            }
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
 /// What happened to the device during the run, said once each.
-fn warn_device(engine: &Engine, planner: &Planner) {
+pub(super) fn warn_device(engine: &Engine, planner: &Planner) {
     let mut w = engine.warnings();
     w.extend(planner.fallback().map(String::from));
     super::say_warnings("match", &w);
 }
 
-fn open_output(args: &MatchArgs) -> anyhow::Result<Box<dyn Write>> {
+pub(super) fn open_output(args: &MatchArgs) -> anyhow::Result<Box<dyn Write>> {
     Ok(match &args.output {
         Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),

@@ -6,6 +6,7 @@ mod cluster;
 mod devices;
 pub mod hash;
 mod match_cmd;
+mod match_video;
 mod merge;
 pub mod output;
 mod refs;

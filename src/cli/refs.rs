@@ -288,7 +288,7 @@ fn pictures_and_lists(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     for p in inputs {
         if p.is_dir() {
             // A folder's other files (notes, lists, videos) are not reference pictures.
-            let (files, _) = crate::scan::walk::expand(std::slice::from_ref(p));
+            let (files, _) = crate::sources::walk::expand(std::slice::from_ref(p));
             pictures.extend(
                 files
                     .into_iter()

@@ -232,6 +232,18 @@ impl Head {
     }
 }
 
+/// The size `decode_bytes` will decode `bytes` to, from their header alone (as
+/// `planned_size` for a file): what a caller reserves memory for before decoding.
+pub fn planned_size_of_bytes(bytes: &[u8], opts: &DecodeOptions) -> Option<(u32, u32)> {
+    if let sniff::Detected::Heif(_) = sniff::detect(bytes) {
+        return heif::planned_size(bytes);
+    }
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    planned(reader, opts)
+}
+
 /// The size `decode_file` will decode `path` to, from its header alone (a JPEG's reduced
 /// decoding included): what the pipeline reserves memory for before reading. `None` when
 /// the header does not say (not an image, or a broken one).

@@ -3,7 +3,10 @@
 //! ([`hybrid`]) and recovery from GPU faults live behind this interface, so a caller always
 //! gets one result per frame.
 
+mod calibrate;
 pub mod hybrid;
+
+pub use calibrate::Calibration;
 
 use std::sync::Arc;
 use std::time::Duration;

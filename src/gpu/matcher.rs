@@ -18,6 +18,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::buffers::{self, Slots};
 use super::context::{GpuContext, GpuError, submit_and_read};
+pub use super::resident::SetView;
 use super::resident::{Resident, ResidentSets};
 use crate::cpu::hamming::{self, Hit};
 
@@ -57,14 +58,6 @@ enum Buf {
     Results,
     Readback,
     Stream,
-}
-
-/// A reference set as the matcher sees it: its hashes (`hash_words` u64 each) and a key
-/// that names this open set for as long as the matcher lives (`RefSet::instance_id`).
-pub struct SetView<'a> {
-    pub key: u64,
-    pub words: &'a [u64],
-    pub hash_words: usize,
 }
 
 /// What to find: every entry within `max_distance` of each query hash (`hash_words` u64

@@ -10,7 +10,16 @@ use std::sync::{Arc, Mutex};
 
 use super::buffers;
 use super::context::{GpuContext, GpuError};
-use super::matcher::SetView;
+
+/// A reference set as the matcher sees it: its hashes (`hash_words` u64 each) and a key
+/// that names this open set for as long as the matcher lives (`RefSet::instance_id`). It
+/// lives here, with what keeps sets resident, so that residency needs nothing of the
+/// matcher (the matcher uses residency, not the other way round).
+pub struct SetView<'a> {
+    pub key: u64,
+    pub words: &'a [u64],
+    pub hash_words: usize,
+}
 
 /// A set held on the device: consecutive parts, each one storage binding.
 pub struct Resident {

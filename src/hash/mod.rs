@@ -84,6 +84,16 @@ impl fmt::Debug for Pdq256 {
     }
 }
 
+/// A hash's bytes in the order its hex prints them (the first two hex digits first), as
+/// words in the project's layout: the inverse of reading the hex, without the hex. PDQ's
+/// 32 bytes give 4 words, pHash's 8 give 1.
+pub fn words_from_hex_order(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .rchunks(8)
+        .map(|c| c.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b)))
+        .collect()
+}
+
 impl FromStr for Pdq256 {
     type Err = ParseHashError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -255,6 +265,24 @@ impl serde::Serialize for Pdq256 {
 impl serde::Serialize for Phash64 {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    #[test]
+    fn bytes_in_hex_order_are_the_words_the_hex_gives() {
+        let hex = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let p: super::Pdq256 = hex.parse().unwrap();
+        assert_eq!(super::words_from_hex_order(&bytes), p.0.to_vec());
+        let ph: super::Phash64 = "0123456789abcdef".parse().unwrap();
+        assert_eq!(
+            super::words_from_hex_order(&[1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]),
+            vec![ph.0]
+        );
     }
 }
 

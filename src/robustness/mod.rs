@@ -288,6 +288,34 @@ fn row(transform: &str, algo: &str, threshold: u32, same: Vec<u64>, different: V
     }
 }
 
+/// A folder's pictures as the benchmark's originals: every file that decodes, those longer
+/// than `max_side` on their long side reduced to it (the edits then cost less time).
+pub fn load_corpus(dir: &std::path::Path, max_side: u32) -> Vec<image::RgbImage> {
+    use rayon::prelude::*;
+    let (files, _) = crate::sources::walk::expand(&[dir.to_path_buf()]);
+    files
+        .par_iter()
+        .filter_map(|p| {
+            crate::decode::decode_file(p, &crate::decode::DecodeOptions::default()).ok()
+        })
+        .map(|d| {
+            let f = d.frame;
+            let img = image::RgbImage::from_raw(f.width(), f.height(), f.rgb().to_vec())
+                .expect("whole frame");
+            let long = f.width().max(f.height());
+            if long <= max_side {
+                return img;
+            }
+            let s = f64::from(max_side) / f64::from(long);
+            let (w, h) = (
+                (f64::from(f.width()) * s).max(1.0) as u32,
+                (f64::from(f.height()) * s).max(1.0) as u32,
+            );
+            image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,11 @@ use std::path::Path;
 use md5::Digest;
 
 use super::record::{FileRecord, Status};
-use super::{Digests, Examined, ScanConfig, video, walk};
+use super::{Digests, Examined, ScanConfig, video};
 use crate::decode::sniff::{self, Detected};
 use crate::decode::{self, Head};
 use crate::frame::Frame;
+use crate::sources::walk;
 
 /// What reading `f` will hold at its peak, from its size and its header (an image's bytes
 /// and decoding, or the streaming buffer of anything else), with the head read to learn

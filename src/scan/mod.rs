@@ -17,7 +17,6 @@ pub mod record;
 pub mod resume;
 pub mod shard;
 pub mod video;
-pub mod walk;
 
 mod examine;
 mod header;
@@ -45,6 +44,7 @@ use crate::pipeline::{self, Budget, Reservation, RoundLimits};
 use crate::progress::Progress;
 use crate::refset::RefSet;
 use crate::refset::verified::Verified;
+use crate::sources::walk;
 pub use examine::MAX_IMAGE_BYTES;
 use examine::examine_guarded;
 use header::{header, refuse_other_settings};

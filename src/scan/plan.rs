@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::{ScanConfig, Summary, finish, matches_path, meta_path, record, walk};
+use super::{ScanConfig, Summary, finish, matches_path, meta_path, record};
+use crate::sources::walk;
 
 /// What this run has to do: the files of this shard not yet recorded, in walk order, and
 /// the records of paths the walk could not enter (as lines to write first).

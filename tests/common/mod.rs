@@ -22,18 +22,18 @@ pub fn testdata() -> Option<PathBuf> {
     None
 }
 
-/// Rows of a CSV file with a header, as maps from column name to cell.
+/// Rows of a CSV file with a header, as maps from column name to cell (quoted cells with
+/// commas, quotes and line breaks read whole, by the csv crate).
 pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
+    let mut rows = csv::Reader::from_path(path).unwrap();
+    let header = rows.headers().unwrap().clone();
+    rows.records()
+        .map(|r| {
+            let r = r.unwrap();
             header
                 .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
+                .map(String::from)
+                .zip(r.iter().map(String::from))
                 .collect()
         })
         .collect()
