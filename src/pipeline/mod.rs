@@ -291,49 +291,6 @@ impl<'a> HashSource<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_budget_ends_the_round_and_nothing_is_lost() {
-        let items: Vec<u64> = vec![40, 40, 40, 40, 40];
-        let budget = Budget::new(100);
-        let mut rest = &items[..];
-        let mut rounds = vec![];
-        while !rest.is_empty() {
-            let r = take_round(
-                rest,
-                RoundLimits::DEFAULT,
-                &budget,
-                |&c| (c, ()),
-                |&c, (), hold| (c, hold),
-                |_| 0,
-            );
-            assert!(budget.peak() <= 100, "held {} of 100", budget.peak());
-            rest = &rest[r.len()..];
-            rounds.push(r.len());
-        }
-        assert_eq!(rounds.iter().sum::<usize>(), items.len());
-        assert!(rounds.iter().all(|&n| n <= 2), "{rounds:?}");
-    }
-
-    #[test]
-    fn an_item_over_the_budget_is_taken_alone() {
-        let budget = Budget::new(100);
-        let r = take_round(
-            &[500u64, 1],
-            RoundLimits::DEFAULT,
-            &budget,
-            |&c| (c, ()),
-            |&c, (), h| (c, h),
-            |_| 0,
-        );
-        assert_eq!(r.len(), 1);
-        assert_eq!(budget.peak(), 500);
-    }
-}
-
 /// Encoded images held in memory (objects read from a store), decoded on all cores and
 /// hashed on the engine in rounds within `budget`, as files are: size and hashes of each,
 /// or why it did not decode. A batch of any size holds at most the budget's worth of
@@ -378,4 +335,47 @@ pub fn hash_bytes(
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_budget_ends_the_round_and_nothing_is_lost() {
+        let items: Vec<u64> = vec![40, 40, 40, 40, 40];
+        let budget = Budget::new(100);
+        let mut rest = &items[..];
+        let mut rounds = vec![];
+        while !rest.is_empty() {
+            let r = take_round(
+                rest,
+                RoundLimits::DEFAULT,
+                &budget,
+                |&c| (c, ()),
+                |&c, (), hold| (c, hold),
+                |_| 0,
+            );
+            assert!(budget.peak() <= 100, "held {} of 100", budget.peak());
+            rest = &rest[r.len()..];
+            rounds.push(r.len());
+        }
+        assert_eq!(rounds.iter().sum::<usize>(), items.len());
+        assert!(rounds.iter().all(|&n| n <= 2), "{rounds:?}");
+    }
+
+    #[test]
+    fn an_item_over_the_budget_is_taken_alone() {
+        let budget = Budget::new(100);
+        let r = take_round(
+            &[500u64, 1],
+            RoundLimits::DEFAULT,
+            &budget,
+            |&c| (c, ()),
+            |&c, (), h| (c, h),
+            |_| 0,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(budget.peak(), 500);
+    }
 }
