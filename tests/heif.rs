@@ -29,13 +29,7 @@ fn have_libheif() -> bool {
     {
         return true;
     }
-    assert!(
-        !common::in_ci(),
-        "CI=true but heif-enc/heif-convert (libheif-examples) or avifenc (libavif-bin) are missing"
-    );
-    eprintln!(
-        "NOTICE: libheif-examples or libavif-bin not installed; this HEIF test checked nothing"
-    );
+    common::skip("heif-enc/heif-convert (libheif-examples) or avifenc (libavif-bin) are missing");
     false
 }
 
@@ -46,11 +40,7 @@ fn have_python_reference() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            !common::in_ci(),
-            "CI=true but pillow-heif, pdqhash, imagehash or Pillow's AVIF support is missing"
-        );
-        eprintln!("NOTICE: Python reference packages missing; this comparison checked nothing");
+        common::skip("pillow-heif, pdqhash, imagehash or Pillow's AVIF support is missing");
     }
     ok
 }

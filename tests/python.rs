@@ -16,13 +16,7 @@ fn have_python_tools() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(
-            !common::in_ci(),
-            "CI=true but python3 with maturin, pytest, numpy and Pillow is missing"
-        );
-        eprintln!(
-            "NOTICE: python3 with maturin, pytest, numpy and Pillow not found; the Python package was not tested"
-        );
+        common::skip("python3 with maturin, pytest, numpy and Pillow is missing");
     }
     ok
 }

@@ -313,11 +313,7 @@ fn unprivileged(cmd: &mut std::process::Command) -> Option<std::process::Command
         .arg("--version")
         .output();
     if !have.is_ok_and(|o| o.status.success()) {
-        assert!(
-            !common::in_ci(),
-            "CI=true but setpriv (util-linux) is missing"
-        );
-        eprintln!("NOTICE: root without setpriv; this permission test checked nothing");
+        common::skip("setpriv (util-linux) is missing");
         return None;
     }
     let mut s = std::process::Command::new("setpriv");

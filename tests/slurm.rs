@@ -25,11 +25,7 @@ fn have_slurm() -> bool {
     {
         return true;
     }
-    assert!(
-        !common::in_ci(),
-        "CI=true but Slurm (slurmctld, slurmd, sbatch) or root is missing"
-    );
-    eprintln!("NOTICE: Slurm daemons or root missing; this Slurm test checked nothing");
+    common::skip("Slurm (slurmctld, slurmd, sbatch) or root is missing");
     false
 }
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use hashsweep::decode::{DecodeOptions, decode_bytes};
-use hashsweep::scan::sniff;
+use hashsweep::decode::sniff;
 use hashsweep::{Algorithms, engine};
 use libfuzzer_sys::fuzz_target;
 

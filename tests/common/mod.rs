@@ -10,15 +10,64 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// Tests of this binary that found a prerequisite missing and checked nothing, with why.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static ARMED: std::sync::Once = std::sync::Once::new();
+
+/// After libtest's own summary line, at the binary's exit, a count of the tests that
+/// passed only by checking nothing: libtest hides their notices, so the summary says so.
+extern "C" fn say_skipped() {
+    let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut text = format!(
+        "SKIPPED: {} of this binary's tests checked nothing",
+        skipped.len()
+    );
+    for s in skipped.iter() {
+        text += &format!("\n  skipped: {s}");
+    }
+    text.push('\n');
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// Count this binary's skips at its exit (armed by the helpers every test uses).
+fn arm() {
+    // SAFETY: registering a plain extern "C" function with no arguments.
+    ARMED.call_once(|| unsafe {
+        libc::atexit(say_skipped);
+    });
+}
+
+/// A prerequisite is missing: fail under `CI=true` (where `.ci/run` installs everything),
+/// else say so now and count this test as skipped in the binary's closing line.
+pub fn skip(why: &str) {
+    arm();
+    assert!(!in_ci(), "CI=true but {why}");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    use std::io::Write;
+    // Straight to stderr: libtest captures eprintln! of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOTICE: {test}: {why}; this test checked nothing"
+    );
+    SKIPPED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!("{test} ({why})"));
+}
+
 /// `../shared/testdata`, or `None` after a loud notice. Under `CI=true` a missing directory
 /// fails the test instead.
 pub fn testdata() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    arm();
     if dir.is_dir() {
         return Some(dir);
     }
-    assert!(!in_ci(), "CI=true but ../shared/testdata is missing");
-    eprintln!("NOTICE: ../shared/testdata not found; this test checked nothing");
+    skip("../shared/testdata is missing");
     None
 }
 
@@ -94,6 +143,7 @@ pub fn gpu_engine() -> Option<hashsweep::Engine> {
 /// As [`gpu_engine`], with CPU workers beside the device when `gpu_only` is false (what
 /// `--backend gpu` runs).
 pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
+    arm();
     let opts = hashsweep::engine::EngineOptions {
         gpu_only,
         ..Default::default()
@@ -104,11 +154,9 @@ pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
             Some(e)
         }
         Err(e) => {
-            assert!(
-                !in_ci(),
-                "CI=true but no GPU adapter: {e} (is mesa-vulkan-drivers installed?)"
-            );
-            eprintln!("NOTICE: no GPU adapter ({e}); this GPU test checked nothing");
+            skip(&format!(
+                "no GPU adapter: {e} (is mesa-vulkan-drivers installed?)"
+            ));
             None
         }
     }
@@ -117,6 +165,7 @@ pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
 /// The `hashsweep` binary built for these tests. Sets it verifies are remembered in a
 /// folder of this test process, not in the user's cache.
 pub fn bin() -> std::process::Command {
+    arm();
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"));
     let cache = std::env::temp_dir().join(format!("hashsweep-cache-{}", std::process::id()));
     c.env("HASHSWEEP_CACHE_DIR", cache);
@@ -136,6 +185,7 @@ pub fn run_ok(args: &[&str]) -> String {
 
 /// A fresh, empty temporary directory named after the test and this process.
 pub fn scratch(name: &str) -> PathBuf {
+    arm();
     let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -151,11 +201,11 @@ pub fn have_ffmpeg() -> bool {
             .output()
             .is_ok_and(|o| o.status.success())
     };
+    arm();
     if runs("ffmpeg") && runs("ffprobe") {
         return true;
     }
-    assert!(!in_ci(), "CI=true but ffmpeg/ffprobe are not installed");
-    eprintln!("NOTICE: ffmpeg not found; this video test checked nothing");
+    skip("ffmpeg/ffprobe are not installed");
     false
 }
 
