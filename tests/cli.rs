@@ -5,7 +5,7 @@ mod common;
 
 use common::{bin, scratch};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hashsweep::{Algorithms, Engine, Frame};
 
@@ -17,7 +17,7 @@ fn save_png(f: &Frame, path: &Path) {
 }
 
 /// A folder with two good PNGs (one in a subfolder), a corrupt JPEG and an empty file.
-fn corpus(name: &str) -> (PathBuf, Vec<Frame>) {
+fn corpus(name: &str) -> (common::Scratch, Vec<Frame>) {
     let d = scratch(name);
     let a = Frame::synthetic(300, 200, 1);
     let b = Frame::synthetic(64, 97, 2);

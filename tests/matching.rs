@@ -14,7 +14,8 @@ use hashsweep::refset::write::{self, Entry, EntrySections};
 use hashsweep::refset::{Algo, RefSet};
 
 fn build(name: &str, algo: Algo, hashes: &[Vec<u64>]) -> RefSet {
-    let path = scratch(name).join("set.hsref");
+    // The set is mapped while the caller matches against it: its folder must stay.
+    let path = scratch(name).keep().join("set.hsref");
     let entries = hashes
         .iter()
         .enumerate()

@@ -13,7 +13,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::bmff::{self, Item, Meta};
@@ -61,12 +60,12 @@ pub fn decode(bytes: &[u8], opts: &DecodeOptions, all: bool) -> Result<Images, D
         false => vec![primary],
     };
     let raw = top.iter().all(|i| raw_planes(&meta, i));
-    let dir = Scratch::new()?;
-    let input = dir.0.join("in.heif");
+    let dir = scratch()?;
+    let input = dir.path().join("in.heif");
     std::fs::write(&input, bytes)?;
-    let out = dir.0.join(if raw { "out.y4m" } else { "out.png" });
+    let out = dir.path().join(if raw { "out.y4m" } else { "out.png" });
     run(&input, &out, opts)?;
-    let files = outputs(&dir.0, raw)?;
+    let files = outputs(dir.path(), raw)?;
     if files.len() != top.len() {
         return Err(DecodeError::Decode(format!(
             "heif-convert wrote {} images where the file lists {}",
@@ -166,36 +165,9 @@ fn within_limit(meta: &Meta, top: &[&Item], max_pixels: u64) -> Vec<usize> {
     out
 }
 
-/// A private folder for one decoding, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    /// A new folder only this process can enter; a name taken (a stale folder of a
-    /// killed run whose process id came round again, or another user's) is passed over.
-    fn new() -> std::io::Result<Scratch> {
-        use std::os::unix::fs::DirBuilderExt;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let salt = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        for _ in 0..16 {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let name = format!("hashsweep-heif-{}-{salt:x}-{n}", std::process::id());
-            let dir = std::env::temp_dir().join(name);
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(Scratch(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(std::io::Error::other("no free name for a scratch folder"))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A private folder for one decoding (0700, a fresh random name), removed when dropped.
+fn scratch() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("hashsweep-heif-").tempdir()
 }
 
 /// Run heif-convert on `input` under the deadline and the address-space cap.
@@ -272,8 +244,12 @@ fn cap_resources(cmd: &mut Command, max_pixels: u64) {
     // Safety: setrlimit is async-signal-safe and touches nothing of the parent's.
     unsafe {
         cmd.pre_exec(move || {
-            libc::setrlimit(libc::RLIMIT_AS, &memory);
-            libc::setrlimit(libc::RLIMIT_FSIZE, &files);
+            // A cap that did not take must stop the decoder, not run it uncapped.
+            for (resource, cap) in [(libc::RLIMIT_AS, &memory), (libc::RLIMIT_FSIZE, &files)] {
+                if libc::setrlimit(resource, cap) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
@@ -361,19 +337,19 @@ mod tests {
 
     #[test]
     fn outputs_are_taken_in_image_order() {
-        let dir = Scratch::new().unwrap();
+        let dir = scratch().unwrap();
         for n in [10, 2, 1, 9] {
-            std::fs::write(dir.0.join(format!("out-{n}.y4m")), b"").unwrap();
+            std::fs::write(dir.path().join(format!("out-{n}.y4m")), b"").unwrap();
         }
-        std::fs::write(dir.0.join("in.heif"), b"").unwrap();
-        std::fs::write(dir.0.join("out-3.png"), b"").unwrap();
-        let names: Vec<String> = outputs(&dir.0, true)
+        std::fs::write(dir.path().join("in.heif"), b"").unwrap();
+        std::fs::write(dir.path().join("out-3.png"), b"").unwrap();
+        let names: Vec<String> = outputs(dir.path(), true)
             .unwrap()
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["out-1.y4m", "out-2.y4m", "out-9.y4m", "out-10.y4m"]);
-        let gone = dir.0.clone();
+        let gone = dir.path().to_path_buf();
         drop(dir);
         assert!(!gone.exists(), "the scratch folder is removed");
     }

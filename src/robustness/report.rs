@@ -47,26 +47,36 @@ pub fn markdown(rows: &[Row], title: &str) -> String {
 }
 
 pub fn csv(rows: &[Row]) -> String {
-    let mut s = String::from(
-        "transform,algorithm,images,threshold,recall,threshold_999,recall_999,same_mean,same_max,different_min\n",
-    );
+    let mut w = csv::Writer::from_writer(vec![]);
+    let header = [
+        "transform",
+        "algorithm",
+        "images",
+        "threshold",
+        "recall",
+        "threshold_999",
+        "recall_999",
+        "same_mean",
+        "same_max",
+        "different_min",
+    ];
+    let mut put = |cells: &[String]| w.write_record(cells).expect("writing to memory");
+    put(&header.map(String::from));
     for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{:.4},{},{:.4},{:.3},{},{}",
-            r.transform,
-            r.algo,
-            r.images,
-            r.threshold,
-            r.recall,
+        put(&[
+            r.transform.to_string(),
+            r.algo.to_string(),
+            r.images.to_string(),
+            r.threshold.to_string(),
+            format!("{:.4}", r.recall),
             r.threshold_999.map_or(String::new(), |t| t.to_string()),
-            r.recall_999,
-            r.same_mean,
-            r.same_max,
-            r.different_min
-        );
+            format!("{:.4}", r.recall_999),
+            format!("{:.3}", r.same_mean),
+            r.same_max.to_string(),
+            r.different_min.to_string(),
+        ]);
     }
-    s
+    String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8 cells")
 }
 
 const COLOURS: [&str; 8] = [

@@ -570,7 +570,8 @@ mod tests {
 
     #[test]
     fn digests_of_a_streamed_file_are_the_known_ones() {
-        let p = std::env::temp_dir().join(format!("hs-digest-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("abc");
         std::fs::write(&p, b"abc").unwrap();
         let e = examine_guarded(
             &walk::Found {
@@ -591,6 +592,5 @@ mod tests {
             Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
         assert_eq!(r.status, record::Status::Skipped);
-        let _ = std::fs::remove_file(p);
     }
 }

@@ -394,8 +394,8 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_is_cut_and_orphan_matches_dropped() {
-        let dir = std::env::temp_dir().join(format!("hs-resume-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let out = dir.join("out.jsonl");
         std::fs::write(
             &out,
@@ -419,7 +419,6 @@ mod tests {
             std::fs::read_to_string(&m).unwrap(),
             "{\"path\":\"a\",\"distance\":1}\n"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

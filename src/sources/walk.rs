@@ -126,8 +126,8 @@ mod tests {
 
     #[test]
     fn deep_trees_are_walked_in_name_order_without_recursion() {
-        let root = std::env::temp_dir().join(format!("hs-walk-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
         let mut deep = root.clone();
         for i in 0..300 {
             deep = deep.join(format!("d{i}"));
@@ -144,14 +144,13 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into())
             .collect();
         assert_eq!(names, ["a", "b", "c", "leaf"]);
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[cfg(unix)]
     #[test]
     fn link_loops_are_walked_once_and_linked_inputs_followed() {
-        let root = std::env::temp_dir().join(format!("hs-loop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
         std::fs::create_dir_all(root.join("d")).unwrap();
         std::fs::write(root.join("d/f"), b"x").unwrap();
         std::os::unix::fs::symlink(&root, root.join("d/loop")).unwrap();
@@ -165,7 +164,6 @@ mod tests {
         let (found, _) = walk(std::slice::from_ref(&root), WalkOptions::default());
         assert_eq!(found.iter().filter(|f| f.kind == Kind::Link).count(), 1);
         let link = root.with_extension("link");
-        let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(root.join("d"), &link).unwrap();
         let (found, _) = walk(std::slice::from_ref(&link), WalkOptions::default());
         assert!(
@@ -173,7 +171,5 @@ mod tests {
                 .iter()
                 .any(|f| f.path.ends_with("f") && f.kind == Kind::File)
         );
-        let _ = std::fs::remove_file(&link);
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -298,8 +298,8 @@ mod tests {
 
     #[test]
     fn text_lines_round_trip() {
-        let dir = std::env::temp_dir().join(format!("hs-vpdq-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let h: Pdq256 = "b4ad26b96d18d2491a79f80f07f2c9936fe6083dfb6983d8a4a36db40034df54"
             .parse()
             .unwrap();
@@ -320,6 +320,5 @@ mod tests {
         assert_eq!((back[0].frame, back[0].hash), (30, h));
         std::fs::write(&p, "30,100,zz,1.0\n").unwrap();
         assert!(read_text(&p).unwrap_err().to_string().contains(":1:"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -28,6 +28,10 @@ extern "C" fn say_skipped() {
     text.push('\n');
     use std::io::Write;
     let _ = std::io::stderr().write_all(text.as_bytes());
+    // Statics are never dropped: the verification cache goes here.
+    if let Some(cache) = CACHE.get() {
+        let _ = std::fs::remove_dir_all(cache.0.path());
+    }
 }
 
 /// Count this binary's skips at its exit (armed by the helpers every test uses).
@@ -167,10 +171,15 @@ pub fn gpu_engine_with(gpu_only: bool) -> Option<hashsweep::Engine> {
 pub fn bin() -> std::process::Command {
     arm();
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hashsweep"));
-    let cache = std::env::temp_dir().join(format!("hashsweep-cache-{}", std::process::id()));
-    c.env("HASHSWEEP_CACHE_DIR", cache);
+    c.env(
+        "HASHSWEEP_CACHE_DIR",
+        CACHE.get_or_init(|| scratch("cache")).0.path(),
+    );
     c
 }
+
+/// The verification cache of this test process; removed at its exit.
+static CACHE: std::sync::OnceLock<Scratch> = std::sync::OnceLock::new();
 
 /// Run the binary with `args`; it must succeed. Returns its standard output.
 pub fn run_ok(args: &[&str]) -> String {
@@ -183,13 +192,45 @@ pub fn run_ok(args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// A fresh, empty temporary directory named after the test and this process.
-pub fn scratch(name: &str) -> PathBuf {
+/// A fresh, empty temporary directory with a unique name (tempfile's), removed when
+/// dropped; it reads as a `Path`.
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
+}
+
+impl Scratch {
+    /// Keep the folder past this value's life (a set opened from it by a helper and
+    /// returned); it is then left in the temporary folder, as the OS's cleaning finds it.
+    pub fn keep(self) -> PathBuf {
+        self.0.keep()
+    }
+}
+
+/// A fresh scratch folder whose name begins with the test's `name`.
+pub fn scratch(name: &str) -> Scratch {
     arm();
-    let d = std::env::temp_dir().join(format!("hashsweep-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hashsweep-{name}-"))
+        .tempdir()
+        .unwrap();
+    Scratch(dir)
 }
 
 /// Whether `ffmpeg` and `ffprobe` run. Without them a video test prints a notice and checks

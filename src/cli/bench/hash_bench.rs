@@ -50,14 +50,17 @@ pub(super) fn bench_hash(
     if let Some((_, e)) = engines.iter().find(|(m, _)| *m == "gpu-only") {
         figures.extend(host_time_figures(e, min));
     }
-    let (dir, generated) = match corpus {
-        Some(d) => (d, false),
-        None => (generate_corpus()?, true),
+    // The generated corpus lives as long as `generated` and is removed with it.
+    let generated = match corpus {
+        Some(_) => None,
+        None => Some(generate_corpus()?),
     };
-    figures.extend(corpus_figures(&dir, &engines, min)?);
-    if generated {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    let dir = corpus.or_else(|| generated.as_ref().map(|d| d.path().to_path_buf()));
+    figures.extend(corpus_figures(
+        dir.as_deref().expect("one or the other"),
+        &engines,
+        min,
+    )?);
     let adapter = engines.iter().find_map(|(_, e)| e.adapter());
     publish(&figures, adapter, json_path)
 }
@@ -104,9 +107,11 @@ fn host_time_figures(gpu_only: &Engine, min: Duration) -> Vec<Figure> {
 }
 
 /// JPEGs from thumbnail to 24 MP (geometric sizes, 4:3), in a fresh temporary folder.
-fn generate_corpus() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("hashsweep-bench-corpus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+fn generate_corpus() -> anyhow::Result<tempfile::TempDir> {
+    let tmp = tempfile::Builder::new()
+        .prefix("hashsweep-bench-corpus-")
+        .tempdir()?;
+    let dir = tmp.path();
     let n = 12;
     let sizes: Vec<(u32, u32)> = (0..n)
         .map(|i| {
@@ -123,7 +128,7 @@ fn generate_corpus() -> anyhow::Result<PathBuf> {
             img.save(dir.join(format!("gen{i:02}_{w}x{h}.jpg")))?;
             Ok(())
         })?;
-    Ok(dir)
+    Ok(tmp)
 }
 
 /// End to end on a folder, stage by stage: read, decode (all cores), then hashing per

@@ -31,6 +31,16 @@ pub enum InputError {
     },
 }
 
+impl InputError {
+    /// A maker of `Io` errors that name `path`, for `map_err`.
+    pub fn io(path: &Path) -> impl Fn(std::io::Error) -> InputError + Copy + '_ {
+        move |cause| InputError::Io {
+            path: path.to_path_buf(),
+            cause,
+        }
+    }
+}
+
 /// The layout of a hash list (`refs build --input-format`; recognised by content when not
 /// given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -82,10 +92,7 @@ pub struct Peek {
 
 /// Look at the head of a list (64 KiB, whole lines): cheap, whatever the list's size.
 pub fn peek(path: &Path, kind: Option<Kind>) -> Result<Peek, InputError> {
-    let io = |cause| InputError::Io {
-        path: path.to_path_buf(),
-        cause,
-    };
+    let io = InputError::io(path);
     let mut head = vec![];
     std::fs::File::open(path)
         .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
@@ -221,10 +228,7 @@ pub fn read_as(
     skip_invalid: bool,
     entries: Vec<Entry>,
 ) -> Result<Parsed, InputError> {
-    let io = |cause| InputError::Io {
-        path: path.to_path_buf(),
-        cause,
-    };
+    let io = InputError::io(path);
     // Streamed: a list of 100 million lines is never held as text. The head tells the kind.
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut head = vec![];
@@ -242,15 +246,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &str, algo: Option<Algo>, skip: bool) -> Result<Parsed, InputError> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("hs-input-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("in.vpdq.txt");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.vpdq.txt");
         std::fs::write(&p, text).unwrap();
-        let r = read_file(&p, algo, skip);
-        let _ = std::fs::remove_dir_all(&dir);
-        r
+        read_file(&p, algo, skip)
     }
 
     const H: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";

@@ -19,10 +19,7 @@ pub(super) fn parse(
     skip_invalid: bool,
     entries: Vec<Entry>,
 ) -> Result<Parsed, InputError> {
-    let io = |cause| InputError::Io {
-        path: path.to_path_buf(),
-        cause,
-    };
+    let io = InputError::io(path);
     let reader = BufReader::with_capacity(1 << 20, reader);
     let mut p = Parser {
         path,
