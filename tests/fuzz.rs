@@ -5,6 +5,7 @@
 //! `.ci/run`); `HASHSWEEP_FUZZ_SECONDS` sets the time per target (default 30).
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -227,7 +228,11 @@ fn every_fuzz_target_builds_and_runs_clean() {
     for (target, corpus) in corpora(&base) {
         let seeds = std::fs::read_dir(&corpus).unwrap().count();
         let execs = fuzz(&bins.join(target), &corpus, &artifacts, seconds);
-        eprintln!("FIGURE fuzz {target}: {execs} executions in {seconds} s from {seeds} seeds");
+        // Straight to stderr, so that CI's log shows it for a passing test too.
+        let _ = writeln!(
+            std::io::stderr(),
+            "FIGURE fuzz {target}: {execs} executions in {seconds} s from {seeds} seeds"
+        );
         assert!(execs > seeds as u64, "{target} ran no more than its seeds");
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::matches_path;
-use super::record::{key_of, unescape};
+use super::record::key_of;
 use super::shard::Shard;
 
 /// What a merge wrote.
@@ -42,16 +42,7 @@ fn key_digest(text: &str, escaped: bool) -> u128 {
 /// for ordering the output as the walk orders files.
 fn record_path(v: &Value) -> PathBuf {
     let text = v["path"].as_str().unwrap_or_default();
-    if v["path_escaped"] != true {
-        return PathBuf::from(text);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(text)))
-    }
-    #[cfg(not(unix))]
-    PathBuf::from(String::from_utf8_lossy(&unescape(text)).into_owned())
+    crate::sources::location::path_from_text(text, v["path_escaped"] == true)
 }
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(usize, String)>>> {

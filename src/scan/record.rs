@@ -1,68 +1,10 @@
-//! Output records of `hashsweep scan` (JSONL; CSV on request) and the lossless escape of
-//! paths that are not UTF-8.
+//! Output records of `hashsweep scan` (JSONL; CSV on request).
 
 use std::path::Path;
 
-/// A path as record text. Valid UTF-8 paths without line breaks are written as they are.
-/// Otherwise every byte of an invalid sequence, and every CR and LF, is written `%XX` and
-/// `%` itself `%25`, and the record says `"path_escaped": true`; unescaping gives back the
-/// exact bytes. (Line breaks are escaped so that every record is one line in CSV too.)
-pub fn path_text(p: &Path) -> (String, bool) {
-    let bytes = p.as_os_str().as_encoded_bytes();
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        if !s.contains(['\n', '\r']) {
-            return (s.to_string(), false);
-        }
-    }
-    let mut out = String::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                out.push_str(&escape_valid(s));
-                break;
-            }
-            Err(e) => {
-                let (good, bad) = rest.split_at(e.valid_up_to());
-                out.push_str(&escape_valid(
-                    std::str::from_utf8(good).expect("valid prefix"),
-                ));
-                let n = e.error_len().unwrap_or(bad.len());
-                for b in &bad[..n] {
-                    out.push_str(&format!("%{b:02X}"));
-                }
-                rest = &bad[n..];
-            }
-        }
-    }
-    (out, true)
-}
-
-fn escape_valid(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\n', "%0A")
-        .replace('\r', "%0D")
-}
-
-/// The exact bytes of an escaped path.
-pub fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        if let (b'%', Some(v)) = (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
+// The path grammar, and the escape of paths that are not UTF-8, live with the sources
+// that find the files.
+pub use crate::sources::location::{path_text, unescape};
 
 /// How file records are written. Header and summary records are JSON either way (in the
 /// output itself for JSONL, in `OUT.meta.jsonl` beside a CSV output).
@@ -347,11 +289,7 @@ pub fn key(p: &Path) -> String {
 }
 
 pub fn key_of(text: &str, escaped: bool) -> String {
-    if escaped {
-        format!("{text}\0escaped")
-    } else {
-        text.to_string()
-    }
+    crate::sources::location::key_of(text, escaped, 0)
 }
 
 #[cfg(test)]

@@ -3,4 +3,5 @@
 //! able to hold others, so that `scan`, `hash`, `match` and `refs build` take their files
 //! from one room and key resume and shards on one kind of path.
 
+pub mod location;
 pub mod walk;
