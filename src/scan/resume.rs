@@ -355,8 +355,9 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
         before_last = good;
         good = rows.position().byte();
         if !std::mem::take(&mut first) {
-            let path = String::from_utf8_lossy(&row[0]);
-            last_key = Some(key_of(&path, &row[1] == b"true"));
+            // A damaged output may hold rows of fewer cells than ours (found by fuzzing).
+            let path = String::from_utf8_lossy(row.get(0).unwrap_or_default());
+            last_key = Some(key_of(&path, row.get(1) == Some(&b"true"[..])));
         }
     }
     // The last record counts only if its line break made it to disk outside a quoted cell
@@ -391,6 +392,19 @@ fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_csv_output_of_one_column_is_only_cut_never_a_panic() {
+        // From the scan_outputs fuzz target: rows ended by CR alone, one cell each, and no
+        // complete first line for the header check to read.
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out.csv");
+        let bytes = b"n\r\r\r\rDDshaar{shar\rx\ry";
+        std::fs::write(&out, bytes).unwrap();
+        let _ = recorded(&out, Format::Csv);
+        let after = std::fs::read(&out).unwrap();
+        assert!(bytes.starts_with(&after), "the output is only ever cut");
+    }
 
     #[test]
     fn a_torn_last_line_is_cut_and_orphan_matches_dropped() {
