@@ -50,17 +50,16 @@ pub(super) fn bench_hash(
     if let Some((_, e)) = engines.iter().find(|(m, _)| *m == "gpu-only") {
         figures.extend(host_time_figures(e, min));
     }
-    // The generated corpus lives as long as `generated` and is removed with it.
-    let generated = match corpus {
-        Some(_) => None,
-        None => Some(generate_corpus()?),
+    // A generated corpus is removed when `generated` goes, after the figures.
+    let generated;
+    let dir = match &corpus {
+        Some(d) => d.as_path(),
+        None => {
+            generated = generate_corpus()?;
+            generated.path()
+        }
     };
-    let dir = corpus.or_else(|| generated.as_ref().map(|d| d.path().to_path_buf()));
-    figures.extend(corpus_figures(
-        dir.as_deref().expect("one or the other"),
-        &engines,
-        min,
-    )?);
+    figures.extend(corpus_figures(dir, &engines, min)?);
     let adapter = engines.iter().find_map(|(_, e)| e.adapter());
     publish(&figures, adapter, json_path)
 }
