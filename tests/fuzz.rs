@@ -12,12 +12,13 @@ use std::process::Command;
 use common::{run_ok, scratch};
 use hashsweep::Frame;
 
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "decode_and_hash",
     "heif_boxes",
     "hash_lists",
     "hsref_header",
     "scan_outputs",
+    "containers",
 ];
 
 fn root() -> &'static Path {
@@ -160,6 +161,85 @@ fn scan_output_seeds(dir: &Path, work: &Path) {
     }
 }
 
+/// Small containers of every kind, each holding a picture and a text: made here with the
+/// crates hashsweep reads them with, by 7-Zip and img2pdf when they are installed, and the
+/// RAR samples of ../shared.
+fn container_seeds(dir: &Path, jpeg: &Path) {
+    let pic = std::fs::read(jpeg).unwrap();
+    let members: [(&str, &[u8]); 2] = [("a/p.jpg", &pic), ("n.txt", b"notes")];
+    for (name, method) in [
+        ("stored.zip", zip::CompressionMethod::Stored),
+        ("deflate.zip", zip::CompressionMethod::Deflated),
+    ] {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(vec![]));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+        for (m, b) in members {
+            z.start_file(m, opts).unwrap();
+            z.write_all(b).unwrap();
+        }
+        std::fs::write(dir.join(name), z.finish().unwrap().into_inner()).unwrap();
+    }
+    let mut t = tar::Builder::new(vec![]);
+    for (m, b) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(b.len() as u64);
+        h.set_cksum();
+        t.append_data(&mut h, m, b).unwrap();
+    }
+    let tar = t.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(vec![], bzip2::Compression::fast());
+    bz.write_all(&tar).unwrap();
+    let mut xz = lzma_rust2::XzWriter::new(vec![], lzma_rust2::XzOptions::with_preset(1)).unwrap();
+    xz.write_all(&tar).unwrap();
+    let seeds = [
+        ("t.tar", tar.clone()),
+        ("t.tar.gz", gz.finish().unwrap()),
+        ("t.tar.bz2", bz.finish().unwrap()),
+        ("t.tar.xz", xz.finish().unwrap()),
+        ("t.tar.zst", zstd::encode_all(&tar[..], 1).unwrap()),
+        ("thumb.jpg", pic.clone()),
+    ];
+    for (name, b) in seeds {
+        std::fs::write(dir.join(name), b).unwrap();
+    }
+    let made = |p: &str, a: &[&std::ffi::OsStr]| {
+        let ok = Command::new(p)
+            .args(a)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("NOTICE: {p} is missing: containers has no seed from it");
+        }
+    };
+    made(
+        "7zz",
+        &[
+            "a".as_ref(),
+            "-bd".as_ref(),
+            dir.join("s.7z").as_os_str(),
+            jpeg.as_os_str(),
+        ],
+    );
+    made(
+        "img2pdf",
+        &[
+            jpeg.as_os_str(),
+            "-o".as_ref(),
+            dir.join("s.pdf").as_os_str(),
+        ],
+    );
+    if let Some(td) = common::testdata() {
+        for e in std::fs::read_dir(td.join("archives")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rar") {
+                std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
 /// A corpus folder per target, filled with its seeds.
 fn corpora(base: &Path) -> Vec<(&'static str, PathBuf)> {
     let work = base.join("work");
@@ -175,6 +255,7 @@ fn corpora(base: &Path) -> Vec<(&'static str, PathBuf)> {
     }
     set_seeds(&dirs[3].1, &work);
     scan_output_seeds(&dirs[4].1, &work);
+    container_seeds(&dirs[5].1, &dirs[0].1.join("seed.jpg"));
     // Inputs that once failed run first, every time: a finding stays fixed.
     for (target, dir) in &dirs {
         let found = root().join("fuzz/regressions").join(target);

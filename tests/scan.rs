@@ -82,8 +82,17 @@ fn every_file_gets_one_record_whatever_it_holds() {
     assert_eq!(status("leaf.png"), "ok");
     assert_eq!(status("corrupt.jpg"), "error");
     assert_eq!(status("empty.png"), "error");
-    assert_eq!(status("notes.pdf"), "skipped");
+    // A PDF is opened for its pictures; one that does not parse says so.
+    assert_eq!(status("notes.pdf"), "error");
     assert_eq!(by_name["notes.pdf"]["format"], "pdf");
+    assert!(
+        by_name["notes.pdf"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a readable PDF"),
+        "{}",
+        by_name["notes.pdf"]
+    );
     // A video header with nothing behind it: found by content, refused by FFmpeg.
     assert_eq!(status("clip.mp4"), "error");
     assert_eq!(by_name["clip.mp4"]["format"], "mp4");

@@ -89,7 +89,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
     progress.set_total((files.len() + walk_errors.len()) as u64);
     // The reference tool's row has no room for a reason: it goes to stderr.
     let reasons_on_stderr = writer.reference_form();
-    let mut failed = 0usize;
+    let (mut failed, mut rows) = (0usize, walk_errors.len());
     let mut io_error = None;
     for (path, e) in &walk_errors {
         if reasons_on_stderr {
@@ -135,6 +135,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
                 Outcome::Failed(e)
             }
         };
+        rows += 1;
         progress.add(1, u64::from(matches!(outcome, Outcome::Failed(_))), 0);
         // A reader that went away (`| head`) ends the run here, not after every file.
         match writer.write(&path.to_string_lossy(), &outcome) {
@@ -150,10 +151,10 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         return Err(e.into());
     }
     writer.flush()?;
+    // Files inside archives and documents have rows of their own.
     eprintln!(
-        "hashsweep: {} files, {} failed",
+        "hashsweep: {} inputs, {rows} rows, {failed} failed",
         files.len() + walk_errors.len(),
-        failed
     );
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
 }

@@ -213,7 +213,7 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
     warn_device(&engine, &planner);
     write_matches(&args, &sets, &queries.names, &found)?;
     eprintln!(
-        "hashsweep: {} queries ({} PDQ and {} pHash hashes) against {} sets ({} entries) on {}: {} matches; {} below quality {} skipped, {} failed",
+        "hashsweep: {} queries ({} PDQ and {} pHash hashes) against {} sets ({} entries) on {}: {} matches; {} below quality {} skipped, {} files inside archives not pictures, {} failed",
         queries.names.len(),
         queries.pdq.len(),
         queries.phash.len(),
@@ -223,6 +223,7 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
         found.len(),
         stats.low_quality,
         args.min_quality,
+        stats.not_pictures,
         stats.failed
     );
     Ok(i32::from(stats.failed > 0))
@@ -232,6 +233,8 @@ pub fn run(args: MatchArgs) -> anyhow::Result<i32> {
 pub(super) struct Counts {
     pub(super) low_quality: usize,
     pub(super) failed: usize,
+    /// Members of archives and documents that are not pictures.
+    pub(super) not_pictures: usize,
 }
 
 /// Queries sorted by what their content says they are.
@@ -246,11 +249,14 @@ pub(super) struct Kinds {
 }
 
 impl Kinds {
-    /// Images and videos by their first bytes; anything else is read as a hash list.
+    /// Images, videos and containers by their first bytes; anything else is read as a hash
+    /// list.
     fn add(&mut self, p: PathBuf) {
         match sniff::detect_file(&p) {
             d if d.is_picture() => self.images.push(p),
             sniff::Detected::Video(_) => self.videos.push(p),
+            // Archives and documents: their pictures are the queries.
+            _ if crate::sources::container::detect_file(&p).is_some() => self.images.push(p),
             _ if is_vpdq_text(&p) => self.vpdq.push(p),
             _ => self.lists.push(p),
         }
@@ -409,6 +415,10 @@ fn hash_images(
     for (path, result) in results {
         let hashed = match result {
             Ok(hashed) => hashed,
+            Err(e) if e.starts_with(pipeline::references::NOT_A_PICTURE) => {
+                stats.not_pictures += 1;
+                continue;
+            }
             Err(e) => {
                 eprintln!("hashsweep: {}: {e}", path.display());
                 stats.failed += 1;

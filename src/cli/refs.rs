@@ -209,13 +209,14 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
         }
         failed = got.failed.len();
         eprintln!(
-            "hashsweep: {} pictures hashed on {} ({} cut inside added borders, {} crop entries derived, {} below quality {} left out, {failed} failed)",
+            "hashsweep: {} pictures hashed on {} ({} cut inside added borders, {} crop entries derived, {} below quality {} left out, {} files inside archives not pictures, {failed} failed)",
             got.pictures,
             engine.describe(),
             got.trimmed,
             got.derived,
             got.low_quality,
-            args.min_quality
+            args.min_quality,
+            got.not_pictures
         );
         made = got.entries;
     } else {
@@ -282,19 +283,19 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// Image files and the files of folders are pictures; every other input is a hash list.
+/// Image files, archives and documents (their pictures), and the files of folders are
+/// pictures; every other input is a hash list.
 fn pictures_and_lists(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (mut pictures, mut lists) = (vec![], vec![]);
+    let holds_pictures = |f: &PathBuf| {
+        sniff::detect_file(f).is_picture() || crate::sources::container::detect_file(f).is_some()
+    };
     for p in inputs {
         if p.is_dir() {
             // A folder's other files (notes, lists, videos) are not reference pictures.
             let (files, _) = crate::sources::walk::expand(std::slice::from_ref(p));
-            pictures.extend(
-                files
-                    .into_iter()
-                    .filter(|f| sniff::detect_file(f).is_picture()),
-            );
-        } else if sniff::detect_file(p).is_picture() {
+            pictures.extend(files.into_iter().filter(holds_pictures));
+        } else if holds_pictures(p) {
             pictures.push(p.clone());
         } else {
             lists.push(p.clone());

@@ -11,6 +11,7 @@ use crate::decode::{self, DecodeOptions};
 use crate::progress::{Mode, Progress};
 use crate::scan::shard::Shard;
 use crate::scan::{self, Digests, ScanConfig};
+use crate::sources::container;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -110,6 +111,15 @@ pub struct ScanArgs {
     /// alone.
     #[arg(long, value_name = "SIZE", value_parser = crate::pipeline::budget::parse_size)]
     pub max_memory: Option<u64>,
+    /// Archives, compressed files and documents are opened, and what they hold is opened
+    /// in turn, this many steps deep from the file on disk; deeper ones are error records.
+    #[arg(long, value_name = "N", default_value_t = container::DEFAULT_MAX_DEPTH)]
+    pub max_depth: usize,
+    /// Decompression-bomb guard: a member stops being read once it has grown past 64 MiB
+    /// and past N times its stored size, and a container's members together past 1 GiB and
+    /// N times the container's size (an error record says so). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = container::DEFAULT_MAX_RATIO)]
+    pub max_ratio: u64,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -194,6 +204,9 @@ fn config(
     progress: Progress,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> anyhow::Result<ScanConfig> {
+    let max_memory = args
+        .max_memory
+        .unwrap_or_else(crate::pipeline::budget::default_limit);
     Ok(ScanConfig {
         inputs,
         out: args.output.clone(),
@@ -228,9 +241,12 @@ fn config(
         query_match_pct: args.video.query_match_pct,
         compared_match_pct: args.video.compared_match_pct,
         round_pixels: args.round_pixels.max(1),
-        max_memory: args
-            .max_memory
-            .unwrap_or_else(crate::pipeline::budget::default_limit),
+        max_memory,
+        containers: container::Limits {
+            max_depth: args.max_depth,
+            max_ratio: args.max_ratio,
+            ..container::Limits::within(max_memory)
+        },
         progress,
         stop: Some(stop),
     })
@@ -250,6 +266,21 @@ fn print_summary(s: &scan::Summary, shard: Shard, engine: &crate::engine::Engine
         s.seconds,
         engine.describe()
     );
+    let c = &s.containers;
+    if c.opened + c.failed + c.thumbnails > 0 {
+        eprintln!(
+            "hashsweep scan: containers: {} opened, {} not listed to the end; {} files inside them: {} hashed, {} skipped, {} refused ({} encrypted); {} thumbnails ({} unlike their picture)",
+            c.opened,
+            c.failed,
+            c.entries,
+            c.hashed,
+            c.skipped,
+            c.refused,
+            c.encrypted,
+            c.thumbnails,
+            c.thumbnail_mismatches
+        );
+    }
     if !s.warnings.is_empty() {
         eprintln!(
             "hashsweep scan: hashed from damaged or padded files (see each record's `warnings`): {:?}",

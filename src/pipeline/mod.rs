@@ -18,6 +18,7 @@ use crate::decode::{self, DecodeOptions, Decoded};
 use crate::engine::{Algorithms, Engine, FrameHashes};
 use crate::frame::Frame;
 use crate::progress::Progress;
+use crate::sources::container;
 
 /// Files per round at most.
 pub const ROUND_FILES: usize = 256;
@@ -149,6 +150,9 @@ pub struct Hashed {
     pub warnings: Vec<String>,
 }
 
+/// Takes each file's (or member's) result in order; `Break` stops the reading.
+type Deliver<'f> = dyn FnMut(&Path, Result<Hashed, String>) -> ControlFlow<()> + 'f;
+
 /// Sub-windows of a picture to hash beside it (`decode::augment::crops`).
 pub type Windows = fn(&Frame) -> Vec<(&'static str, Frame)>;
 
@@ -164,11 +168,13 @@ pub struct HashSource<'a> {
     progress: Progress,
 }
 
-/// A decoded file and the windows cut from it, holding their memory until hashed.
+/// A decoded file and the windows cut from it, holding their memory until hashed; or a
+/// container, whose members are hashed in its place.
 struct Read {
-    decoded: Result<Decoded, decode::DecodeError>,
+    decoded: Result<Decoded, String>,
     windows: Vec<(&'static str, Frame)>,
     _hold: Reservation,
+    container: Option<container::Kind>,
 }
 
 impl Read {
@@ -213,10 +219,23 @@ impl<'a> HashSource<'a> {
     }
 
     fn read(&self, p: &Path, head: Option<decode::Head>, hold: Reservation) -> Read {
+        let kind = head
+            .as_ref()
+            .and_then(|h| container::detect(&h.bytes[..h.bytes.len().min(container::HEAD)]));
+        if let Some(kind) = kind {
+            let mut r = self.decoded(Err("container".into()), hold);
+            r.container = Some(kind);
+            return r;
+        }
         let decoded = match head {
             Some(head) => decode::decode_head(head, &self.opts),
             None => decode::decode_file(p, &self.opts),
         };
+        self.decoded(decoded.map_err(|e| e.to_string()), hold)
+    }
+
+    /// A decoding's result, with its windows cut, holding what it takes.
+    fn decoded(&self, decoded: Result<Decoded, String>, hold: Reservation) -> Read {
         let windows = match (&decoded, self.windows) {
             (Ok(d), Some(cut)) => cut(d.trimmed.as_ref().map_or(&d.frame, |t| &t.1)),
             _ => vec![],
@@ -225,6 +244,7 @@ impl<'a> HashSource<'a> {
             decoded,
             windows,
             _hold: hold,
+            container: None,
         };
         let held = frame_cost(read.frames());
         read._hold.resize_to(held);
@@ -269,25 +289,113 @@ impl<'a> HashSource<'a> {
                 |r: &Read| r.frames().iter().map(|f| f.pixels()).sum(),
             );
             let n = round.len();
-            let frames: Vec<&Frame> = round.iter().flat_map(Read::frames).collect();
-            let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
-            let mut next = || hashes.next().expect("one result per frame");
-            for (path, read) in rest[..n].iter().zip(round) {
-                let windows = read.windows;
-                let r = read.decoded.map_err(|e| e.to_string()).map(|d| Hashed {
-                    width: d.width,
-                    height: d.height,
-                    hashes: next(),
-                    trimmed: d.trimmed.map(|(r, _)| (r, next())),
-                    windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
-                    warnings: d.warnings,
-                });
-                if f(path, r).is_break() {
-                    return;
-                }
+            if self.deliver(&rest[..n], round, &mut f).is_break() {
+                return;
             }
             rest = &rest[n..];
         }
+    }
+
+    /// Hash a round of reads and hand each result over in order; a container's members
+    /// are hashed and handed over in its place.
+    fn deliver(&self, paths: &[PathBuf], round: Vec<Read>, f: &mut Deliver) -> ControlFlow<()> {
+        let frames: Vec<&Frame> = round.iter().flat_map(Read::frames).collect();
+        let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
+        let mut next = || hashes.next().expect("one result per frame");
+        for (path, read) in paths.iter().zip(round) {
+            if let Some(kind) = read.container {
+                self.members(path, kind, f)?;
+                continue;
+            }
+            let windows = read.windows;
+            let r = read.decoded.map(|d| Hashed {
+                width: d.width,
+                height: d.height,
+                hashes: next(),
+                trimmed: d.trimmed.map(|(r, _)| (r, next())),
+                windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
+                warnings: d.warnings,
+            });
+            f(path, r)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The pictures inside a container (opened as `scan` opens them, to the default
+    /// depth), each handed over under its path (`docs/paths.md`); what is not a picture,
+    /// or could not be read, as an error naming why. Members are read on this thread and
+    /// hashed in rounds of a quarter of the budget at most.
+    fn members(&self, path: &Path, kind: container::Kind, f: &mut Deliver) -> ControlFlow<()> {
+        let limits = container::Limits::within(self.budget.limit());
+        let mut batch: Vec<(PathBuf, Result<Vec<u8>, String>)> = vec![];
+        let mut held = 0u64;
+        let mut flow = ControlFlow::Continue(());
+        let none = |_: &crate::sources::location::Location| false;
+        let mut emit = |e: container::Entry| {
+            let name = PathBuf::from(e.location.text().0);
+            let bytes = match e.content {
+                container::Content::Bytes(b) => Ok(b),
+                container::Content::Member(m) => m.read(),
+                container::Content::Pixels { frame, .. } => {
+                    // Already pixels: hashed alone, at once.
+                    let r = frame.map(|f| decode::Decoded {
+                        width: f.width(),
+                        height: f.height(),
+                        frame: f,
+                        warnings: vec![],
+                        trimmed: None,
+                    });
+                    let read = self.decoded(r, Reservation::default());
+                    flow = self.deliver(&[name], vec![read], f);
+                    return flow.is_continue();
+                }
+                container::Content::Streamed { reason, .. }
+                | container::Content::Refused { reason, .. }
+                | container::Content::Skipped(reason) => Err(reason),
+                container::Content::Opened(o) => match o.error {
+                    Some(why) => Err(why),
+                    None => return true,
+                },
+            };
+            held += bytes.as_ref().map_or(0, |b| b.len() as u64);
+            batch.push((name, bytes));
+            if batch.len() >= ROUND_FILES || held > self.budget.limit() / 4 {
+                flow = self.hash_members(std::mem::take(&mut batch), f);
+                held = 0;
+            }
+            flow.is_continue()
+        };
+        container::Expander::new(limits, Default::default(), &none, &mut emit).file(path, kind);
+        flow?;
+        self.hash_members(batch, f)
+    }
+
+    /// Members in memory: decoded on all cores (what is not a picture says so), hashed.
+    fn hash_members(
+        &self,
+        batch: Vec<(PathBuf, Result<Vec<u8>, String>)>,
+        f: &mut Deliver,
+    ) -> ControlFlow<()> {
+        let (names, datas): (Vec<PathBuf>, Vec<_>) = batch.into_iter().unzip();
+        let reads: Vec<Read> = datas
+            .into_par_iter()
+            .map(|b| {
+                let decoded = b.and_then(|b| {
+                    let kind = decode::sniff::detect(&b[..b.len().min(decode::sniff::HEAD)]);
+                    match kind.is_picture() {
+                        true => decode::decode_bytes(&b, &self.opts).map_err(|e| e.to_string()),
+                        false => Err(format!(
+                            "{} ({})",
+                            references::NOT_A_PICTURE,
+                            decode::sniff::name(kind)
+                        )),
+                    }
+                });
+                self.progress.add_read(1);
+                self.decoded(decoded, Reservation::default())
+            })
+            .collect();
+        self.deliver(&names, reads, f)
     }
 }
 

@@ -25,8 +25,13 @@ pub struct ImageEntries {
     pub derived: usize,
     /// Pictures below the quality floor, not listed.
     pub low_quality: usize,
+    /// Members of archives and documents that are not pictures (their text, notes).
+    pub not_pictures: usize,
     pub failed: Vec<(PathBuf, String)>,
 }
+
+/// The reason `HashSource` gives a container's member that is not a picture.
+pub const NOT_A_PICTURE: &str = "not an image";
 
 /// How the pictures are read and what is added.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +65,9 @@ pub fn image_entries(
         progress.add(1, u64::from(r.is_err()), 0);
         match r {
             Ok(h) => add(&mut out, path, &h, opts),
+            // A folder's other files are left out before hashing; an archive's are known
+            // only once it is open, and counted.
+            Err(e) if e.starts_with(NOT_A_PICTURE) => out.not_pictures += 1,
             Err(e) => out.failed.push((path.to_path_buf(), e)),
         }
     });

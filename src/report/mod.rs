@@ -59,6 +59,10 @@ pub struct ScanFacts {
     /// Files recorded per second of the run, second by second (resumed runs after it);
     /// empty for a CSV output, whose rows do not say when they were written.
     pub per_second: Vec<u32>,
+    /// Containers (archives, compressed files, documents): path, format, status and
+    /// what their members became (at most `MAX_LISTED_PROBLEMS`).
+    pub containers: Vec<(String, String, String, Value)>,
+    pub containers_total: usize,
     /// Every file record, for the VICS export (paths, sizes, digests).
     pub all_files: Vec<Listed>,
     /// Lines of the outputs that could not be read (not a torn last line): the report then
@@ -329,7 +333,21 @@ impl ScanFacts {
         if let Some(m) = self.matched.get_mut(&listed.path) {
             *m = listed.clone();
         }
-        if status != "ok" {
+        if v["contents"].is_object() {
+            self.containers_total += 1;
+            if self.containers.len() < MAX_LISTED_PROBLEMS {
+                let format = text(v, "format");
+                let entry = (
+                    listed.path.clone(),
+                    format,
+                    status.clone(),
+                    v["contents"].clone(),
+                );
+                self.containers.push(entry);
+            }
+        }
+        // An archive listed to its end is no problem; its members have records of their own.
+        if status != "ok" && status != "opened" {
             self.problems_total += 1;
             if self.problems.len() < MAX_LISTED_PROBLEMS {
                 self.problems.push(listed.clone());

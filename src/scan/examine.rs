@@ -2,15 +2,16 @@
 //! an image, decoded; every outcome, a panic included, becomes that file's record.
 
 use std::io::Read;
-use std::path::Path;
-
-use md5::Digest;
 
 use super::record::{FileRecord, Status};
 use super::{Digests, Examined, ScanConfig, video};
 use crate::decode::sniff::{self, Detected};
 use crate::decode::{self, Head};
 use crate::frame::Frame;
+use crate::sources::container::thumbnail::{self, Thumbnail};
+use crate::sources::container::{self, Content, Entry};
+use crate::sources::digest::{Digesters, Hexes};
+use crate::sources::location::{Location, Step};
 use crate::sources::walk;
 
 /// What reading `f` will hold at its peak, from its size and its header (an image's bytes
@@ -40,113 +41,272 @@ pub(super) fn cost(f: &walk::Found, cfg: &ScanConfig) -> (u64, Option<Head>) {
 
 /// No panic from one file reaches the run: it becomes that file's error record.
 pub(super) fn examine_guarded(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, head, cfg))).unwrap_or_else(
-        |_| {
-            let mut record = FileRecord::new(&f.path, None);
-            record.set(
-                Status::Error,
-                "internal error while reading this file (caught)",
-            );
-            Examined {
-                record,
-                frames: vec![],
-                trimmed: None,
-                video: None,
-                hold: Default::default(),
-            }
-        },
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine(f, head, cfg)))
+        .unwrap_or_else(|_| caught(&Location::file(&f.path), "file"))
+}
+
+/// The record of a file whose reading panicked (a decoder bug on hostile input).
+pub(super) fn caught(loc: &Location, what: &str) -> Examined {
+    let mut record = FileRecord::at(loc);
+    record.set(
+        Status::Error,
+        format!("internal error while reading this {what} (caught)"),
+    );
+    Examined::record(record)
 }
 
 fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
-    let skipped = |record: &mut FileRecord, why: &str| record.set(Status::Skipped, why);
-    let error = |record: &mut FileRecord, why: String| record.set(Status::Error, why);
     let meta = std::fs::symlink_metadata(&f.path).ok();
     let mut record = FileRecord::new(&f.path, meta.as_ref());
-    let ex = |record: FileRecord, frame: Option<Frame>| Examined {
-        record,
-        frames: frame.into_iter().collect(),
-        trimmed: None,
-        video: None,
-        hold: Default::default(),
+    let skipped = |mut record: FileRecord, why: &str| {
+        record.set(Status::Skipped, why);
+        Examined::record(record)
+    };
+    let error = |mut record: FileRecord, why: String| {
+        record.set(Status::Error, why);
+        Examined::record(record)
     };
     match f.kind {
         walk::Kind::Special => {
-            skipped(
-                &mut record,
-                "special file (FIFO, socket or device): not read",
-            );
-            return ex(record, None);
+            return skipped(record, "special file (FIFO, socket or device): not read");
         }
         walk::Kind::Link => {
-            skipped(
-                &mut record,
-                "symbolic link: not followed (--follow-symlinks)",
-            );
-            return ex(record, None);
+            return skipped(record, "symbolic link: not followed (--follow-symlinks)");
         }
         walk::Kind::File => {}
     }
-    let (kind, bytes) = match read(&f.path, head, cfg.digests) {
+    let head = match head.map_or_else(|| Head::open(&f.path), Ok) {
+        Ok(h) => h,
+        Err(e) => return error(record, read_error(&e)),
+    };
+    // Containers are opened by the producer, which hands their members on.
+    if let Some(kind) = container::detect(&head.bytes[..head.bytes.len().min(container::HEAD)]) {
+        record.format = Some(kind.name().to_string());
+        let mut e = Examined::record(record);
+        e.container = Some(kind);
+        return e;
+    }
+    let (kind, bytes) = match read(head, cfg.digests) {
         Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            error(&mut record, "vanished during the scan".into());
-            return ex(record, None);
-        }
-        Err(e) => {
-            error(&mut record, format!("read failed: {e}"));
-            return ex(record, None);
-        }
+        Err(e) => return error(record, read_error(&e)),
     };
     record.bytes_read = bytes.len;
-    for (name, hex) in bytes.digests {
+    set_digests(&mut record, bytes.digests);
+    if bytes.len == 0 {
+        return error(record, "empty file".into());
+    }
+    record.format = Some(sniff::name(kind));
+    if let (true, None) = (kind.is_picture(), &bytes.whole) {
+        let why = format!("image file over {} bytes: not decoded", MAX_IMAGE_BYTES);
+        return error(record, why);
+    }
+    match kind {
+        Detected::Video(_) => video::examine(record, &f.path, cfg),
+        _ => examine_bytes(
+            &Location::file(&f.path),
+            record,
+            kind,
+            bytes.whole.unwrap_or_default(),
+            cfg,
+        ),
+    }
+}
+
+fn read_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "vanished during the scan".into(),
+        _ => format!("read failed: {e}"),
+    }
+}
+
+fn set_digests(record: &mut FileRecord, digests: Hexes) {
+    for (name, hex) in digests {
         match name {
             "md5" => record.md5 = Some(hex),
             "sha1" => record.sha1 = Some(hex),
             _ => record.sha256 = Some(hex),
         }
     }
-    if bytes.len == 0 {
-        error(&mut record, "empty file".into());
-        return ex(record, None);
+}
+
+/// A file's or member's bytes, read: a picture decoded (with its thumbnails), anything
+/// else skipped.
+fn examine_bytes(
+    loc: &Location,
+    mut record: FileRecord,
+    kind: Detected,
+    bytes: Vec<u8>,
+    cfg: &ScanConfig,
+) -> Examined {
+    if !kind.is_picture() {
+        record.set(Status::Skipped, "not an image");
+        return Examined::record(record);
     }
-    record.format = Some(sniff::name(kind));
-    if let (true, None) = (kind.is_picture(), &bytes.whole) {
-        error(
-            &mut record,
-            format!("image file over {} bytes: not decoded", MAX_IMAGE_BYTES),
-        );
-        return ex(record, None);
+    let d = match decode::decode_bytes(&bytes, &cfg.decode) {
+        Ok(d) => d,
+        Err(e) => {
+            record.set(Status::Error, e.to_string());
+            return Examined::record(record);
+        }
+    };
+    record.width = Some(d.width);
+    record.height = Some(d.height);
+    record.status = Status::Ok;
+    record.warnings = d.warnings;
+    let mut e = Examined::record(record);
+    e.frames.push(d.frame);
+    if let Some((region, part)) = d.trimmed {
+        e.trimmed = Some(region);
+        e.frames.push(part);
     }
-    let bytes = bytes.whole.unwrap_or_default();
-    match kind {
-        Detected::Image(_) | Detected::Heif(_) => match decode::decode_bytes(&bytes, &cfg.decode) {
-            Ok(d) => {
-                record.width = Some(d.width);
-                record.height = Some(d.height);
-                record.status = Status::Ok;
-                record.warnings = d.warnings;
-                let mut e = ex(record, Some(d.frame));
-                if let Some((region, part)) = d.trimmed {
-                    e.trimmed = Some(region);
-                    e.frames.push(part);
-                }
-                if cfg.all_frames {
-                    add_frames(&mut e, &bytes, cfg);
-                }
-                e
+    if cfg.all_frames {
+        add_frames(&mut e, &bytes, cfg);
+    }
+    if kind == Detected::Image(image::ImageFormat::Jpeg) && !e.record.thumbnail {
+        e.extra = thumbnail::of_jpeg(&bytes)
+            .into_iter()
+            .map(|(name, t)| examine_thumbnail(loc.join(Step::Member(name.into())), t, cfg))
+            .collect();
+    }
+    e
+}
+
+/// A thumbnail's record: hashed as found and inside any borders it added (the sink
+/// compares both with its picture).
+fn examine_thumbnail(loc: Location, t: Thumbnail, cfg: &ScanConfig) -> Examined {
+    let mut record = FileRecord::at(&loc);
+    record.thumbnail = true;
+    let (stored, frame) = match t {
+        Thumbnail::Jpeg(b) => {
+            record.format = Some("jpg".into());
+            let opts = decode::DecodeOptions {
+                trim_borders: false,
+                ..cfg.decode
+            };
+            let frame = decode::decode_bytes(&b, &opts).map(|d| d.frame);
+            (b, frame.map_err(|e| e.to_string()))
+        }
+        Thumbnail::Pixels { stored, frame } => {
+            record.format = Some("rgb".into());
+            (stored, Ok(frame))
+        }
+    };
+    record.size = Some(stored.len() as u64);
+    record.bytes_read = stored.len() as u64;
+    set_digests(&mut record, Digesters::of(cfg.digests, &stored));
+    with_frame(record, frame, true)
+}
+
+/// A record with its decoded frame (and, when `trim`, the part inside added borders), or
+/// the error that stood in its way.
+fn with_frame(mut record: FileRecord, frame: Result<Frame, String>, trim: bool) -> Examined {
+    match frame {
+        Ok(f) => {
+            record.width = Some(f.width());
+            record.height = Some(f.height());
+            record.status = Status::Ok;
+            let cut = trim.then(|| decode::trim::cut(&f)).flatten();
+            let mut e = Examined::record(record);
+            e.frames.push(f);
+            if let Some((region, part)) = cut {
+                e.trimmed = Some(region);
+                e.frames.push(part);
             }
-            Err(e) => {
-                error(&mut record, e.to_string());
-                ex(record, None)
-            }
-        },
-        Detected::Video(_) => video::examine(record, &f.path, cfg),
-        Detected::Other(_) | Detected::Unknown => {
-            skipped(&mut record, "not an image");
-            ex(record, None)
+            e
+        }
+        Err(why) => {
+            record.set(Status::Error, why);
+            Examined::record(record)
         }
     }
+}
+
+/// A member of a container: read (a ZIP member), digested and examined as a file is; or
+/// the record the container's reader made of it (refused, skipped, opened).
+pub(super) fn examine_entry(entry: Entry, cfg: &ScanConfig) -> Examined {
+    let loc = entry.location.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry_inner(entry, cfg)))
+        .unwrap_or_else(|_| caught(&loc, "member"))
+}
+
+fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
+    let mut record = FileRecord::at(&entry.location);
+    record.size = entry.size;
+    record.mtime = entry.mtime;
+    let set = |mut record: FileRecord, status, why: String| {
+        record.set(status, why);
+        Examined::record(record)
+    };
+    match entry.content {
+        Content::Bytes(b) => member_bytes(&entry.location, record, b, cfg),
+        Content::Member(m) => match m.read() {
+            Ok(b) => member_bytes(&entry.location, record, b, cfg),
+            Err(why) => set(record, Status::Error, why),
+        },
+        Content::Pixels { stored, frame } => {
+            record.format = Some("pdf-image".into());
+            record.bytes_read = stored.len() as u64;
+            set_digests(&mut record, Digesters::of(cfg.digests, &stored));
+            with_frame(record, frame, false)
+        }
+        Content::Streamed {
+            len,
+            digests,
+            format,
+            reason,
+        } => {
+            record.bytes_read = len;
+            record.size = Some(len);
+            record.format = Some(format);
+            set_digests(&mut record, digests);
+            let status = match reason.as_str() {
+                "not an image" => Status::Skipped,
+                _ => Status::Error,
+            };
+            set(record, status, reason)
+        }
+        Content::Refused { reason, .. } => set(record, Status::Error, reason),
+        Content::Skipped(why) => set(record, Status::Skipped, why),
+        Content::Opened(o) => {
+            record.format = Some(o.format);
+            set_digests(&mut record, o.digests);
+            // The sink fills in what its members became.
+            record.contents = Some(Default::default());
+            match o.error {
+                Some(why) => set(record, Status::Error, why),
+                None => {
+                    record.status = Status::Opened;
+                    Examined::record(record)
+                }
+            }
+        }
+    }
+}
+
+/// A member held in memory: digested, then examined as a file's bytes.
+fn member_bytes(
+    loc: &Location,
+    mut record: FileRecord,
+    bytes: Vec<u8>,
+    cfg: &ScanConfig,
+) -> Examined {
+    record.bytes_read = bytes.len() as u64;
+    record.size = Some(bytes.len() as u64);
+    set_digests(&mut record, Digesters::of(cfg.digests, &bytes));
+    if bytes.is_empty() {
+        record.set(Status::Error, "empty file");
+        return Examined::record(record);
+    }
+    let kind = sniff::detect(&bytes[..bytes.len().min(sniff::HEAD)]);
+    record.format = Some(sniff::name(kind));
+    if let Detected::Video(_) = kind {
+        record.set(
+            Status::Error,
+            "video inside a container: not decoded (videos are read from files on disk; extract it to hash it)",
+        );
+        return Examined::record(record);
+    }
+    examine_bytes(loc, record, kind, bytes, cfg)
 }
 
 /// With `--all-frames`: every frame of an animation after the image itself. A broken
@@ -176,18 +336,15 @@ pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
 /// small enough to decode. Other files are streamed (for digests) and never held whole.
 struct Contents {
     len: u64,
-    digests: Vec<(&'static str, String)>,
+    digests: Hexes,
     whole: Option<Vec<u8>>,
 }
 
-fn read(p: &Path, head: Option<Head>, d: Digests) -> std::io::Result<(Detected, Contents)> {
+fn read(head: Head, d: Digests) -> std::io::Result<(Detected, Contents)> {
     let Head {
         file: mut f,
         bytes: head,
-    } = match head {
-        Some(h) => h,
-        None => Head::open(p)?,
-    };
+    } = head;
     let kind = sniff::detect(&head[..head.len().min(sniff::HEAD)]);
     let size = f.metadata().map_or(0, |m| m.len());
     let mut digests = Digesters::new(d);
@@ -223,44 +380,81 @@ fn read(p: &Path, head: Option<Head>, d: Digests) -> std::io::Result<(Detected, 
     ))
 }
 
-/// The requested digests, fed as the file streams past.
-struct Digesters {
-    md5: Option<md5::Md5>,
-    sha1: Option<sha1::Sha1>,
-    sha256: Option<sha2::Sha256>,
-}
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use super::examine_guarded;
 
-impl Digesters {
-    fn new(d: Digests) -> Digesters {
-        Digesters {
-            md5: d.md5.then(md5::Md5::new),
-            sha1: d.sha1.then(sha1::Sha1::new),
-            sha256: d.sha256.then(sha2::Sha256::new),
+    fn cfg() -> ScanConfig {
+        ScanConfig {
+            inputs: vec![],
+            out: PathBuf::from("unused"),
+            refs: vec![],
+            algos: Algorithms::ALL,
+            digests: Digests {
+                md5: true,
+                sha1: true,
+                sha256: true,
+            },
+            resume: false,
+            force: false,
+            shard: Shard::WHOLE,
+            decode: DecodeOptions::default(),
+            follow_symlinks: false,
+            dihedral: false,
+            min_quality: 50,
+            max_distance: None,
+            command: vec![],
+            case: CaseInfo::default(),
+            progress: Progress::off(),
+            stop: None,
+            format: record::Format::Jsonl,
+            all_frames: false,
+            video: Default::default(),
+            vpdq_dir: PathBuf::from("unused.vpdq"),
+            query_match_pct: 80.0,
+            compared_match_pct: 0.0,
+            round_pixels: pipeline::ROUND_PIXELS,
+            max_memory: 1 << 30,
+            containers: crate::sources::container::Limits::within(1 << 30),
         }
     }
 
-    fn any(&self) -> bool {
-        self.md5.is_some() || self.sha1.is_some() || self.sha256.is_some()
+    #[test]
+    fn a_file_that_vanished_after_the_walk_is_an_error_record() {
+        let f = walk::Found {
+            path: std::env::temp_dir().join("hashsweep-gone-never-existed.png"),
+            kind: walk::Kind::File,
+        };
+        let e = examine_guarded(&f, None, &cfg());
+        assert_eq!(e.record.status, record::Status::Error);
+        assert_eq!(e.record.reason.as_deref(), Some("vanished during the scan"));
+        assert!(e.frames.is_empty());
     }
 
-    fn update(&mut self, b: &[u8]) {
-        self.md5.iter_mut().for_each(|h| h.update(b));
-        self.sha1.iter_mut().for_each(|h| h.update(b));
-        self.sha256.iter_mut().for_each(|h| h.update(b));
-    }
-
-    fn finish(self) -> Vec<(&'static str, String)> {
-        use crate::hash::hex;
-        let mut out = vec![];
-        if let Some(h) = self.md5 {
-            out.push(("md5", hex(&h.finalize())));
-        }
-        if let Some(h) = self.sha1 {
-            out.push(("sha1", hex(&h.finalize())));
-        }
-        if let Some(h) = self.sha256 {
-            out.push(("sha256", hex(&h.finalize())));
-        }
-        out
+    #[test]
+    fn digests_of_a_streamed_file_are_the_known_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("abc");
+        std::fs::write(&p, b"abc").unwrap();
+        let e = examine_guarded(
+            &walk::Found {
+                path: p.clone(),
+                kind: walk::Kind::File,
+            },
+            None,
+            &cfg(),
+        );
+        let r = &e.record;
+        assert_eq!(r.md5.as_deref(), Some("900150983cd24fb0d6963f7d28e17f72"));
+        assert_eq!(
+            r.sha1.as_deref(),
+            Some("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+        assert_eq!(
+            r.sha256.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(r.status, record::Status::Skipped);
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::matches_path;
-use super::record::key_of;
+use super::record::{key_of_value, outer_of_value};
 use super::shard::Shard;
 
 /// What a merge wrote.
@@ -33,16 +33,15 @@ struct ShardInfo {
 }
 
 /// A file record's key as a sortable 128-bit digest.
-fn key_digest(text: &str, escaped: bool) -> u128 {
-    let h = blake3::hash(key_of(text, escaped).as_bytes());
+fn key_digest(v: &Value) -> u128 {
+    let h = blake3::hash(key_of_value(v).as_bytes());
     u128::from_le_bytes(h.as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
-/// The recorded path as the walk saw it (escaped bytes restored), for shard ownership and
-/// for ordering the output as the walk orders files.
+/// The file on disk a record names, as the walk saw it (escaped bytes restored), for shard
+/// ownership and for ordering the output as the walk orders files.
 fn record_path(v: &Value) -> PathBuf {
-    let text = v["path"].as_str().unwrap_or_default();
-    crate::sources::location::path_from_text(text, v["path_escaped"] == true)
+    outer_of_value(v)
 }
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(usize, String)>>> {
@@ -79,10 +78,7 @@ fn survey(path: &Path, keys: &mut Vec<u128>) -> anyhow::Result<ShardInfo> {
                         v["path"]
                     );
                 }
-                keys.push(key_digest(
-                    v["path"].as_str().unwrap_or_default(),
-                    v["path_escaped"] == true,
-                ));
+                keys.push(key_digest(&v));
                 files += 1;
             }
             Some("summary") => walked = v["walked"].as_u64(),
@@ -177,7 +173,7 @@ fn twice(outputs: &[PathBuf], digest: u128) -> String {
                 continue;
             };
             let text = v["path"].as_str().unwrap_or_default();
-            if v["type"] == "file" && key_digest(text, v["path_escaped"] == true) == digest {
+            if v["type"] == "file" && key_digest(&v) == digest {
                 return text.to_string();
             }
         }
@@ -337,10 +333,7 @@ fn write_matches(outputs: &[PathBuf], keys: &[u128], f: &mut File) -> anyhow::Re
         for line in lines(&mp)? {
             let (_, line) = line?;
             let known = serde_json::from_str::<Value>(&line).ok().is_some_and(|v| {
-                let d = key_digest(
-                    v["path"].as_str().unwrap_or_default(),
-                    v["path_escaped"] == true,
-                );
+                let d = key_digest(&v);
                 keys.binary_search(&d).is_ok()
             });
             if known {

@@ -18,6 +18,7 @@ pub mod resume;
 pub mod shard;
 pub mod video;
 
+mod contained;
 mod examine;
 mod header;
 mod plan;
@@ -45,6 +46,7 @@ use crate::progress::Progress;
 use crate::refset::RefSet;
 use crate::refset::verified::Verified;
 use crate::sources::walk;
+pub use contained::ContainerCounts;
 pub use examine::MAX_IMAGE_BYTES;
 use examine::examine_guarded;
 use header::{header, refuse_other_settings};
@@ -56,12 +58,7 @@ use sink::{HashedRound, Sink};
 /// Smaller side kept when large JPEGs are decoded at reduced scale (`--full-decode` off).
 pub const REDUCED_JPEG_SIDE: u32 = 1024;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Digests {
-    pub md5: bool,
-    pub sha1: bool,
-    pub sha256: bool,
-}
+pub use crate::sources::digest::Digests;
 
 /// Who the scan is for, as the examiner gives it: recorded in the header, shown in reports,
 /// never compared on resume.
@@ -113,6 +110,9 @@ pub struct ScanConfig {
     pub round_pixels: usize,
     /// Bytes of image data held at once (`--max-memory`).
     pub max_memory: u64,
+    /// How far archives, compressed files and documents are opened (`--max-depth`,
+    /// `--max-ratio`).
+    pub containers: crate::sources::container::Limits,
 }
 
 /// Counts for the summary record and the exit code.
@@ -133,6 +133,8 @@ pub struct Summary {
     pub matches_by_category: BTreeMap<String, usize>,
     /// Video frames hashed (sampled frames of all videos).
     pub video_frames: usize,
+    /// Containers opened and what was found inside them.
+    pub containers: contained::ContainerCounts,
     /// Files whose records this output holds now (earlier runs' and this one's).
     pub recorded: usize,
     /// What happened to the GPU during the run (a fault survived, hashing or matching moved
@@ -189,6 +191,25 @@ pub struct Examined {
     video: Option<video::VideoPart>,
     /// The memory budget this file's bytes and frames hold until they are hashed.
     hold: Reservation,
+    /// A container on disk, to be opened by the producer (`contained`), not hashed.
+    container: Option<crate::sources::container::Kind>,
+    /// Records that follow this one: a JPEG's thumbnails.
+    extra: Vec<Examined>,
+}
+
+impl Examined {
+    /// A record with nothing to hash.
+    fn record(record: record::FileRecord) -> Examined {
+        Examined {
+            record,
+            frames: vec![],
+            trimmed: None,
+            video: None,
+            hold: Reservation::default(),
+            container: None,
+            extra: vec![],
+        }
+    }
 }
 
 /// Where a hashed frame came from: the file itself, a frame of an animation, or a sampled
@@ -384,6 +405,8 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
         mout,
         summary,
         started,
+        contents: Default::default(),
+        last_picture: None,
     };
     // Three stages, each on its own thread, each handing the next a bounded queue: reading
     // and decoding (all cores), hashing (the engine: GPU and CPU workers), then matching
@@ -392,7 +415,8 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
         let (tx, rx) = mpsc::sync_channel::<(Vec<Examined>, Duration)>(1);
         let (htx, hrx) = mpsc::sync_channel::<HashedRound>(2);
         let todo = &todo;
-        scope.spawn(move || produce(todo, cfg, tx));
+        let done = &done;
+        scope.spawn(move || produce(todo, done, cfg, tx));
         let writer = scope.spawn(move || sink.drain(hrx));
         for (mut round, read_time) in rx {
             let t = Instant::now();
@@ -457,6 +481,7 @@ fn stopped(cfg: &ScanConfig) -> bool {
 /// pieces, rounds handed to the sink with the time they took. Returns when the sink hangs up.
 fn produce(
     todo: &[walk::Found],
+    done: &HashSet<String>,
     cfg: &ScanConfig,
     tx: mpsc::SyncSender<(Vec<Examined>, Duration)>,
 ) {
@@ -485,8 +510,15 @@ fn produce(
         let (videos, others): (Vec<Examined>, Vec<Examined>) = round
             .into_iter()
             .partition(|e| matches!(e.video, Some(video::VideoPart::Pending { .. })));
-        for e in others {
-            if !rounds.push(e) {
+        for mut e in others {
+            let pushed = match e.container.take() {
+                Some(kind) => {
+                    rounds.flush()
+                        && contained::expand(&f_path(&e), kind, cfg, &budget, done, &mut rounds)
+                }
+                None => contained::push(&mut rounds, e),
+            };
+            if !pushed {
                 return;
             }
         }
@@ -494,6 +526,11 @@ fn produce(
             return;
         }
     }
+}
+
+/// The file on disk an examined container is (its record names it alone).
+fn f_path(e: &Examined) -> PathBuf {
+    crate::sources::location::path_from_text(&e.record.path, e.record.path_escaped)
 }
 
 fn write_synced(f: &mut File, text: &str) -> std::io::Result<()> {
@@ -514,83 +551,7 @@ fn finish(r: record::FileRecord, s: &mut Summary) -> record::FileRecord {
     *s.by_format
         .entry(r.format.as_deref().unwrap_or("none").to_string())
         .or_default() += 1;
+    s.containers.count(&r);
     s.bytes_read += r.bytes_read;
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg() -> ScanConfig {
-        ScanConfig {
-            inputs: vec![],
-            out: PathBuf::from("unused"),
-            refs: vec![],
-            algos: Algorithms::ALL,
-            digests: Digests {
-                md5: true,
-                sha1: true,
-                sha256: true,
-            },
-            resume: false,
-            force: false,
-            shard: Shard::WHOLE,
-            decode: DecodeOptions::default(),
-            follow_symlinks: false,
-            dihedral: false,
-            min_quality: 50,
-            max_distance: None,
-            command: vec![],
-            case: CaseInfo::default(),
-            progress: Progress::off(),
-            stop: None,
-            format: record::Format::Jsonl,
-            all_frames: false,
-            video: Default::default(),
-            vpdq_dir: PathBuf::from("unused.vpdq"),
-            query_match_pct: 80.0,
-            compared_match_pct: 0.0,
-            round_pixels: pipeline::ROUND_PIXELS,
-            max_memory: 1 << 30,
-        }
-    }
-
-    #[test]
-    fn a_file_that_vanished_after_the_walk_is_an_error_record() {
-        let f = walk::Found {
-            path: std::env::temp_dir().join("hashsweep-gone-never-existed.png"),
-            kind: walk::Kind::File,
-        };
-        let e = examine_guarded(&f, None, &cfg());
-        assert_eq!(e.record.status, record::Status::Error);
-        assert_eq!(e.record.reason.as_deref(), Some("vanished during the scan"));
-        assert!(e.frames.is_empty());
-    }
-
-    #[test]
-    fn digests_of_a_streamed_file_are_the_known_ones() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("abc");
-        std::fs::write(&p, b"abc").unwrap();
-        let e = examine_guarded(
-            &walk::Found {
-                path: p.clone(),
-                kind: walk::Kind::File,
-            },
-            None,
-            &cfg(),
-        );
-        let r = &e.record;
-        assert_eq!(r.md5.as_deref(), Some("900150983cd24fb0d6963f7d28e17f72"));
-        assert_eq!(
-            r.sha1.as_deref(),
-            Some("a9993e364706816aba3e25717850c26c9cd0d89d")
-        );
-        assert_eq!(
-            r.sha256.as_deref(),
-            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        );
-        assert_eq!(r.status, record::Status::Skipped);
-    }
 }

@@ -25,6 +25,9 @@ pub enum Status {
     Skipped,
     /// Unreadable, corrupt, refused: `reason` says why.
     Error,
+    /// A container (archive, compressed stream, document) whose members all have records
+    /// before this one; `contents` counts them.
+    Opened,
 }
 
 impl Status {
@@ -33,6 +36,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Skipped => "skipped",
             Status::Error => "error",
+            Status::Opened => "opened",
         }
     }
 }
@@ -49,6 +53,12 @@ pub struct FileRecord {
     pub path: String,
     #[serde(skip_serializing_if = "is_false")]
     pub path_escaped: bool,
+    /// A file inside another: the number of steps in `path` after the file on disk
+    /// (`docs/paths.md`), and the path of what holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,9 +106,42 @@ pub struct FileRecord {
     /// written: the report's files-per-second plot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_s: Option<f64>,
+    /// A container's members, by what became of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contents: Option<Contents>,
     /// Counted in the summary, not written.
     #[serde(skip)]
     pub bytes_read: u64,
+    /// A picture's thumbnail (counted apart from the members of containers).
+    #[serde(skip)]
+    pub thumbnail: bool,
+}
+
+/// What a container held: its members (direct ones), by what became of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Contents {
+    pub entries: usize,
+    pub hashed: usize,
+    pub opened: usize,
+    pub skipped: usize,
+    pub refused: usize,
+    pub encrypted: usize,
+}
+
+impl Contents {
+    /// Count one member's record.
+    pub fn count(&mut self, r: &FileRecord) {
+        self.entries += 1;
+        match r.status {
+            Status::Ok => self.hashed += 1,
+            Status::Opened => self.opened += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::Error => self.refused += 1,
+        }
+        if r.is_encrypted() {
+            self.encrypted += 1;
+        }
+    }
 }
 
 /// A frame's hashes as records write them.
@@ -169,9 +212,29 @@ impl FileRecord {
         }
     }
 
+    /// A record naming a file on disk or inside others, without size or time.
+    pub fn at(loc: &crate::sources::location::Location) -> FileRecord {
+        let (path, path_escaped) = loc.text();
+        let depth = loc.steps.len();
+        FileRecord {
+            path,
+            path_escaped,
+            depth: (depth > 0).then_some(depth),
+            container: loc.container().map(|c| c.text().0),
+            ..FileRecord::default()
+        }
+    }
+
     /// The key resume and merge know this file by.
     pub fn key(&self) -> String {
-        key_of(&self.path, self.path_escaped)
+        crate::sources::location::key_of(&self.path, self.path_escaped, self.depth.unwrap_or(0))
+    }
+
+    /// Refused because it is encrypted (the reason says so first).
+    pub fn is_encrypted(&self) -> bool {
+        self.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("encrypted"))
     }
 }
 
@@ -182,6 +245,9 @@ pub struct MatchRecord {
     pub path: String,
     #[serde(skip_serializing_if = "is_false")]
     pub path_escaped: bool,
+    /// Steps of `path` inside the file on disk (`FileRecord::depth`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
     /// What matched: `pdq` or `phash` (within `distance`), or a file digest `md5`, `sha1`,
     /// `sha256` (exactly).
     pub kind: &'static str,
@@ -230,6 +296,8 @@ struct CsvRow<'a> {
     reason: Option<&'a str>,
     /// What a decoder recovered from, `; `-separated.
     warnings: Option<String>,
+    depth: Option<usize>,
+    container: Option<&'a str>,
 }
 
 impl<'a> CsvRow<'a> {
@@ -252,6 +320,8 @@ impl<'a> CsvRow<'a> {
             status: r.status,
             reason: r.reason.as_deref(),
             warnings: (!r.warnings.is_empty()).then(|| r.warnings.join("; ")),
+            depth: r.depth,
+            container: r.container.as_deref(),
         }
     }
 }
@@ -290,6 +360,33 @@ pub fn key(p: &Path) -> String {
 
 pub fn key_of(text: &str, escaped: bool) -> String {
     crate::sources::location::key_of(text, escaped, 0)
+}
+
+/// The key of a file or match record read back as JSON (its path, escape mark and depth).
+pub fn key_of_value(v: &serde_json::Value) -> String {
+    let text = v["path"].as_str().unwrap_or_default();
+    let depth = v["depth"].as_u64().unwrap_or(0) as usize;
+    crate::sources::location::key_of(text, v["path_escaped"] == true, depth)
+}
+
+/// The file on disk a record read back as JSON names (for shards: a file inside another
+/// goes with the file on disk that holds it).
+pub fn outer_of_value(v: &serde_json::Value) -> std::path::PathBuf {
+    let text = v["path"].as_str().unwrap_or_default();
+    let escaped = v["path_escaped"] == true;
+    let depth = v["depth"].as_u64().unwrap_or(0) as usize;
+    crate::sources::location::Location::parse(text, escaped, depth).map_or_else(
+        || crate::sources::location::path_from_text(text, escaped),
+        |l| l.outer,
+    )
+}
+
+/// Which column of a CSV output holds the depth.
+pub fn csv_depth_column() -> usize {
+    csv_header()
+        .split(',')
+        .position(|c| c == "depth")
+        .expect("depth is a column")
 }
 
 #[cfg(test)]

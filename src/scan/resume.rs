@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use super::record::{Format, key_of};
+use super::record::{Format, key_of_value};
 
 /// Paths (record keys) already recorded in `out`, after repairing its tail.
 pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> {
@@ -22,8 +22,8 @@ pub fn recorded(out: &Path, format: Format) -> std::io::Result<HashSet<String>> 
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
                 return false;
             };
-            if let (Some("file"), Some(p)) = (v["type"].as_str(), v["path"].as_str()) {
-                done.insert(key_of(p, v["path_escaped"] == true));
+            if let (Some("file"), Some(_)) = (v["type"].as_str(), v["path"].as_str()) {
+                done.insert(key_of_value(&v));
             }
             true
         })?,
@@ -68,11 +68,7 @@ pub fn prune_matches(matches: &Path, done: &HashSet<String>) -> std::io::Result<
             let line = line?;
             let keep = serde_json::from_slice::<serde_json::Value>(&line)
                 .ok()
-                .and_then(|v| {
-                    v["path"]
-                        .as_str()
-                        .map(|p| done.contains(&key_of(p, v["path_escaped"] == true)))
-                })
+                .and_then(|v| v["path"].as_str().map(|_| done.contains(&key_of_value(&v))))
                 .unwrap_or(false);
             if keep {
                 w.write_all(&line)?;
@@ -339,6 +335,7 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
         .flexible(true)
         .from_reader(BufReader::new(file));
     let mut row = csv::ByteRecord::new();
+    let depth_column = super::record::csv_depth_column();
     let (mut good, mut before_last, mut last_key, mut first) = (0, 0, None, true);
     // Every whole row has as many cells as the header (the first row).
     let mut columns = None;
@@ -357,7 +354,15 @@ fn whole_csv_records(out: &Path, done: &mut HashSet<String>) -> std::io::Result<
         if !std::mem::take(&mut first) {
             // A damaged output may hold rows of fewer cells than ours (found by fuzzing).
             let path = String::from_utf8_lossy(row.get(0).unwrap_or_default());
-            last_key = Some(key_of(&path, row.get(1) == Some(&b"true"[..])));
+            let depth = row
+                .get(depth_column)
+                .and_then(|d| std::str::from_utf8(d).ok());
+            let depth = depth.and_then(|d| d.parse().ok()).unwrap_or(0);
+            last_key = Some(crate::sources::location::key_of(
+                &path,
+                row.get(1) == Some(&b"true"[..]),
+                depth,
+            ));
         }
     }
     // The last record counts only if its line break made it to disk outside a quoted cell

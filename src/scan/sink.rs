@@ -2,6 +2,7 @@
 //! up) and written, matches first, each file synced, so that what is on disk is always a
 //! prefix of the work with nothing half-said.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -41,7 +42,16 @@ pub(super) struct Sink<'a> {
     pub(super) summary: Summary,
     /// When this run started: records say how far into it they were written.
     pub(super) started: Instant,
+    /// What the members of the containers still open became, by the container's key
+    /// (its path text and steps).
+    pub(super) contents: HashMap<(String, usize), record::Contents>,
+    /// The last picture written and its PDQ hash: its thumbnails follow it.
+    pub(super) last_picture: Option<(String, crate::hash::Pdq256)>,
 }
+
+/// A thumbnail further than this from its picture (PDQ bits) is worth a look: it may show
+/// the picture as it was before an edit, or another picture.
+pub const THUMBNAIL_MISMATCH_BITS: u32 = 31;
 
 /// A hashed frame of a batch of rounds: (round, item of the round, where it came from,
 /// hashes).
@@ -187,6 +197,7 @@ impl Sink<'_> {
                 let line = serde_json::to_string(&MatchRecord {
                     path: record.path.clone(),
                     path_escaped: record.path_escaped,
+                    depth: record.depth,
                     kind: set.algo().name(),
                     refset: set.path().to_string_lossy().into_owned(),
                     entry_id: set.ids()[m.entry as usize],
@@ -225,6 +236,7 @@ impl Sink<'_> {
                 }
             }
             n += 1;
+            self.account(&mut e.record);
             for m in digest_matches(&e.record, self.sets) {
                 self.summary.count_match(m.source.as_ref());
                 *mlines += &format!("{}\n", serde_json::to_string(&m)?);
@@ -240,6 +252,48 @@ impl Sink<'_> {
             s.bytes_read - before_bytes,
         );
         Ok(lines)
+    }
+}
+
+impl Sink<'_> {
+    /// Count a member into its container's contents, hand a container what its members
+    /// became, and compare a thumbnail with its picture.
+    fn account(&mut self, r: &mut record::FileRecord) {
+        if r.thumbnail {
+            self.compare_thumbnail(r);
+            return;
+        }
+        let depth = r.depth.unwrap_or(0);
+        if let Some(c) = &r.container {
+            let key = (c.clone(), depth - 1);
+            self.contents.entry(key).or_default().count(r);
+        }
+        if r.contents.is_some() {
+            let mine = self.contents.remove(&(r.path.clone(), depth));
+            r.contents = Some(mine.unwrap_or_default());
+        }
+        self.last_picture = r.hashes.pdq.map(|h| (r.path.clone(), h));
+    }
+
+    /// A thumbnail unlike its picture, as found and inside the borders it added (a
+    /// letterboxed thumbnail of a wide photo is normal), gets a warning.
+    fn compare_thumbnail(&mut self, t: &mut record::FileRecord) {
+        let Some((parent, pdq)) = &self.last_picture else {
+            return;
+        };
+        if t.container.as_ref() != Some(parent) {
+            return;
+        }
+        let forms = [t.hashes.pdq, t.trimmed.and_then(|p| p.hashes.pdq)];
+        let Some(d) = forms.iter().flatten().map(|h| h.distance(pdq).0).min() else {
+            return;
+        };
+        if d > THUMBNAIL_MISMATCH_BITS {
+            t.warnings.push(format!(
+                "thumbnail_mismatch: {d} bits from its picture (over {THUMBNAIL_MISMATCH_BITS}): it may show the picture before an edit, or another picture"
+            ));
+            self.summary.containers.thumbnail_mismatches += 1;
+        }
     }
 }
 
@@ -259,6 +313,7 @@ fn digest_matches(r: &record::FileRecord, sets: &[RefSet]) -> Vec<MatchRecord> {
             found.push(MatchRecord {
                 path: r.path.clone(),
                 path_escaped: r.path_escaped,
+                depth: r.depth,
                 kind: set.algo().name(),
                 refset: set.path().to_string_lossy().into_owned(),
                 entry_id: set.ids()[entry],

@@ -60,6 +60,8 @@ pub fn examine(mut record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examine
         trimmed: None,
         video,
         hold: Default::default(),
+        container: None,
+        extra: vec![],
     }
 }
 
@@ -225,6 +227,8 @@ impl Open {
                 last,
             }),
             hold: Default::default(),
+            container: None,
+            extra: vec![],
         }
     }
 }

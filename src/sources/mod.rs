@@ -1,7 +1,9 @@
-//! Sources: what turns an input named on the command line into the files to examine. Today
-//! directory walking (`walk`); the containers and disk images to come are sources too, each
-//! able to hold others, so that `scan`, `hash`, `match` and `refs build` take their files
-//! from one room and key resume and shards on one kind of path.
+//! Sources: what turns an input named on the command line into the files to examine:
+//! directory walking (`walk`), files inside others (`container`: archives, compressed
+//! streams, documents, thumbnails), each named by one grammar (`location`) and digested as
+//! it streams past (`digest`). Disk images will join as containers of their own.
 
+pub mod container;
+pub mod digest;
 pub mod location;
 pub mod walk;

@@ -236,6 +236,7 @@ pub(super) fn totals_section(out: &mut String, f: &ScanFacts) {
     if !f.warnings.is_empty() {
         table(out, &f.warnings, "warning");
     }
+    containers(out, f);
     if let Some(stages) = f
         .summary
         .as_ref()
@@ -258,5 +259,51 @@ pub(super) fn totals_section(out: &mut String, f: &ScanFacts) {
             "files recorded per second of the run",
             |i| format!("{i} s"),
         ));
+    }
+}
+
+/// The containers opened and what was found inside them: the summary's counts, then each
+/// container with its members by what became of them.
+fn containers(out: &mut String, f: &ScanFacts) {
+    if f.containers_total == 0 {
+        return;
+    }
+    let _ = write!(out, "<h3>Containers ({})</h3>", f.containers_total);
+    if let Some(c) = f.summary.as_ref().and_then(|s| s["containers"].as_object()) {
+        let _ = write!(
+            out,
+            "<p>{} opened, {} not listed to the end; {} files inside: {} hashed, {} skipped, {} refused ({} encrypted); {} thumbnails ({} unlike their picture).</p>",
+            c["opened"],
+            c["failed"],
+            c["entries"],
+            c["hashed"],
+            c["skipped"],
+            c["refused"],
+            c["encrypted"],
+            c["thumbnails"],
+            c["thumbnail_mismatches"]
+        );
+    }
+    out.push_str("<table><tr><th>container</th><th>format</th><th>status</th><th>entries</th><th>hashed</th><th>refused</th><th>encrypted</th></tr>");
+    for (path, format, status, c) in &f.containers {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+            esc(path),
+            esc(format),
+            esc(status),
+            c["entries"],
+            c["hashed"],
+            c["refused"],
+            c["encrypted"]
+        );
+    }
+    out.push_str("</table>");
+    if f.containers.len() < f.containers_total {
+        let _ = write!(
+            out,
+            "<p>{} more containers: see the records.</p>",
+            f.containers_total - f.containers.len()
+        );
     }
 }
