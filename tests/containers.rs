@@ -344,6 +344,11 @@ fn thumbnails_get_records_and_unlike_ones_a_warning() {
         "its borders were found"
     );
     assert!(warned(t("edited.jpg")), "{}", t("edited.jpg"));
+    // A photo that no longer decodes still gives up its thumbnail.
+    let damaged = &recs[&format!("{}/ev/damaged.jpg", dir.display())];
+    assert_eq!(damaged["status"], "error", "{damaged}");
+    assert_eq!(t("damaged.jpg")["status"], "ok");
+    assert_eq!(t("damaged.jpg")["pdq"], t("thumb.jpg")["pdq"]);
 }
 
 #[test]
@@ -366,7 +371,7 @@ fn the_summary_counts_what_the_records_say() {
         s["refused"],
         count(&|r| member(r) && r["status"] == "error")
     );
-    assert_eq!(s["thumbnails"], 2);
+    assert_eq!(s["thumbnails"], 3);
     assert_eq!(s["thumbnail_mismatches"], 1);
     // Each container's contents count its own members.
     for r in recs.values().filter(|r| r["contents"].is_object()) {
@@ -641,4 +646,27 @@ fn refs_build_and_match_take_the_pictures_inside_archives_and_documents() {
             "{query} should match {label}:\n{out}"
         );
     }
+}
+
+#[test]
+fn the_report_lists_containers_with_their_counts() {
+    let Some((_, _, dir)) = swept() else { return };
+    let page = dir.join("ev.html");
+    let o = bin()
+        .args(["report", "--format", "html", "-o"])
+        .arg(&page)
+        .arg(dir.join("ev.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h3>Containers ("), "no container section");
+    assert!(
+        html.contains("nested.zip!inner/t.tar.gz!deep.zip"),
+        "inner containers listed"
+    );
+    assert!(
+        html.contains("(2 encrypted)"),
+        "the summary's counts are shown"
+    );
 }

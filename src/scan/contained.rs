@@ -107,6 +107,8 @@ pub(super) fn expand(
                 Err(TryRecvError::Disconnected) => break,
             }
         }
+        // The lister may be waiting to hand on more: hang up so that it stops.
+        drop(rx);
         open && rounds.flush()
     })
 }

@@ -146,7 +146,10 @@ fn examine_bytes(
         Ok(d) => d,
         Err(e) => {
             record.set(Status::Error, e.to_string());
-            return Examined::record(record);
+            // A damaged photo's thumbnail may still show what it was.
+            let mut e = Examined::record(record);
+            e.extra = thumbnails(loc, kind, &bytes, cfg);
+            return e;
         }
     };
     record.width = Some(d.width);
@@ -162,13 +165,21 @@ fn examine_bytes(
     if cfg.all_frames {
         add_frames(&mut e, &bytes, cfg);
     }
-    if kind == Detected::Image(image::ImageFormat::Jpeg) && !e.record.thumbnail {
-        e.extra = thumbnail::of_jpeg(&bytes)
-            .into_iter()
-            .map(|(name, t)| examine_thumbnail(loc.join(Step::Member(name.into())), t, cfg))
-            .collect();
+    if !e.record.thumbnail {
+        e.extra = thumbnails(loc, kind, &bytes, cfg);
     }
     e
+}
+
+/// The records of a JPEG's thumbnails.
+fn thumbnails(loc: &Location, kind: Detected, bytes: &[u8], cfg: &ScanConfig) -> Vec<Examined> {
+    if kind != Detected::Image(image::ImageFormat::Jpeg) {
+        return vec![];
+    }
+    thumbnail::of_jpeg(bytes)
+        .into_iter()
+        .map(|(name, t)| examine_thumbnail(loc.join(Step::Member(name.into())), t, cfg))
+        .collect()
 }
 
 /// A thumbnail's record: hashed as found and inside any borders it added (the sink

@@ -510,15 +510,16 @@ fn produce(
         let (videos, others): (Vec<Examined>, Vec<Examined>) = round
             .into_iter()
             .partition(|e| matches!(e.video, Some(video::VideoPart::Pending { .. })));
-        for mut e in others {
-            let pushed = match e.container.take() {
-                Some(kind) => {
-                    rounds.flush()
-                        && contained::expand(&f_path(&e), kind, cfg, &budget, done, &mut rounds)
-                }
-                None => contained::push(&mut rounds, e),
-            };
-            if !pushed {
+        // The round's files go on before its containers are opened: what they hold of the
+        // budget must come back while a container's members wait for it.
+        let (containers, files): (Vec<Examined>, Vec<Examined>) =
+            others.into_iter().partition(|e| e.container.is_some());
+        if !files.into_iter().all(|e| contained::push(&mut rounds, e)) || !rounds.flush() {
+            return;
+        }
+        for e in containers {
+            let kind = e.container.expect("a container");
+            if !contained::expand(&f_path(&e), kind, cfg, &budget, done, &mut rounds) {
                 return;
             }
         }

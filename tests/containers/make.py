@@ -181,6 +181,14 @@ for name, thumb in [("thumb.jpg", "t0.jpg"), ("edited.jpg", "t1.jpg")]:
     open(at(name), "wb").write(pics["p0.jpg"])
     subprocess.run(["exiftool", "-q", "-overwrite_original", f"-ThumbnailImage<={os.path.join(out, thumb)}", at(name)], check=True)
 
+# A photo damaged after its EXIF block: the picture does not decode, its thumbnail does.
+whole = open(at("thumb.jpg"), "rb").read()
+at_ = 2
+while whole[at_ + 1] in (0xE0, 0xE1):  # JFIF (APP0) and EXIF (APP1) come first
+    at_ += 2 + int.from_bytes(whole[at_ + 2 : at_ + 4], "big")
+assert at_ > 100, "the EXIF block was not found"
+open(at("damaged.jpg"), "wb").write(whole[:at_] + b"\xff\xd9")
+
 # A ZIP whose central directory is gone: salvaged from its local headers.
 whole = open(at("deflate.zip"), "rb").read()
 open(at("broken.zip"), "wb").write(whole[: whole.find(b"PK\x01\x02")] + b"damage")
