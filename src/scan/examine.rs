@@ -165,9 +165,8 @@ fn examine_bytes(
     if cfg.all_frames {
         add_frames(&mut e, &bytes, cfg);
     }
-    if !e.record.thumbnail {
-        e.extra = thumbnails(loc, kind, &bytes, cfg);
-    }
+    // Thumbnails are decoded by `examine_thumbnail`, never here: no thumbnail of one.
+    e.extra = thumbnails(loc, kind, &bytes, cfg);
     e
 }
 
