@@ -595,3 +595,138 @@ fn build_image_set(png: &Path, set: &Path) -> std::path::PathBuf {
     assert!(st.success());
     set.to_path_buf()
 }
+
+/// Videos inside archives are decoded as they are on disk: a small one from memory, one
+/// over the member memory limit spooled by the lister. Their vPDQ and MD5 equal the loose
+/// file's, their container's record comes after them and counts them, and nothing is left
+/// in the temporary folder.
+#[test]
+fn videos_inside_archives_hash_as_they_do_loose() {
+    if !common::have_ffmpeg() {
+        return;
+    }
+    let dir = common::scratch("video-inside");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let small = dir.join("small.mp4");
+    make_video(
+        &small,
+        "testsrc2=size=96x64:rate=30",
+        &["-t", "2", "-pix_fmt", "yuv420p"],
+    );
+    // Raw frames: past the 16 MiB a member may hold in memory under --max-memory 64M.
+    let big = dir.join("big.mkv");
+    make_video(
+        &big,
+        "testsrc2=size=320x240:rate=30",
+        &["-t", "6", "-c:v", "rawvideo", "-pix_fmt", "yuv420p"],
+    );
+    assert!(std::fs::metadata(&big).unwrap().len() > 16 << 20);
+    let videos = [("a/small.mp4", &small), ("big.mkv", &big)];
+    let mut z = zip::ZipWriter::new(std::fs::File::create(input.join("v.zip")).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, p) in videos {
+        z.start_file(name, stored).unwrap();
+        std::io::Write::write_all(&mut z, &std::fs::read(p).unwrap()).unwrap();
+    }
+    z.finish().unwrap();
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(input.join("v.tar.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut t = tar::Builder::new(gz);
+    for (name, p) in videos {
+        t.append_path_with_name(p, name).unwrap();
+    }
+    t.into_inner().unwrap().finish().unwrap();
+    std::fs::copy(&small, input.join("small.mp4")).unwrap();
+    std::fs::copy(&big, input.join("big.mkv")).unwrap();
+
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = dir.join("out.jsonl");
+    let st = common::bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--digest", "md5"])
+        .args(["--max-memory", "64M", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .env("TMPDIR", &tmp)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["type"] == "file")
+        .collect();
+    let vpdq = |r: &serde_json::Value| -> Vec<String> {
+        let text = std::fs::read_to_string(r["vpdq_file"].as_str().unwrap()).unwrap();
+        text.lines().map(str::to_string).collect()
+    };
+    for (name, _) in videos {
+        let leaf = name.rsplit('/').next().unwrap();
+        let loose = by_name(&recs, &format!("in/{leaf}"));
+        assert_eq!(loose["status"], "ok", "{loose}");
+        for archive in ["v.zip", "v.tar.gz"] {
+            let r = by_name(&recs, &format!("{archive}!{name}"));
+            assert_eq!(r["status"], "ok", "{r}");
+            assert_eq!(r["depth"], 1, "{r}");
+            assert_eq!(r["md5"], loose["md5"], "{r}");
+            assert_eq!(r["frames_hashed"], loose["frames_hashed"], "{r}");
+            assert!(r["frames_hashed"].as_u64().unwrap() >= 2, "{r}");
+            assert_eq!(vpdq(r), vpdq(loose), "{archive}!{name}");
+            let at = |p: &serde_json::Value| recs.iter().position(|x| x == p).unwrap();
+            let c = by_name(&recs, &format!("in/{archive}"));
+            assert!(at(r) < at(c), "{archive}'s record comes after its members");
+            assert_eq!(c["contents"]["hashed"], 2, "{c}");
+        }
+    }
+    // With nowhere to spool them, the members are error records that say so; the loose
+    // videos still hash and the run ends in 1.
+    let st = common::bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--force", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .env("TMPDIR", dir.join("no-such-folder"))
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["type"] == "file")
+        .collect();
+    for (name, _) in videos {
+        let r = by_name(&recs, &format!("v.zip!{name}"));
+        assert_eq!(r["status"], "error", "{r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("could not be spooled to a temporary file"),
+            "{r}"
+        );
+        let leaf = name.rsplit('/').next().unwrap();
+        assert_eq!(by_name(&recs, &format!("in/{leaf}"))["status"], "ok");
+    }
+    let left: Vec<_> = walkdir(&tmp);
+    assert!(
+        left.iter().all(|p| !p.contains(".hashsweep-member-")),
+        "spooled members left behind: {left:?}"
+    );
+}
+
+fn walkdir(dir: &Path) -> Vec<String> {
+    let mut all = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all.extend(walkdir(&p));
+        }
+        all.push(p.display().to_string());
+    }
+    all
+}

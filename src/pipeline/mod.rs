@@ -349,6 +349,10 @@ impl<'a> HashSource<'a> {
                     flow = self.deliver(&[name], vec![read], f);
                     return flow.is_continue();
                 }
+                // Videos are decoded by `scan` alone; here they are named as not pictures.
+                container::Content::Spooled { format, .. } => {
+                    Err(format!("{} ({format})", references::NOT_A_PICTURE))
+                }
                 container::Content::Streamed { reason, .. }
                 | container::Content::Refused { reason, .. }
                 | container::Content::Skipped(reason) => Err(reason),

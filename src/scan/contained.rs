@@ -89,7 +89,7 @@ pub(super) fn expand(
                 })
                 .collect();
             cfg.progress.add_read(n);
-            if !examined.into_iter().all(|e| push(rounds, e)) {
+            if !push_batch(rounds, examined, cfg) {
                 open = false;
                 break;
             }
@@ -111,6 +111,26 @@ pub(super) fn expand(
         drop(rx);
         open && rounds.flush()
     })
+}
+
+/// Push a batch of examined entries. Videos are decoded before the next container record
+/// (a container's record follows all its members) and before the batch ends (a lister may
+/// be waiting for a video's spool to go).
+fn push_batch(rounds: &mut video::Rounds, examined: Vec<Examined>, cfg: &ScanConfig) -> bool {
+    let mut videos = vec![];
+    for e in examined {
+        if matches!(e.video, Some(video::VideoPart::Pending { .. })) {
+            videos.push(e);
+            continue;
+        }
+        if e.record.contents.is_some() && !rounds.stream_all(std::mem::take(&mut videos), cfg) {
+            return false;
+        }
+        if !push(rounds, e) {
+            return false;
+        }
+    }
+    rounds.stream_all(videos, cfg)
 }
 
 /// The lister's side: walk the container, reserving each entry's memory before handing it

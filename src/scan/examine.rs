@@ -12,6 +12,7 @@ use crate::sources::container::thumbnail::{self, Thumbnail};
 use crate::sources::container::{self, Content, Entry};
 use crate::sources::digest::{Digesters, Hexes};
 use crate::sources::location::{Location, Step};
+use crate::sources::spool::Spool;
 use crate::sources::walk;
 
 /// What reading `f` will hold at its peak, from its size and its header (an image's bytes
@@ -275,6 +276,17 @@ fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
             };
             set(record, status, reason)
         }
+        Content::Spooled {
+            spool,
+            digests,
+            format,
+        } => {
+            record.bytes_read = spool.len();
+            record.size = Some(spool.len());
+            record.format = Some(format);
+            set_digests(&mut record, digests);
+            video::examine_spooled(record, spool, cfg)
+        }
         Content::Refused { reason, .. } => set(record, Status::Error, reason),
         Content::Skipped(why) => set(record, Status::Skipped, why),
         Content::Opened(o) => {
@@ -310,11 +322,18 @@ fn member_bytes(
     let kind = sniff::detect(&bytes[..bytes.len().min(sniff::HEAD)]);
     record.format = Some(sniff::name(kind));
     if let Detected::Video(_) = kind {
-        record.set(
-            Status::Error,
-            "video inside a container: not decoded (videos are read from files on disk; extract it to hash it)",
-        );
-        return Examined::record(record);
+        // FFmpeg reads files: the video goes to a private temporary one, never named.
+        let spooled = Spool::new().and_then(|mut s| s.write(&bytes).map(|()| s));
+        return match spooled {
+            Ok(s) => video::examine_spooled(record, s, cfg),
+            Err(e) => {
+                record.set(
+                    Status::Error,
+                    format!("video inside a container: could not be spooled to a temporary file ({e}): not decoded"),
+                );
+                Examined::record(record)
+            }
+        };
     }
     examine_bytes(loc, record, kind, bytes, cfg)
 }

@@ -16,12 +16,18 @@ use crate::matching::Planner;
 use crate::matching::video::{self as vmatch, VideoTotals, VpdqParams};
 use crate::pipeline::ROUND_FILES;
 use crate::refset::{Algo, RefSet};
+use crate::sources::spool::Spool;
 use crate::video::{self, Feature, VideoInfo};
 
 /// What a video contributes to a round.
 pub enum VideoPart {
-    /// Probed by `examine`; the producer decodes it.
-    Pending { path: PathBuf, info: VideoInfo },
+    /// Probed by `examine`; the producer decodes it. A video from inside a container is
+    /// read from its `spool`, dropped once decoded.
+    Pending {
+        path: PathBuf,
+        info: VideoInfo,
+        spool: Option<Spool>,
+    },
     /// Sampled frames (in `Examined::frames`) with their frame numbers; the record is
     /// complete only with the `last` piece.
     Frames {
@@ -33,7 +39,17 @@ pub enum VideoPart {
 }
 
 /// What a video file's record says before decoding: stream facts, or why it is not hashed.
-pub fn examine(mut record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examined {
+pub fn examine(record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examined {
+    probed(record, path, None, cfg)
+}
+
+/// `examine` for a video member of a container, spooled to a temporary file.
+pub fn examine_spooled(record: FileRecord, spool: Spool, cfg: &ScanConfig) -> Examined {
+    let path = spool.path().to_path_buf();
+    probed(record, &path, Some(spool), cfg)
+}
+
+fn probed(mut record: FileRecord, path: &Path, spool: Option<Spool>, cfg: &ScanConfig) -> Examined {
     let mut video = None;
     if !cfg.algos.pdq {
         record.set(Status::Skipped, "video: vPDQ needs PDQ (add pdq to --algo)");
@@ -45,6 +61,7 @@ pub fn examine(mut record: FileRecord, path: &Path, cfg: &ScanConfig) -> Examine
                 video = Some(VideoPart::Pending {
                     path: path.to_path_buf(),
                     info,
+                    spool,
                 });
             }
             Err(err) => {
@@ -128,7 +145,7 @@ impl<'a> Rounds<'a> {
         let mut open: Vec<Open> = pending
             .into_iter()
             .map(|mut e| {
-                let Some(VideoPart::Pending { path, info }) = e.video.take() else {
+                let Some(VideoPart::Pending { path, info, spool }) = e.video.take() else {
                     unreachable!("only pending videos are streamed")
                 };
                 self.next_id += 1;
@@ -140,6 +157,7 @@ impl<'a> Rounds<'a> {
                     frames: vec![],
                     numbers: vec![],
                     total: 0,
+                    spool,
                 }
             })
             .collect();
@@ -185,6 +203,8 @@ impl<'a> Rounds<'a> {
                 }
                 Decoded::End(i, end) => {
                     let o = &mut open[i];
+                    // Decoded: a spooled member's bytes leave the disk now.
+                    o.spool = None;
                     held = held.saturating_sub(o.frames.iter().map(crate::Frame::pixels).sum());
                     let end = end.and_then(|e| video::ending_warnings(e, &o.info, o.total));
                     match end {
@@ -211,6 +231,7 @@ struct Open {
     frames: Vec<crate::Frame>,
     numbers: Vec<u64>,
     total: usize,
+    spool: Option<Spool>,
 }
 
 impl Open {

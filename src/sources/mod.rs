@@ -6,4 +6,5 @@
 pub mod container;
 pub mod digest;
 pub mod location;
+pub mod spool;
 pub mod walk;

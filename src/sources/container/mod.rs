@@ -30,6 +30,8 @@ use std::sync::Arc;
 
 use super::digest::{Digesters, Digests, Hexes};
 use super::location::{Location, Step};
+use super::spool::Spool;
+use crate::decode::sniff;
 use crate::frame::Frame;
 
 pub use src::{Src, SrcReader};
@@ -157,6 +159,13 @@ pub enum Content {
         digests: Hexes,
         format: String,
         reason: String,
+    },
+    /// A video too large to hold, spooled to a private temporary file for FFmpeg (see
+    /// `sources::spool`); its lister waits until the spool is dropped.
+    Spooled {
+        spool: Spool,
+        digests: Hexes,
+        format: String,
     },
     /// Not read: encrypted, damaged, or refused by the limits.
     Refused { encrypted: bool, reason: String },
@@ -338,8 +347,35 @@ impl<'a> Expander<'a> {
         };
         let bytes = match self.read_member(r, meta.stored) {
             Ok(Read_::Whole(b)) => b,
-            Ok(Read_::Streamed { len, digests, head }) => {
-                let (format, reason) = too_large(&head, len, self.limits.max_held);
+            Ok(Read_::Spooled {
+                spool,
+                wait,
+                digests,
+                head,
+            }) => {
+                let format = sniff::name(sniff::detect(&head));
+                self.sent(entry(Content::Spooled {
+                    spool,
+                    digests,
+                    format,
+                }))?;
+                // One large spool on disk at a time: the next waits until this one is
+                // decoded (the taker never waits on the lister while holding it).
+                let _ = wait.recv();
+                return Ok(());
+            }
+            Ok(Read_::Streamed {
+                len,
+                digests,
+                head,
+                failed,
+            }) => {
+                let (format, mut reason) = too_large(&head, len, self.limits.max_held);
+                if let Some(why) = failed {
+                    reason = format!(
+                        "{format} of {len} bytes inside a container: could not be spooled to a temporary file ({why}): not decoded"
+                    );
+                }
                 return self.sent(entry(Content::Streamed {
                     len,
                     digests,
@@ -479,7 +515,8 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    /// A member's bytes: whole when within `max_held`, else streamed for digests.
+    /// A member's bytes: whole when within `max_held`; else a video is spooled to disk
+    /// and anything else streamed for its digests.
     fn read_member(&mut self, r: &mut dyn Read, stored: Option<u64>) -> Result<Read_, Refusal> {
         let mut buf = vec![];
         let mut chunk = vec![0u8; 1 << 16];
@@ -497,7 +534,15 @@ impl<'a> Expander<'a> {
         let mut d = Digesters::new(self.digests);
         d.update(&buf);
         let mut len = buf.len() as u64;
-        buf.truncate(HEAD.max(crate::decode::sniff::HEAD));
+        let video = matches!(
+            sniff::detect(&buf[..buf.len().min(sniff::HEAD)]),
+            sniff::Detected::Video(_)
+        );
+        let mut spool = match video {
+            true => Some(Spool::watched().and_then(|(mut s, w)| s.write(&buf).map(|()| (s, w)))),
+            false => None,
+        };
+        buf.truncate(HEAD.max(sniff::HEAD));
         loop {
             let n = read_some(r, &mut chunk)?;
             if n == 0 {
@@ -506,11 +551,26 @@ impl<'a> Expander<'a> {
             len += n as u64;
             self.spend(n as u64, len, stored)?;
             d.update(&chunk[..n]);
+            if let Some(Ok((s, _))) = &mut spool
+                && let Err(e) = s.write(&chunk[..n])
+            {
+                spool = Some(Err(e));
+            }
         }
-        Ok(Read_::Streamed {
-            len,
-            digests: d.finish(),
-            head: buf,
+        let digests = d.finish();
+        Ok(match spool {
+            Some(Ok((spool, wait))) => Read_::Spooled {
+                spool,
+                wait,
+                digests,
+                head: buf,
+            },
+            failed => Read_::Streamed {
+                len,
+                digests,
+                head: buf,
+                failed: failed.and_then(|f| f.err()).map(|e| e.to_string()),
+            },
         })
     }
 }
@@ -527,10 +587,18 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize, Refusal> {
 
 enum Read_ {
     Whole(Vec<u8>),
+    Spooled {
+        spool: Spool,
+        wait: std::sync::mpsc::Receiver<()>,
+        digests: Hexes,
+        head: Vec<u8>,
+    },
     Streamed {
         len: u64,
         digests: Hexes,
         head: Vec<u8>,
+        /// Why a video could not be spooled.
+        failed: Option<String>,
     },
 }
 
@@ -548,8 +616,8 @@ fn too_large(head: &[u8], len: u64, max: u64) -> (String, String) {
         );
         return (k.name().to_string(), why);
     }
-    let d = crate::decode::sniff::detect(head);
-    let format = crate::decode::sniff::name(d);
+    let d = sniff::detect(head);
+    let format = sniff::name(d);
     let why = match d.is_picture() {
         true => format!(
             "image of {len} bytes inside a container: over the {max} bytes a member may hold in memory (--max-memory): not decoded"
