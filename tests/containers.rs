@@ -12,7 +12,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use common::{bin, files, records, save_png, scratch, skip};
 use serde_json::Value;
@@ -516,30 +515,7 @@ fn sigkill_inside_an_archive_then_resume_records_every_member_exactly_once() {
     let n = 1500;
     png_zip(&zip_path, n);
     let out = dir.join("out.jsonl");
-    let mut rng = hashsweep::hash::random_words(91);
-    let mut kills = 0;
-    for round in 0..6 {
-        let mut child = bin()
-            .args(["scan", "--backend", "cpu", "--quiet", "-o"])
-            .arg(&out)
-            .arg(&input)
-            .args(if round > 0 { vec!["--resume"] } else { vec![] })
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let size = || std::fs::metadata(&out).map_or(0, |m| m.len());
-        let start = size();
-        while child.try_wait().unwrap().is_none() && size() <= start + 2048 {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::thread::sleep(Duration::from_millis(rng.next().unwrap() % 100));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = common::kill_and_resume(&input, &out, 6, 91);
     let st = bin()
         .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
         .arg(&out)
@@ -706,4 +682,45 @@ fn zip_members_in_zstd_bzip2_and_xz_hash_as_they_do_loose() {
         assert_eq!(inside["pdq"], alone["pdq"], "{name}");
         assert_eq!(inside["md5"], alone["md5"], "{name}");
     }
+}
+
+/// `hash` and `match` look inside JPEGs too: a thumbnail is a row of its own, hashed as the
+/// thumbnail file is, and a thumbnail showing a listed picture matches it (the photo
+/// around it does not). `refs build` adds no thumbnails: a set holds the pictures given.
+#[test]
+fn hash_and_match_take_thumbnails() {
+    let Some((fx, _)) = fixtures() else { return };
+    let dir = scratch("thumb-match");
+    let edited = fx.join("ev/edited.jpg");
+    let o = bin()
+        .args(["hash", "--backend", "cpu", "--format", "jsonl"])
+        .arg(&edited)
+        .arg(fx.join("t1.jpg"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let rows: HashMap<String, Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| (r["path"].as_str().unwrap().to_string(), r))
+        .collect();
+    let thumb = &rows[&format!("{}!thumbnail", edited.display())];
+    let alone = &rows[&fx.join("t1.jpg").display().to_string()];
+    assert!(thumb["pdq"].is_string(), "{thumb}");
+    assert_eq!(thumb["pdq"], alone["pdq"]);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+
+    let set = dir.join("t1.hsref");
+    let said = common::refs_build_with(&[&fx.join("t1.jpg")], &set, &[]);
+    assert!(said.contains("1 pictures hashed"), "{said}");
+    let o = bin()
+        .args(["match", "--backend", "cpu", "--refs"])
+        .arg(&set)
+        .arg(&edited)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let hits: Vec<&str> = out.lines().filter(|l| l.contains("t1.jpg")).collect();
+    assert_eq!(hits.len(), 1, "{out}");
+    assert!(hits[0].contains("edited.jpg!thumbnail"), "{out}");
 }

@@ -213,6 +213,39 @@ fn container_seeds(dir: &Path, jpeg: &Path) {
             eprintln!("NOTICE: {p} is missing: containers has no seed from it");
         }
     };
+    // A FAT12 volume holding the picture, raw and as EWF: the disk readers' seeds.
+    let fat = dir.join("fat12.img");
+    made(
+        "mkfs.fat",
+        &[
+            "-F".as_ref(),
+            "12".as_ref(),
+            "-C".as_ref(),
+            fat.as_os_str(),
+            "128".as_ref(),
+        ],
+    );
+    made(
+        "mcopy",
+        &[
+            "-i".as_ref(),
+            fat.as_os_str(),
+            jpeg.as_os_str(),
+            "::/p.jpg".as_ref(),
+        ],
+    );
+    made(
+        "ewfacquire",
+        &[
+            "-q".as_ref(),
+            "-u".as_ref(),
+            "-c".as_ref(),
+            "best".as_ref(),
+            "-t".as_ref(),
+            dir.join("fat12").as_os_str(),
+            fat.as_os_str(),
+        ],
+    );
     made(
         "7zz",
         &[

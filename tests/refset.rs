@@ -368,8 +368,12 @@ fn match_hashes_image_queries_on_the_fly_with_dihedral_variants() {
         m(&[]).is_empty(),
         "a rotated copy is far from the original as is"
     );
-    let rows = m(&["--dihedral"]);
-    assert_eq!(rows.len(), 1);
+    // The photo's EXIF thumbnail is a query of its own (`!thumbnail`) and may match too.
+    let rows: Vec<_> = m(&["--dihedral"])
+        .into_iter()
+        .filter(|r| !r["query"].as_str().unwrap().ends_with("!thumbnail"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0]["distance"].as_u64().unwrap() <= 31);
     assert_ne!(rows[0]["variant"], "original");
 }

@@ -1,5 +1,6 @@
 //! Arbitrary bytes as a file that holds others: each container reader (ZIP and its
-//! salvage, TAR, gzip, bzip2, xz, zstd, 7z, RAR, PDF) lists it and every member is read,
+//! salvage, TAR, gzip, bzip2, xz, zstd, 7z, RAR, PDF; disk images: EWF and raw, with
+//! their volumes and FAT, exFAT and ext filesystems) lists it and every member is read,
 //! within small limits; and as a JPEG whose thumbnails are looked for. Bytes that no
 //! reader claims go to the reader their first byte picks, so every reader sees mutations.
 #![no_main]
@@ -9,7 +10,7 @@ mod scratch;
 use hashsweep::sources::container::{self, Content, Expander, Kind, Limits};
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 11] = [
     Kind::Zip,
     Kind::Tar,
     Kind::Gzip,
@@ -19,6 +20,8 @@ const KINDS: [Kind; 9] = [
     Kind::SevenZ,
     Kind::Rar,
     Kind::Pdf,
+    Kind::Ewf,
+    Kind::Raw,
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -39,8 +42,10 @@ fuzz_target!(|data: &[u8]| {
     let mut seen = 0usize;
     let mut emit = |e: container::Entry| {
         seen += 1;
-        if let Content::Member(m) = e.content {
-            let _ = m.read();
+        match e.content {
+            Content::Member(m) => drop(m.read()),
+            Content::Disk(d) => drop(d.read()),
+            _ => {}
         }
         let _ = e.location.text();
         seen < 10_000

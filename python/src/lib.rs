@@ -108,7 +108,8 @@ fn result<'py>(
 /// --
 ///
 /// Hash image files in batches on the engine (GPU and CPU together with "auto"), with
-/// the GIL released. One dict per path, in order: path, status ("ok" or "error"), error,
+/// the GIL released. One dict per path, in order (one per picture inside an archive, each
+/// under its own path): path, status ("ok" or "error"), error,
 /// width, height, pdq, quality, phash (and with dihedral, the seven other PDQ hashes).
 #[pyfunction]
 #[pyo3(signature = (paths, algorithms=vec!["pdq".to_string()], dihedral=false, backend="auto"))]
@@ -129,14 +130,14 @@ fn hash_files<'py>(
             DecodeOptions::default(),
             pipeline::budget_of(None),
         );
-        source.for_each(&paths, |_, r| {
-            out.push(r.map(|h| (h.width, h.height, h.hashes)))
+        // An archive's pictures come back under their own paths, one result each.
+        source.for_each(&paths, |p, r| {
+            out.push((p.to_path_buf(), r.map(|h| (h.width, h.height, h.hashes))))
         });
         out
     });
-    paths
-        .iter()
-        .zip(results)
+    results
+        .into_iter()
         .map(|(p, r)| result(py, Some(&p.to_string_lossy()), r, dihedral))
         .collect()
 }

@@ -107,7 +107,9 @@ pub fn run(args: HashArgs) -> anyhow::Result<i32> {
         ..DecodeOptions::default()
     };
     let budget = pipeline::budget_of(args.max_memory);
-    let source = HashSource::new(&engine, algos, opts, budget).with_progress(&progress);
+    let source = HashSource::new(&engine, algos, opts, budget)
+        .with_progress(&progress)
+        .with_thumbnails();
     source.try_for_each(&files, |path, result| {
         let outcome = match result {
             Ok(h) => {

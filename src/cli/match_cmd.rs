@@ -406,7 +406,9 @@ fn hash_images(
         trim_borders: args.trim_borders,
         ..Default::default()
     };
-    let source = HashSource::new(engine, wanted, opts, budget).with_progress(progress);
+    let source = HashSource::new(engine, wanted, opts, budget)
+        .with_progress(progress)
+        .with_thumbnails();
     let mut results = vec![];
     source.for_each(images, |path, r| {
         progress.add(1, u64::from(r.is_err()), 0);

@@ -120,6 +120,10 @@ pub struct ScanArgs {
     /// N times the container's size (an error record says so). 0: no limit.
     #[arg(long, value_name = "N", default_value_t = container::DEFAULT_MAX_RATIO)]
     pub max_ratio: u64,
+    /// Before the sweep, read each EWF (E01) image back and compare its MD5 and SHA-1 with
+    /// those it stores; the header records each result.
+    #[arg(long)]
+    pub verify_image: bool,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -247,12 +251,23 @@ fn config(
             max_ratio: args.max_ratio,
             ..container::Limits::within(max_memory)
         },
+        verify_images: args.verify_image,
         progress,
         stop: Some(stop),
     })
 }
 
 fn print_summary(s: &scan::Summary, shard: Shard, engine: &crate::engine::Engine) {
+    for v in &s.images_verified {
+        eprintln!(
+            "hashsweep scan: image {}: {} (stored MD5 {}, read back {}; {} damaged chunks)",
+            v.path,
+            v.result,
+            v.stored_md5.as_deref().unwrap_or("none"),
+            v.md5.as_deref().unwrap_or("none"),
+            v.damaged_chunks
+        );
+    }
     eprintln!(
         "hashsweep scan: shard {shard}: {} files ({} already recorded); {:?}; formats {:?}; {:.1} MB read; {:.1} files/s; {} video frames hashed; {} matches; {:.1} s on {}",
         s.in_shard,

@@ -3,6 +3,7 @@
 //! and `scan` all read images this way, so they share one round size and one budget rule.
 
 pub mod budget;
+mod bytes;
 pub mod references;
 
 use std::ops::ControlFlow;
@@ -13,12 +14,14 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use budget::{Budget, Reservation};
+pub use bytes::hash_bytes;
 
 use crate::decode::{self, DecodeOptions, Decoded};
 use crate::engine::{Algorithms, Engine, FrameHashes};
 use crate::frame::Frame;
 use crate::progress::Progress;
 use crate::sources::container;
+use crate::sources::location::{Location, Step};
 
 /// Files per round at most.
 pub const ROUND_FILES: usize = 256;
@@ -164,27 +167,52 @@ pub struct HashSource<'a> {
     opts: DecodeOptions,
     budget: Arc<Budget>,
     windows: Option<Windows>,
+    /// Hand over each JPEG's embedded thumbnails after it (`with_thumbnails`).
+    thumbnails: bool,
     /// Counts each file as it is read, ahead of its batch's results.
     progress: Progress,
 }
 
 /// A decoded file and the windows cut from it, holding their memory until hashed; or a
-/// container, whose members are hashed in its place.
+/// container, whose members are hashed in its place. A JPEG's embedded thumbnails follow
+/// it, each handed over as `photo.jpg!thumbnail` (`docs/paths.md`).
 struct Read {
     decoded: Result<Decoded, String>,
     windows: Vec<(&'static str, Frame)>,
     _hold: Reservation,
     container: Option<container::Kind>,
+    thumbnails: Vec<(&'static str, Read)>,
 }
 
 impl Read {
-    /// Every frame to hash, in the order `Hashed` takes them back: whole, trimmed, windows.
+    /// Every frame to hash, in the order `Hashed` takes them back: whole, trimmed,
+    /// windows, then each thumbnail's.
     fn frames(&self) -> Vec<&Frame> {
-        let Ok(d) = &self.decoded else { return vec![] };
-        std::iter::once(&d.frame)
-            .chain(d.trimmed.as_ref().map(|t| &t.1))
-            .chain(self.windows.iter().map(|w| &w.1))
-            .collect()
+        let own: Vec<&Frame> = match &self.decoded {
+            Ok(d) => std::iter::once(&d.frame)
+                .chain(d.trimmed.as_ref().map(|t| &t.1))
+                .chain(self.windows.iter().map(|w| &w.1))
+                .collect(),
+            Err(_) => vec![],
+        };
+        let thumbs = self.thumbnails.iter().flat_map(|(_, t)| t.frames());
+        own.into_iter().chain(thumbs).collect()
+    }
+
+    /// The hashes of this read, taken from `next` in the order of `frames`.
+    fn hashed(
+        decoded: Result<Decoded, String>,
+        windows: &[(&'static str, Frame)],
+        next: &mut dyn FnMut() -> FrameHashes,
+    ) -> Result<Hashed, String> {
+        decoded.map(|d| Hashed {
+            width: d.width,
+            height: d.height,
+            hashes: next(),
+            trimmed: d.trimmed.map(|(r, _)| (r, next())),
+            windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
+            warnings: d.warnings,
+        })
     }
 }
 
@@ -201,6 +229,7 @@ impl<'a> HashSource<'a> {
             opts,
             budget,
             windows: None,
+            thumbnails: false,
             progress: Progress::off(),
         }
     }
@@ -208,6 +237,14 @@ impl<'a> HashSource<'a> {
     /// Count each file read on `progress` (the caller counts results).
     pub fn with_progress(mut self, progress: &Progress) -> HashSource<'a> {
         self.progress = progress.clone();
+        self
+    }
+
+    /// Also hand over each JPEG's thumbnails, as rows of their own after it
+    /// (`photo.jpg!thumbnail`): a query sweep looks at them, a caller that wants one
+    /// result per file does not.
+    pub fn with_thumbnails(mut self) -> HashSource<'a> {
+        self.thumbnails = true;
         self
     }
 
@@ -227,11 +264,56 @@ impl<'a> HashSource<'a> {
             r.container = Some(kind);
             return r;
         }
-        let decoded = match head {
-            Some(head) => decode::decode_head(head, &self.opts),
-            None => decode::decode_file(p, &self.opts),
+        let jpeg = self.thumbnails && head.as_ref().is_some_and(|h| is_jpeg(&h.bytes));
+        match head {
+            // A JPEG is read whole here: its thumbnails are cut from its bytes.
+            Some(head) if jpeg => match head.read_all(u64::MAX) {
+                Ok(bytes) => self.read_bytes(&bytes, hold),
+                Err(e) => self.decoded(Err(format!("read failed: {e}")), hold),
+            },
+            Some(head) => {
+                let decoded = decode::decode_head(head, &self.opts);
+                self.decoded(decoded.map_err(|e| e.to_string()), hold)
+            }
+            None => {
+                let decoded = decode::decode_file(p, &self.opts);
+                self.decoded(decoded.map_err(|e| e.to_string()), hold)
+            }
+        }
+    }
+
+    /// A picture held in memory, decoded, with its thumbnails when it is a JPEG.
+    fn read_bytes(&self, bytes: &[u8], hold: Reservation) -> Read {
+        let decoded = decode::decode_bytes(bytes, &self.opts).map_err(|e| e.to_string());
+        let mut read = self.decoded(decoded, hold);
+        if self.thumbnails && is_jpeg(bytes) {
+            read.thumbnails = container::thumbnail::of_jpeg(bytes)
+                .into_iter()
+                .map(|(name, t)| (name, self.thumbnail(t)))
+                .collect();
+        }
+        read
+    }
+
+    /// A thumbnail as found: never trimmed nor searched for thumbnails of its own.
+    fn thumbnail(&self, t: container::thumbnail::Thumbnail) -> Read {
+        let decoded = match t {
+            container::thumbnail::Thumbnail::Jpeg(b) => {
+                let opts = DecodeOptions {
+                    trim_borders: false,
+                    ..self.opts
+                };
+                decode::decode_bytes(&b, &opts).map_err(|e| e.to_string())
+            }
+            container::thumbnail::Thumbnail::Pixels { frame, .. } => Ok(Decoded {
+                width: frame.width(),
+                height: frame.height(),
+                frame,
+                warnings: vec![],
+                trimmed: None,
+            }),
         };
-        self.decoded(decoded.map_err(|e| e.to_string()), hold)
+        self.decoded(decoded, Reservation::default())
     }
 
     /// A decoding's result, with its windows cut, holding what it takes.
@@ -245,6 +327,7 @@ impl<'a> HashSource<'a> {
             windows,
             _hold: hold,
             container: None,
+            thumbnails: vec![],
         };
         let held = frame_cost(read.frames());
         read._hold.resize_to(held);
@@ -289,7 +372,7 @@ impl<'a> HashSource<'a> {
                 |r: &Read| r.frames().iter().map(|f| f.pixels()).sum(),
             );
             let n = round.len();
-            if self.deliver(&rest[..n], round, &mut f).is_break() {
+            if self.deliver(&rest[..n], false, round, &mut f).is_break() {
                 return;
             }
             rest = &rest[n..];
@@ -298,7 +381,14 @@ impl<'a> HashSource<'a> {
 
     /// Hash a round of reads and hand each result over in order; a container's members
     /// are hashed and handed over in its place.
-    fn deliver(&self, paths: &[PathBuf], round: Vec<Read>, f: &mut Deliver) -> ControlFlow<()> {
+    /// `inside`: the paths are members' texts (`docs/paths.md`), not paths on disk.
+    fn deliver(
+        &self,
+        paths: &[PathBuf],
+        inside: bool,
+        round: Vec<Read>,
+        f: &mut Deliver,
+    ) -> ControlFlow<()> {
         let frames: Vec<&Frame> = round.iter().flat_map(Read::frames).collect();
         let mut hashes = self.engine.hash(&frames, self.algos).into_iter();
         let mut next = || hashes.next().expect("one result per frame");
@@ -307,16 +397,11 @@ impl<'a> HashSource<'a> {
                 self.members(path, kind, f)?;
                 continue;
             }
-            let windows = read.windows;
-            let r = read.decoded.map(|d| Hashed {
-                width: d.width,
-                height: d.height,
-                hashes: next(),
-                trimmed: d.trimmed.map(|(r, _)| (r, next())),
-                windows: windows.iter().map(|(name, _)| (*name, next())).collect(),
-                warnings: d.warnings,
-            });
-            f(path, r)?;
+            f(path, Read::hashed(read.decoded, &read.windows, &mut next))?;
+            for (name, t) in read.thumbnails {
+                let r = Read::hashed(t.decoded, &t.windows, &mut next);
+                f(&thumbnail_path(path, inside, name), r)?;
+            }
         }
         ControlFlow::Continue(())
     }
@@ -336,6 +421,11 @@ impl<'a> HashSource<'a> {
             let bytes = match e.content {
                 container::Content::Bytes(b) => Ok(b),
                 container::Content::Member(m) => m.read(),
+                container::Content::Disk(d) => d.read().map(|(b, _)| b),
+                container::Content::Volume(v) => match v.error {
+                    Some(why) => Err(why),
+                    None => return true,
+                },
                 container::Content::Pixels { frame, .. } => {
                     // Already pixels: hashed alone, at once.
                     let r = frame.map(|f| decode::Decoded {
@@ -346,7 +436,7 @@ impl<'a> HashSource<'a> {
                         trimmed: None,
                     });
                     let read = self.decoded(r, Reservation::default());
-                    flow = self.deliver(&[name], vec![read], f);
+                    flow = self.deliver(&[name], true, vec![read], f);
                     return flow.is_continue();
                 }
                 // Videos are decoded by `scan` alone; here they are named as not pictures.
@@ -384,69 +474,43 @@ impl<'a> HashSource<'a> {
         let reads: Vec<Read> = datas
             .into_par_iter()
             .map(|b| {
-                let decoded = b.and_then(|b| {
-                    let kind = decode::sniff::detect(&b[..b.len().min(decode::sniff::HEAD)]);
-                    match kind.is_picture() {
-                        true => decode::decode_bytes(&b, &self.opts).map_err(|e| e.to_string()),
-                        false => Err(format!(
-                            "{} ({})",
-                            references::NOT_A_PICTURE,
-                            decode::sniff::name(kind)
-                        )),
+                let read = match b {
+                    Ok(b) => {
+                        let kind = decode::sniff::detect(&b[..b.len().min(decode::sniff::HEAD)]);
+                        match kind.is_picture() {
+                            true => self.read_bytes(&b, Reservation::default()),
+                            false => {
+                                let why = format!(
+                                    "{} ({})",
+                                    references::NOT_A_PICTURE,
+                                    decode::sniff::name(kind)
+                                );
+                                self.decoded(Err(why), Reservation::default())
+                            }
+                        }
                     }
-                });
+                    Err(why) => self.decoded(Err(why), Reservation::default()),
+                };
                 self.progress.add_read(1);
-                self.decoded(decoded, Reservation::default())
+                read
             })
             .collect();
-        self.deliver(&names, reads, f)
+        self.deliver(&names, true, reads, f)
     }
 }
 
-/// Encoded images held in memory (objects read from a store), decoded on all cores and
-/// hashed on the engine in rounds within `budget`, as files are: size and hashes of each,
-/// or why it did not decode. A batch of any size holds at most the budget's worth of
-/// decoded pixels at once.
-pub fn hash_bytes(
-    engine: &Engine,
-    datas: &[Vec<u8>],
-    algos: Algorithms,
-    opts: &DecodeOptions,
-    budget: &Arc<Budget>,
-) -> Vec<Result<(u32, u32, FrameHashes), String>> {
-    let limits = RoundLimits::within(budget.limit(), ROUND_PIXELS);
-    let mut out = Vec::with_capacity(datas.len());
-    let mut rest = datas;
-    while !rest.is_empty() {
-        let round = take_round(
-            rest,
-            limits,
-            budget,
-            |d| {
-                let size = decode::planned_size_of_bytes(d, opts);
-                (image_cost(d.len() as u64, size, opts.max_pixels), ())
-            },
-            |d, (), hold| (decode::decode_bytes(d, opts), hold),
-            |(r, _)| r.as_ref().map_or(0, |d| d.frame.pixels()),
-        );
-        rest = &rest[round.len()..];
-        let frames: Vec<&Frame> = round
-            .iter()
-            .filter_map(|(r, _)| r.as_ref().ok())
-            .map(|d| &d.frame)
-            .collect();
-        let mut hashes = engine.hash(&frames, algos).into_iter();
-        out.extend(round.into_iter().map(|(r, _hold)| {
-            r.map_err(|e| e.to_string()).map(|d| {
-                (
-                    d.width,
-                    d.height,
-                    hashes.next().expect("one hash per frame"),
-                )
-            })
-        }));
-    }
-    out
+/// A thumbnail's path: a step after its picture's, whether that is on disk or a member.
+fn thumbnail_path(picture: &Path, inside: bool, name: &str) -> PathBuf {
+    let text = match inside {
+        true => picture.to_string_lossy().into_owned(),
+        false => Location::file(picture).text().0,
+    };
+    let step = Location::file("").join(Step::Member(name.as_bytes().to_vec()));
+    PathBuf::from(text + &step.text().0)
+}
+
+fn is_jpeg(head: &[u8]) -> bool {
+    decode::sniff::detect(head) == decode::sniff::Detected::Image(image::ImageFormat::Jpeg)
 }
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ fn cost(e: &Entry, cfg: &ScanConfig) -> u64 {
             pipeline::image_cost(b.len() as u64, size, cfg.decode.max_pixels)
         }
         Content::Member(m) => m.size().saturating_mul(2),
+        // Its first bytes were read when it was listed: the decoding is known too.
+        Content::Disk(d) => {
+            let size = crate::decode::planned_size_of_bytes(&d.head, &cfg.decode);
+            pipeline::image_cost(d.size(), size, cfg.decode.max_pixels)
+        }
         Content::Pixels { stored, frame } => {
             stored.len() as u64 + frame.as_ref().map_or(0, |f| pipeline::frame_cost([f]))
         }
@@ -59,6 +64,9 @@ pub(super) fn expand(
         let (tx, rx) = mpsc::sync_channel::<(Entry, Reservation)>(QUEUED);
         scope.spawn(move || list(path, kind, cfg, budget, done, tx));
         let step = rayon::current_num_threads().max(1) * 4;
+        let round_bytes = pipeline::RoundLimits::within(cfg.max_memory, cfg.round_pixels).pixels
+            as u64
+            * pipeline::DECODE_BYTES_PER_PIXEL;
         let mut open = true;
         let mut next = rx.recv().ok();
         while let Some(first) = next.take() {
@@ -70,9 +78,15 @@ pub(super) fn expand(
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
-            while batch.len() < pipeline::ROUND_FILES {
+            // No more than a round's pixels decoded at once: memory in use is reused,
+            // not freshly mapped (and zeroed) batch after batch.
+            let mut held: u64 = batch.iter().map(|(_, h)| h.bytes()).sum();
+            while batch.len() < pipeline::ROUND_FILES && held < round_bytes {
                 match rx.try_recv() {
-                    Ok(e) => batch.push(e),
+                    Ok(e) => {
+                        held += e.1.bytes();
+                        batch.push(e);
+                    }
                     Err(_) => break,
                 }
             }
@@ -162,6 +176,7 @@ fn list(
                 encrypted: false,
                 reason: e.record.reason.unwrap_or_default(),
             },
+            fs: None,
         };
         let _ = tx.send((entry, Reservation::default()));
     }

@@ -80,6 +80,14 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
         Ok(h) => h,
         Err(e) => return error(record, read_error(&e)),
     };
+    // A split or EWF image's later segments are read with its first.
+    if let Some(first) = container::disk::first_segment_of(&f.path, &head.bytes) {
+        let why = format!(
+            "a later segment of the disk image {}: read with it",
+            first.display()
+        );
+        return skipped(record, &why);
+    }
     // Containers are opened by the producer, which hands their members on.
     if let Some(kind) = container::detect(&head.bytes[..head.bytes.len().min(container::HEAD)]) {
         record.format = Some(kind.name().to_string());
@@ -244,6 +252,7 @@ fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
     let mut record = FileRecord::at(&entry.location);
     record.size = entry.size;
     record.mtime = entry.mtime;
+    record.fs = entry.fs.as_deref().map(Into::into);
     let set = |mut record: FileRecord, status, why: String| {
         record.set(status, why);
         Examined::record(record)
@@ -286,6 +295,29 @@ fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
             record.format = Some(format);
             set_digests(&mut record, digests);
             video::examine_spooled(record, spool, cfg)
+        }
+        Content::Disk(d) => match d.read() {
+            Ok((b, damage)) => {
+                let mut e = member_bytes(&entry.location, record, b, cfg);
+                e.record.warnings.extend(damage);
+                e
+            }
+            Err(why) => set(record, Status::Error, why),
+        },
+        Content::Volume(v) => {
+            record.format = Some(v.format);
+            record.volume = Some(super::record::VolumeRecord {
+                offset: v.offset,
+                length: v.len,
+                table: v.table,
+            });
+            match v.error {
+                Some(why) => set(record, Status::Error, why),
+                None => {
+                    record.status = Status::Opened;
+                    Examined::record(record)
+                }
+            }
         }
         Content::Refused { reason, .. } => set(record, Status::Error, reason),
         Content::Skipped(why) => set(record, Status::Skipped, why),
@@ -446,6 +478,7 @@ mod tests {
             round_pixels: pipeline::ROUND_PIXELS,
             max_memory: 1 << 30,
             containers: crate::sources::container::Limits::within(1 << 30),
+            verify_images: false,
         }
     }
 

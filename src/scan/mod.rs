@@ -45,6 +45,7 @@ use crate::pipeline::{self, Budget, Reservation, RoundLimits};
 use crate::progress::Progress;
 use crate::refset::RefSet;
 use crate::refset::verified::Verified;
+use crate::sources::container::disk;
 use crate::sources::walk;
 pub use contained::ContainerCounts;
 pub use examine::MAX_IMAGE_BYTES;
@@ -113,11 +114,16 @@ pub struct ScanConfig {
     /// How far archives, compressed files and documents are opened (`--max-depth`,
     /// `--max-ratio`).
     pub containers: crate::sources::container::Limits,
+    /// `--verify-image`: read each EWF image back before the sweep and compare it with
+    /// the hashes it stores (the header records the result).
+    pub verify_images: bool,
 }
 
 /// Counts for the summary record and the exit code.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Summary {
+    /// `--verify-image`: each EWF image read back against the hashes it stores.
+    pub images_verified: Vec<disk::Verification>,
     pub walked: usize,
     pub in_shard: usize,
     pub already_recorded: usize,
@@ -386,6 +392,11 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
     }
     let mut head = head;
     head["resumed"] = json!(!done.is_empty());
+    if cfg.verify_images {
+        cfg.progress.stage("verifying images");
+        summary.images_verified = verify_images(&todo);
+        head["images_verified"] = json!(summary.images_verified);
+    }
     write_synced(meta.as_mut().unwrap_or(&mut out), &format!("{head}\n"))?;
     write_synced(&mut out, &early)?;
     cfg.progress.set_total(todo.len() as u64);
@@ -527,6 +538,25 @@ fn produce(
             return;
         }
     }
+}
+
+/// `--verify-image`: each EWF image to be swept (its first segment) read back and
+/// compared with the hashes it stores.
+fn verify_images(todo: &[walk::Found]) -> Vec<disk::Verification> {
+    let ewf = |p: &Path| {
+        let mut head = [0u8; 16];
+        File::open(p)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok_and(|()| disk::segment_number(&head) == Some(1))
+    };
+    let mut out = vec![];
+    for f in todo
+        .iter()
+        .filter(|f| f.kind == walk::Kind::File && ewf(&f.path))
+    {
+        out.push(disk::verify(&f.path));
+    }
+    out
 }
 
 /// The file on disk an examined container is (its record names it alone).

@@ -109,12 +109,62 @@ pub struct FileRecord {
     /// A container's members, by what became of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contents: Option<Contents>,
+    /// A file of a disk image: its filesystem, where its volume lies, its inode or entry
+    /// number and its times as the filesystem stores them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fs: Option<FsRecord>,
+    /// A volume of a disk image: where it lies and what its table calls it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeRecord>,
     /// Counted in the summary, not written.
     #[serde(skip)]
     pub bytes_read: u64,
     /// A picture's thumbnail (counted apart from the members of containers).
     #[serde(skip)]
     pub thumbnail: bool,
+}
+
+/// What a file's filesystem says of it (`disk::FsFacts`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FsRecord {
+    pub filesystem: String,
+    pub volume_offset: u64,
+    /// The inode (ext) or directory entry number (FAT), as The Sleuth Kit numbers them.
+    pub inode: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accessed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<f64>,
+    /// Why the times have no zone, when they have none (FAT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl From<&crate::sources::container::disk::FsFacts> for FsRecord {
+    fn from(f: &crate::sources::container::disk::FsFacts) -> FsRecord {
+        FsRecord {
+            filesystem: f.filesystem.to_string(),
+            volume_offset: f.volume_offset,
+            inode: f.inode,
+            modified: f.times.modified,
+            accessed: f.times.accessed,
+            changed: f.times.changed,
+            created: f.times.created,
+            time_zone: f.times.zone.map(str::to_string),
+        }
+    }
+}
+
+/// A disk image's volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VolumeRecord {
+    pub offset: u64,
+    pub length: u64,
+    pub table: String,
 }
 
 /// What a container held: its members (direct ones), by what became of them.
@@ -298,6 +348,11 @@ struct CsvRow<'a> {
     warnings: Option<String>,
     depth: Option<usize>,
     container: Option<&'a str>,
+    /// A file of a disk image: its filesystem, its volume's offset and its inode or entry
+    /// number (its times are left to JSONL).
+    filesystem: Option<&'a str>,
+    volume_offset: Option<u64>,
+    inode: Option<u64>,
 }
 
 impl<'a> CsvRow<'a> {
@@ -322,6 +377,9 @@ impl<'a> CsvRow<'a> {
             warnings: (!r.warnings.is_empty()).then(|| r.warnings.join("; ")),
             depth: r.depth,
             container: r.container.as_deref(),
+            filesystem: r.fs.as_ref().map(|f| f.filesystem.as_str()),
+            volume_offset: r.fs.as_ref().map(|f| f.volume_offset),
+            inode: r.fs.as_ref().map(|f| f.inode),
         }
     }
 }

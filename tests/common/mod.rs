@@ -441,3 +441,35 @@ pub fn refs_build_with(inputs: &[&Path], set: &Path, extra: &[&str]) -> String {
     assert!(o.status.success(), "refs build: {err}");
     err
 }
+
+/// `scan INPUT` started `rounds` times (with `--resume` after the first), each killed with
+/// SIGKILL soon after it has written 2 KiB more records, at a random moment. Returns how
+/// many runs were killed (a run that finished first was not).
+pub fn kill_and_resume(input: &Path, out: &Path, rounds: usize, seed: u64) -> usize {
+    use std::process::Stdio;
+    let mut rng = hashsweep::hash::random_words(seed);
+    let mut kills = 0;
+    for round in 0..rounds {
+        let mut child = bin()
+            .args(["scan", "--backend", "cpu", "--quiet", "-o"])
+            .arg(out)
+            .arg(input)
+            .args(if round > 0 { vec!["--resume"] } else { vec![] })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let size = || std::fs::metadata(out).map_or(0, |m| m.len());
+        let start = size();
+        while child.try_wait().unwrap().is_none() && size() <= start + 2048 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(rng.next().unwrap() % 100));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    kills
+}

@@ -13,8 +13,10 @@
 //! past `max_ratio` times its stored size, or a container whose members together grow past
 //! `max_ratio` times its own size (and `TOTAL_FLOOR`), is not read further.
 
+pub mod disk;
 mod pdf;
 mod rar;
+mod read;
 mod sevenz;
 mod src;
 mod stream;
@@ -33,6 +35,7 @@ use super::location::{Location, Step};
 use super::spool::Spool;
 use crate::decode::sniff;
 use crate::frame::Frame;
+use read::{Read_, Refusal, too_large};
 
 pub use src::{Src, SrcReader};
 pub use time::{civil_seconds, dos_seconds};
@@ -50,6 +53,10 @@ pub enum Kind {
     SevenZ,
     Rar,
     Pdf,
+    /// An EnCase (EWF) disk image.
+    Ewf,
+    /// A raw disk image (or the first of its split segments).
+    Raw,
 }
 
 impl Kind {
@@ -64,12 +71,14 @@ impl Kind {
             Kind::SevenZ => "7z",
             Kind::Rar => "rar",
             Kind::Pdf => "pdf",
+            Kind::Ewf => "e01",
+            Kind::Raw => "raw",
         }
     }
 }
 
-/// Bytes `detect` needs to see (a TAR header is 512).
-pub const HEAD: usize = 512;
+/// Bytes `detect` needs to see (an ext superblock ends at 2048).
+pub const HEAD: usize = disk::HEAD;
 
 /// The container `head` (a file's first bytes) starts, by content alone.
 pub fn detect(head: &[u8]) -> Option<Kind> {
@@ -85,7 +94,7 @@ pub fn detect(head: &[u8]) -> Option<Kind> {
         _ if at(0, b"Rar!\x1a\x07") => Kind::Rar,
         _ if at(0, b"%PDF-") => Kind::Pdf,
         _ if tar::is_header(head) => Kind::Tar,
-        _ => return None,
+        _ => return disk::detect(head),
     };
     Some(kind)
 }
@@ -139,6 +148,8 @@ pub struct Entry {
     pub size: Option<u64>,
     pub mtime: Option<f64>,
     pub content: Content,
+    /// Where a file in a disk image's filesystem lies, and its times as stored there.
+    pub fs: Option<Box<disk::FsFacts>>,
 }
 
 pub enum Content {
@@ -169,6 +180,10 @@ pub enum Content {
     },
     /// Not read: encrypted, damaged, or refused by the limits.
     Refused { encrypted: bool, reason: String },
+    /// A file in a disk image's filesystem, read by whoever takes it.
+    Disk(disk::DiskFile),
+    /// A volume of a disk image, after all its files (its own record).
+    Volume(disk::VolumeFacts),
     /// Nothing to read: a link or a device node inside an archive.
     Skipped(String),
     /// A container whose members were all handed on before this (its own record).
@@ -259,6 +274,7 @@ impl<'a> Expander<'a> {
                         encrypted: false,
                         reason: format!("read failed: {e}"),
                     },
+                    fs: None,
                 });
             }
         };
@@ -276,7 +292,11 @@ impl<'a> Expander<'a> {
         if self.gone {
             return false;
         }
-        let digests = match self.digests.md5 || self.digests.sha1 || self.digests.sha256 {
+        // A disk image's own digests would cost a second read of the whole disk:
+        // `--verify-image` checks what the image stores instead.
+        let whole = !matches!(kind, Kind::Ewf | Kind::Raw);
+        let digests = match whole && (self.digests.md5 || self.digests.sha1 || self.digests.sha256)
+        {
             true => digest_src(&src, self.digests),
             false => Ok(vec![]),
         };
@@ -294,6 +314,7 @@ impl<'a> Expander<'a> {
                 encrypted,
                 digests,
             }),
+            fs: None,
         })
     }
 
@@ -320,6 +341,7 @@ impl<'a> Expander<'a> {
             Kind::SevenZ => ("7z".to_string(), sevenz::walk(self, loc, src, &mut enc)),
             Kind::Rar => ("rar".to_string(), rar::walk(self, loc, src, &mut enc)),
             Kind::Pdf => ("pdf".to_string(), pdf::walk(self, loc, src, &mut enc)),
+            Kind::Ewf | Kind::Raw => disk::walk(self, loc, src, kind),
         };
         let result = match walk {
             Ok(()) => Ok(()),
@@ -335,7 +357,18 @@ impl<'a> Expander<'a> {
     /// Hand on one member read from `r`: held whole within the limits (an inner container
     /// opened in turn), or streamed for its digests when larger.
     fn member(&mut self, parent: &Location, meta: Meta, r: &mut dyn Read) -> Walk {
-        let location = parent.join(Step::Member(meta.name));
+        let location = parent.join(Step::Member(meta.name.clone()));
+        self.member_at(location, meta, None, r)
+    }
+
+    /// `member` for an entry at `location` (a file in a disk image's volume, say).
+    fn member_at(
+        &mut self,
+        location: Location,
+        meta: Meta,
+        fs: Option<Box<disk::FsFacts>>,
+        r: &mut dyn Read,
+    ) -> Walk {
         if (self.done)(&location) {
             return Ok(());
         }
@@ -344,6 +377,7 @@ impl<'a> Expander<'a> {
             size: meta.size,
             mtime: meta.mtime,
             content,
+            fs: fs.clone(),
         };
         let bytes = match self.read_member(r, meta.stored) {
             Ok(Read_::Whole(b)) => b,
@@ -398,7 +432,7 @@ impl<'a> Expander<'a> {
                 return Err(Stop::Broken(format!("stopped at a damaged member: {e}")));
             }
         };
-        self.bytes(location, meta.size, meta.mtime, bytes)
+        self.bytes(location, meta.size, meta.mtime, fs, bytes)
     }
 
     /// Hand on a member held in memory, opening it when it is a container.
@@ -407,6 +441,7 @@ impl<'a> Expander<'a> {
         location: Location,
         size: Option<u64>,
         mtime: Option<f64>,
+        fs: Option<Box<disk::FsFacts>>,
         bytes: Vec<u8>,
     ) -> Walk {
         let own = size.unwrap_or(bytes.len() as u64);
@@ -415,6 +450,7 @@ impl<'a> Expander<'a> {
             size: Some(own),
             mtime,
             content,
+            fs: fs.clone(),
         };
         let Some(kind) = detect(&bytes[..bytes.len().min(HEAD)]) else {
             let e = entry(location, Content::Bytes(bytes));
@@ -467,6 +503,7 @@ impl<'a> Expander<'a> {
                 encrypted,
                 digests,
             }),
+            fs,
         })
     }
 
@@ -480,151 +517,29 @@ impl<'a> Expander<'a> {
     /// Hand on an entry that is not read (encrypted, refused, a link).
     fn note(&mut self, parent: &Location, meta: Meta, content: Content) -> Walk {
         let location = parent.join(Step::Member(meta.name));
+        self.note_at(location, meta.size, meta.mtime, None, content)
+    }
+
+    /// `note` for an entry at `location`.
+    fn note_at(
+        &mut self,
+        location: Location,
+        size: Option<u64>,
+        mtime: Option<f64>,
+        fs: Option<Box<disk::FsFacts>>,
+        content: Content,
+    ) -> Walk {
         if (self.done)(&location) {
             return Ok(());
         }
         self.sent(Entry {
             location,
-            size: meta.size,
-            mtime: meta.mtime,
+            size,
+            mtime,
             content,
+            fs,
         })
     }
-
-    /// Count `n` more bytes out of the container; an error once past the limits.
-    fn spend(&mut self, n: u64, so_far: u64, stored: Option<u64>) -> Result<(), Refusal> {
-        self.spent = self.spent.saturating_add(n);
-        let r = self.limits.max_ratio;
-        if r == 0 {
-            return Ok(());
-        }
-        if let Some(stored) = stored
-            && so_far > ENTRY_FLOOR
-            && so_far > stored.saturating_mul(r)
-        {
-            return Err(Refusal::Bomb(format!(
-                "member grew past {so_far} bytes from {stored} stored (over {r}:1): not read further, a likely decompression bomb (--max-ratio)"
-            )));
-        }
-        if self.spent > self.allowance {
-            return Err(Refusal::Bomb(format!(
-                "members grew past {} bytes in all (over {r}:1 of the file on disk): not read further, a likely decompression bomb (--max-ratio)",
-                self.allowance
-            )));
-        }
-        Ok(())
-    }
-
-    /// A member's bytes: whole when within `max_held`; else a video is spooled to disk
-    /// and anything else streamed for its digests.
-    fn read_member(&mut self, r: &mut dyn Read, stored: Option<u64>) -> Result<Read_, Refusal> {
-        let mut buf = vec![];
-        let mut chunk = vec![0u8; 1 << 16];
-        loop {
-            let n = read_some(r, &mut chunk)?;
-            if n == 0 {
-                return Ok(Read_::Whole(buf));
-            }
-            self.spend(n as u64, (buf.len() + n) as u64, stored)?;
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() as u64 > self.limits.max_held {
-                break;
-            }
-        }
-        let mut d = Digesters::new(self.digests);
-        d.update(&buf);
-        let mut len = buf.len() as u64;
-        let video = matches!(
-            sniff::detect(&buf[..buf.len().min(sniff::HEAD)]),
-            sniff::Detected::Video(_)
-        );
-        let mut spool = match video {
-            true => Some(Spool::watched().and_then(|(mut s, w)| s.write(&buf).map(|()| (s, w)))),
-            false => None,
-        };
-        buf.truncate(HEAD.max(sniff::HEAD));
-        loop {
-            let n = read_some(r, &mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            len += n as u64;
-            self.spend(n as u64, len, stored)?;
-            d.update(&chunk[..n]);
-            if let Some(Ok((s, _))) = &mut spool
-                && let Err(e) = s.write(&chunk[..n])
-            {
-                spool = Some(Err(e));
-            }
-        }
-        let digests = d.finish();
-        Ok(match spool {
-            Some(Ok((spool, wait))) => Read_::Spooled {
-                spool,
-                wait,
-                digests,
-                head: buf,
-            },
-            failed => Read_::Streamed {
-                len,
-                digests,
-                head: buf,
-                failed: failed.and_then(|f| f.err()).map(|e| e.to_string()),
-            },
-        })
-    }
-}
-
-fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize, Refusal> {
-    loop {
-        match r.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Refusal::Io(e)),
-        }
-    }
-}
-
-enum Read_ {
-    Whole(Vec<u8>),
-    Spooled {
-        spool: Spool,
-        wait: std::sync::mpsc::Receiver<()>,
-        digests: Hexes,
-        head: Vec<u8>,
-    },
-    Streamed {
-        len: u64,
-        digests: Hexes,
-        head: Vec<u8>,
-        /// Why a video could not be spooled.
-        failed: Option<String>,
-    },
-}
-
-enum Refusal {
-    Bomb(String),
-    Io(std::io::Error),
-}
-
-/// What a member too large to hold is, and why it was only streamed.
-fn too_large(head: &[u8], len: u64, max: u64) -> (String, String) {
-    if let Some(k) = detect(head) {
-        let why = format!(
-            "inner {} of {len} bytes: over the {max} bytes a member may hold in memory (--max-memory): not opened",
-            k.name()
-        );
-        return (k.name().to_string(), why);
-    }
-    let d = sniff::detect(head);
-    let format = sniff::name(d);
-    let why = match d.is_picture() {
-        true => format!(
-            "image of {len} bytes inside a container: over the {max} bytes a member may hold in memory (--max-memory): not decoded"
-        ),
-        false => "not an image".to_string(),
-    };
-    (format, why)
 }
 
 /// The digests of a whole container on disk (or in memory).

@@ -24,6 +24,19 @@ impl Src {
         self.len() == 0
     }
 
+    /// Up to `buf.len()` bytes at `pos`; fewer only at the end.
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Src::File(f, _) => read_at(f, buf, pos),
+            Src::Bytes(b) => {
+                let start = (pos.min(b.len() as u64)) as usize;
+                let n = buf.len().min(b.len() - start);
+                buf[..n].copy_from_slice(&b[start..start + n]);
+                Ok(n)
+            }
+        }
+    }
+
     pub fn reader(&self) -> SrcReader {
         SrcReader {
             src: self.clone(),
@@ -42,15 +55,7 @@ pub struct SrcReader {
 
 impl Read for SrcReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = match &self.src {
-            Src::File(f, _) => read_at(f, buf, self.pos)?,
-            Src::Bytes(b) => {
-                let start = (self.pos.min(b.len() as u64)) as usize;
-                let n = buf.len().min(b.len() - start);
-                buf[..n].copy_from_slice(&b[start..start + n]);
-                n
-            }
-        };
+        let n = self.src.read_at(self.pos, buf)?;
         self.pos += n as u64;
         Ok(n)
     }

@@ -1,0 +1,534 @@
+//! Disk images swept as they arrive: EWF (`.E01`, in segments) and raw images (one file, or
+//! split `.001`, `.002`, ...), their volumes (MBR with extended partitions, GPT, or a
+//! filesystem with no table) and the files of each volume's filesystem (FAT12/16/32, exFAT,
+//! ext2/3/4),
+//! each named `disk.E01#p2/Users/x/a.jpg` (`docs/paths.md`). Files are handed on unread
+//! (`Content::Disk`) and read by the hashing workers at their offsets, so chunks of one
+//! image are inflated on all cores; a file too large to hold goes through the usual
+//! streamed reading. Every volume gets a record: one whose filesystem is not read says
+//! which it is. Nothing is ever written to an image: it is opened read-only.
+
+mod clusters;
+mod device;
+mod ewf;
+mod exfat;
+mod ext;
+mod fat;
+mod volume;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use device::{Dev, Device, FileData, Runs};
+pub use ewf::segment_number;
+
+use super::{Content, Expander, Kind, Meta, Src, Stop, Walk};
+use crate::sources::location::{Location, Step};
+
+/// Bytes of a volume's start that tell its filesystem (ext's superblock is at 1024).
+pub const HEAD: usize = 4096;
+
+/// Directories read into memory at most (a directory of a million names is 32 MiB on FAT).
+const MAX_DIRECTORY: u64 = 256 << 20;
+
+/// What a file in a filesystem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    File,
+    Dir,
+    Link,
+    Other,
+}
+
+/// A filesystem's times for a file, as it stores them (seconds since 1970).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Times {
+    pub modified: Option<f64>,
+    pub accessed: Option<f64>,
+    pub changed: Option<f64>,
+    pub created: Option<f64>,
+    /// Why the times have no zone, when they have none (FAT).
+    pub zone: Option<&'static str>,
+}
+
+/// One file (or an unreadable directory) of a filesystem.
+pub struct FsFile {
+    /// From the root: `/DCIM/a.jpg`.
+    pub path: Vec<u8>,
+    pub kind: FsKind,
+    pub data: Result<Runs, String>,
+    pub size: u64,
+    /// The inode (ext) or directory entry number (FAT), as The Sleuth Kit numbers them.
+    pub inode: u64,
+    pub times: Times,
+}
+
+/// Takes each file of a filesystem walk.
+type Visit<'a> = dyn FnMut(FsFile) -> Walk + 'a;
+
+/// What a record says of a file found in a disk image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FsFacts {
+    /// `fat32`, `ext4`, ...
+    pub filesystem: &'static str,
+    /// The volume's byte offset in the disk.
+    pub volume_offset: u64,
+    pub inode: u64,
+    pub times: Times,
+}
+
+/// A file of a disk image, read by whoever takes it.
+pub struct DiskFile {
+    pub data: FileData,
+    /// Its first bytes (up to `HEAD`), read when it was listed: what it is, and for a
+    /// picture the size it decodes to.
+    pub head: Vec<u8>,
+}
+
+impl DiskFile {
+    pub fn size(&self) -> u64 {
+        self.data.size
+    }
+
+    /// Its bytes, and warnings for what was damaged among them.
+    pub fn read(self) -> Result<(Vec<u8>, Vec<String>), String> {
+        self.data.read()
+    }
+}
+
+/// A volume found in a disk image, for its record.
+pub struct VolumeFacts {
+    /// `fat32`, `ext4`, `ntfs`, or what the table calls it when no filesystem is read.
+    pub format: String,
+    pub offset: u64,
+    pub len: u64,
+    /// `mbr 0x0c`, `gpt <type GUID>`, `whole disk`.
+    pub table: String,
+    /// Why its files were not all read.
+    pub error: Option<String>,
+}
+
+/// Whether `head` (a file's first bytes) is a disk image, and which kind.
+pub fn detect(head: &[u8]) -> Option<Kind> {
+    if head.starts_with(ewf::SIGNATURE) {
+        return Some(Kind::Ewf);
+    }
+    let is_disk = volume::is_gpt(head) || filesystem(head).is_some() || volume::is_mbr(head);
+    is_disk.then_some(Kind::Raw)
+}
+
+/// The filesystem a volume's first bytes show.
+fn filesystem(head: &[u8]) -> Option<&'static str> {
+    if head.get(3..11) == Some(b"NTFS    ") {
+        return Some("ntfs");
+    }
+    if head.get(3..11) == Some(b"EXFAT   ") {
+        return Some("exfat");
+    }
+    if let Some(f) = fat::detect(head) {
+        return Some(f);
+    }
+    if ext::detect(head) {
+        return Some("ext");
+    }
+    None
+}
+
+/// Read a directory's (or other metadata's) runs whole, within `MAX_DIRECTORY`.
+fn read_runs(d: &dyn Device, runs: &Runs) -> Result<Vec<u8>, String> {
+    if runs.total() > MAX_DIRECTORY {
+        return Err(format!(
+            "{} bytes: over the {MAX_DIRECTORY} a directory may take",
+            runs.total()
+        ));
+    }
+    let mut out = vec![];
+    for &(at, len) in &runs.runs {
+        match at {
+            Some(a) => out.extend(device::bytes_at(d, a, len as usize).map_err(|e| e.to_string())?),
+            None => out.resize(out.len() + len as usize, 0),
+        }
+    }
+    Ok(out)
+}
+
+fn dir_error(path: &[u8], inode: u64, why: String) -> FsFile {
+    FsFile {
+        path: if path.is_empty() {
+            b"/".to_vec()
+        } else {
+            path.to_vec()
+        },
+        kind: FsKind::Dir,
+        data: Err(format!("directory unreadable: {why}")),
+        size: 0,
+        inode,
+        times: Times::default(),
+    }
+}
+
+fn file_error(path: Vec<u8>, inode: u64, why: String) -> FsFile {
+    FsFile {
+        path,
+        kind: FsKind::File,
+        data: Err(why),
+        size: 0,
+        inode,
+        times: Times::default(),
+    }
+}
+
+/// The segments of an image on disk: `x.E01, x.E02, ...` or `x.001, x.002, ...`.
+fn segment_paths(first: &Path, kind: Kind) -> Vec<PathBuf> {
+    match kind {
+        Kind::Ewf => ewf::segment_paths(first),
+        _ => split_paths(first),
+    }
+}
+
+/// `x.001` and the `x.002`, `x.003`, ... beside it.
+fn split_paths(first: &Path) -> Vec<PathBuf> {
+    let mut out = vec![first.to_path_buf()];
+    let Some(ext) = first.extension().and_then(|e| e.to_str()) else {
+        return out;
+    };
+    let width = ext.len();
+    if ext.parse::<u64>() != Ok(1) || width < 2 {
+        return out;
+    }
+    for n in 2.. {
+        let p = first.with_extension(format!("{n:0width$}"));
+        if !p.is_file() {
+            break;
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Whether a file on disk is a later segment of a split or EWF image that is read with
+/// its first one (so it is not swept on its own): the first segment's path if so.
+pub fn first_segment_of(path: &Path, head: &[u8]) -> Option<PathBuf> {
+    let ext = path.extension()?.to_str()?;
+    if let Some(n) = ewf::segment_number(head) {
+        if n <= 1 {
+            return None;
+        }
+        let first = path.with_extension(format!("{}01", &ext[..1]));
+        return first.is_file().then_some(first);
+    }
+    let n: u64 = ext.parse().ok()?;
+    if n < 2 {
+        return None;
+    }
+    let width = ext.len();
+    let first = path.with_extension(format!("{:0width$}", 1));
+    let is_image = super::detect_file(&first).is_some_and(|k| k == Kind::Raw);
+    is_image.then_some(first)
+}
+
+/// Open a disk image and hand on every file of every volume, then each volume's record.
+/// Returns the format's name and its problems (noted on the image's record).
+pub(super) fn walk(x: &mut Expander, loc: &Location, src: &Src, kind: Kind) -> (String, Walk) {
+    let (dev, format, mut problems) = match open(loc, src, kind) {
+        Ok(o) => o,
+        Err(why) => return (kind.name().to_string(), Err(Stop::Broken(why))),
+    };
+    let head = match device::bytes_at(&*dev, 0, HEAD.min(dev.len() as usize)) {
+        Ok(h) => h,
+        Err(e) => return (format, Err(Stop::Broken(format!("unreadable: {e}")))),
+    };
+    let table = if volume::is_gpt(&head) {
+        volume::Table::Gpt
+    } else if filesystem(&head).is_some() {
+        volume::Table::None
+    } else if volume::is_mbr(&head) {
+        volume::Table::Mbr
+    } else {
+        let why = "no partition table or filesystem recognised: not swept".to_string();
+        return (format, Err(Stop::Broken(why)));
+    };
+    let (volumes, error) = volume::volumes(&*dev, table);
+    problems.extend(error);
+    for v in volumes {
+        if let Err(stop) = sweep_volume(x, loc, &dev, v) {
+            return (format, Err(stop));
+        }
+    }
+    let walk = match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Stop::Broken(problems.join("; "))),
+    };
+    (format, walk)
+}
+
+/// The image's bytes as a device, its format's name, and what was wrong on opening.
+fn open(loc: &Location, src: &Src, kind: Kind) -> Result<(Dev, String, Vec<String>), String> {
+    // Segments are looked for beside an image on disk; one held inside another is whole.
+    let paths = match loc.steps.is_empty() {
+        true => segment_paths(&loc.outer, kind),
+        false => vec![],
+    };
+    let mut srcs = vec![src.clone()];
+    for p in paths.iter().skip(1) {
+        let f = std::fs::File::open(p).map_err(|e| format!("segment {}: {e}", p.display()))?;
+        let len = f.metadata().map_err(|e| e.to_string())?.len();
+        srcs.push(Src::File(Arc::new(f), len));
+    }
+    match kind {
+        Kind::Ewf => {
+            let (e, problems) = ewf::Ewf::open(srcs, paths)?;
+            Ok((Arc::new(e), "e01".into(), problems))
+        }
+        _ => {
+            let name = if srcs.len() > 1 { "raw (split)" } else { "raw" };
+            Ok((Arc::new(device::Raw::new(srcs)), name.into(), vec![]))
+        }
+    }
+}
+
+/// One volume: its files, then its own record.
+fn sweep_volume(x: &mut Expander, loc: &Location, dev: &Dev, v: volume::Volume) -> Walk {
+    let at = loc.join(Step::Volume {
+        index: v.index,
+        path: vec![],
+    });
+    if (x.done)(&at) {
+        return Ok(());
+    }
+    let len = v.len.min(dev.len().saturating_sub(v.start));
+    let part: Dev = Arc::new(device::Part {
+        dev: dev.clone(),
+        start: v.start,
+        len,
+    });
+    let mut facts = VolumeFacts {
+        format: v.table.clone(),
+        offset: v.start,
+        len: v.len,
+        table: v.table.clone(),
+        error: None,
+    };
+    if len < v.len {
+        facts.error = Some(format!(
+            "the table says {} bytes from byte {}, the disk ends {} bytes in",
+            v.len, v.start, len
+        ));
+    }
+    let head = device::bytes_at(&*part, 0, HEAD.min(len as usize)).unwrap_or_default();
+    let read = match filesystem(&head) {
+        Some(f) if f.starts_with("fat") => fat::Fat::open(part.clone()).map(Fs::Fat),
+        Some("ext") => ext::Ext::open(part.clone()).map(Fs::Ext),
+        Some("exfat") => exfat::ExFat::open(part.clone()).map(Fs::ExFat),
+        Some(other) => Err(format!("{other} filesystem: not read yet")),
+        None => Err("no filesystem recognised: not swept".into()),
+    };
+    match read {
+        Ok(fs) => {
+            facts.format = fs.name().to_string();
+            let mut each = |f: FsFile| hand_on(x, loc, &part, v.index, v.start, fs.name(), f);
+            fs.walk(&mut each)?;
+        }
+        Err(why) => {
+            if let Some(f) = filesystem(&head) {
+                facts.format = f.to_string();
+            }
+            facts.error = Some(why);
+        }
+    }
+    x.note_at(at, Some(v.len), None, None, Content::Volume(facts))
+}
+
+enum Fs {
+    Fat(fat::Fat),
+    ExFat(exfat::ExFat),
+    Ext(ext::Ext),
+}
+
+impl Fs {
+    fn name(&self) -> &'static str {
+        match self {
+            Fs::Fat(f) => f.name(),
+            Fs::ExFat(_) => "exfat",
+            Fs::Ext(e) => e.name(),
+        }
+    }
+
+    fn walk(&self, each: &mut Visit) -> Walk {
+        match self {
+            Fs::Fat(f) => f.walk(each),
+            Fs::ExFat(x) => x.walk(each),
+            Fs::Ext(e) => e.walk(each),
+        }
+    }
+}
+
+/// One file of a volume to the expander: unread when it may be held (workers read it),
+/// streamed here when larger, or a record saying why it is not read.
+fn hand_on(
+    x: &mut Expander,
+    loc: &Location,
+    part: &Dev,
+    index: u32,
+    offset: u64,
+    filesystem: &'static str,
+    f: FsFile,
+) -> Walk {
+    let at = loc.join(Step::Volume {
+        index,
+        path: f.path,
+    });
+    let fs = Some(Box::new(FsFacts {
+        filesystem,
+        volume_offset: offset,
+        inode: f.inode,
+        times: f.times,
+    }));
+    let mtime = f.times.modified;
+    let size = Some(f.size);
+    let content = match (f.kind, f.data) {
+        (FsKind::Link, _) => Content::Skipped("symbolic link: not followed".into()),
+        (FsKind::Other, _) => {
+            Content::Skipped("special file (device, FIFO or socket): not read".into())
+        }
+        (_, Err(why)) => Content::Refused {
+            encrypted: false,
+            reason: why,
+        },
+        (_, Ok(runs)) => {
+            let data = FileData {
+                dev: part.clone(),
+                runs,
+                size: f.size,
+            };
+            // A container inside is opened here, as one in an archive is.
+            let mut head = vec![0u8; HEAD.min(f.size as usize)];
+            if let Err(e) = std::io::Read::read_exact(&mut data.reader(), &mut head) {
+                let reason = format!("read failed: {e}");
+                let refused = Content::Refused {
+                    encrypted: false,
+                    reason,
+                };
+                return x.note_at(at, size, mtime, fs, refused);
+            }
+            if f.size > x.limits.max_held || super::detect(&head).is_some() {
+                let meta = Meta {
+                    name: vec![],
+                    size,
+                    stored: None,
+                    mtime,
+                };
+                // A file that cannot be read to its end is its own error record; the
+                // image's other files are read at their own offsets all the same.
+                return match x.member_at(at, meta, fs, &mut data.reader()) {
+                    Err(Stop::Broken(_)) => Ok(()),
+                    other => other,
+                };
+            }
+            Content::Disk(DiskFile { data, head })
+        }
+    };
+    x.note_at(at, size, mtime, fs, content)
+}
+
+/// What `--verify-image` found for one EWF image: the hashes it stores and those of the
+/// media read back.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Verification {
+    pub path: String,
+    pub segments: usize,
+    pub stored_md5: Option<String>,
+    pub stored_sha1: Option<String>,
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    /// `verified`, `MISMATCH`, `no stored hash`, or why it could not be read.
+    pub result: String,
+    /// Chunks that failed their checksums.
+    pub damaged_chunks: usize,
+}
+
+/// Read a whole EWF image back and compare its MD5 and SHA-1 with those it stores. Chunks
+/// are inflated on all cores, a batch at a time, and hashed in order.
+pub fn verify(path: &Path) -> Verification {
+    use md5::Digest as _;
+    let mut v = Verification {
+        path: path.display().to_string(),
+        segments: 0,
+        stored_md5: None,
+        stored_sha1: None,
+        md5: None,
+        sha1: None,
+        result: String::new(),
+        damaged_chunks: 0,
+    };
+    let paths = ewf::segment_paths(path);
+    v.segments = paths.len();
+    let srcs: Result<Vec<Src>, String> = paths
+        .iter()
+        .map(|p| {
+            let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let len = f.metadata().map_err(|e| e.to_string())?.len();
+            Ok(Src::File(Arc::new(f), len))
+        })
+        .collect();
+    let opened = srcs.and_then(|s| ewf::Ewf::open(s, paths.clone()));
+    let (e, problems) = match opened {
+        Ok(o) => o,
+        Err(why) => {
+            v.result = format!("not read: {why}");
+            return v;
+        }
+    };
+    v.stored_md5 = e.md5.clone();
+    v.stored_sha1 = e.sha1.clone();
+    let (mut m, mut s) = (md5::Md5::new(), sha1::Sha1::new());
+    let step = e.chunk_size() as usize * 64;
+    let mut at = 0u64;
+    while at < e.len() {
+        let n = (step as u64).min(e.len() - at) as usize;
+        let pieces: Vec<(u64, usize)> = (0..n)
+            .step_by(e.chunk_size() as usize)
+            .map(|o| (at + o as u64, (e.chunk_size() as usize).min(n - o)))
+            .collect();
+        use rayon::prelude::*;
+        let read: Result<Vec<Vec<u8>>, String> = pieces
+            .par_iter()
+            .map(|&(o, len)| device::bytes_at(&e, o, len).map_err(|e| e.to_string()))
+            .collect();
+        match read {
+            Ok(bufs) => {
+                for b in bufs {
+                    m.update(&b);
+                    s.update(&b);
+                }
+            }
+            Err(why) => {
+                v.result = format!("not read to the end: {why}");
+                return v;
+            }
+        }
+        at += n as u64;
+    }
+    v.md5 = Some(hex(&m.finalize()));
+    v.sha1 = Some(hex(&s.finalize()));
+    v.damaged_chunks = e.damage(0, e.len()).len();
+    v.result = match (&v.stored_md5, &v.stored_sha1) {
+        (None, None) => "no stored hash".into(),
+        (sm, ss) => {
+            let md5_ok = sm.as_ref().is_none_or(|h| Some(h) == v.md5.as_ref());
+            let sha_ok = ss.as_ref().is_none_or(|h| Some(h) == v.sha1.as_ref());
+            match md5_ok && sha_ok {
+                true => "verified".into(),
+                false => "MISMATCH".into(),
+            }
+        }
+    };
+    if !problems.is_empty() {
+        v.result += &format!(" ({})", problems.join("; "));
+    }
+    v
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,518 @@
+//! Disk images swept directly: raw (whole and split) and EWF images, MBR (with logical
+//! partitions) and GPT volumes, FAT12/16/32 and ext2/4 filesystems, made by
+//! `tests/disks/make.sh` and compared with The Sleuth Kit (`fls -r -p` lists, `icat`
+//! reads). Damaged chunks warn on their files, hostile images end in error records with the
+//! rest swept, and a killed sweep resumes with every file recorded once.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{bin, files, records, scratch, skip};
+use serde_json::Value;
+
+/// The makers and The Sleuth Kit: `.ci/run` installs them.
+fn have_tools() -> bool {
+    let runs = |p: &str, a: &[&str]| {
+        Command::new(p)
+            .args(a)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    let ok = runs("python3", &["-c", "import PIL"])
+        && [
+            "mkfs.fat",
+            "mcopy",
+            "mke2fs",
+            "debugfs",
+            "sfdisk",
+            "ewfacquire",
+            "fls",
+            "icat",
+        ]
+        .iter()
+        .all(|t| runs(t, &["-V"]));
+    if !ok {
+        skip(
+            "python3 with Pillow, dosfstools, mtools, e2fsprogs, sfdisk, ewf-tools or sleuthkit is missing",
+        );
+    }
+    ok
+}
+
+/// The images, made once per test process (`make.sh`, then `hostile.py`).
+fn fixtures() -> Option<&'static PathBuf> {
+    static MADE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    MADE.get_or_init(|| {
+        if !have_tools() {
+            return None;
+        }
+        let dir = scratch("disks").keep();
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/disks");
+        let st = Command::new("bash")
+            .arg(here.join("make.sh"))
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "make.sh failed");
+        let st = Command::new("python3")
+            .arg(here.join("hostile.py"))
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "hostile.py failed");
+        // exFAT can only be filled through a mount: made once (tests/fixtures/README.md).
+        let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exfat.img.gz");
+        let mut img = vec![];
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap()),
+            &mut img,
+        )
+        .unwrap();
+        std::fs::write(dir.join("exfat.img"), img).unwrap();
+        Some(dir)
+    })
+    .as_ref()
+}
+
+/// `scan` with MD5 on the CPU: records and exit code.
+fn scan(out: &Path, inputs: &[&Path], extra: &[&str]) -> (Vec<Value>, i32) {
+    let o = bin()
+        .args([
+            "scan",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--digest",
+            "md5",
+            "--force",
+        ])
+        .arg("-o")
+        .arg(out)
+        .args(inputs)
+        .args(extra)
+        .output()
+        .unwrap();
+    let code = o.status.code().unwrap();
+    assert!(code <= 1, "{}", String::from_utf8_lossy(&o.stderr));
+    (records(out), code)
+}
+
+fn by_path(recs: &[Value]) -> HashMap<String, Value> {
+    files(recs)
+        .into_iter()
+        .map(|r| (r["path"].as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+/// `fls -r -p`'s allocated regular files of the volume at `sector`: path -> entry number.
+/// Directories (`d/d`), The Sleuth Kit's virtual files (`v/v` `$MBR`, `$FAT1`, ...;
+/// `V/V $OrphanFiles`), exFAT's `$ALLOC_BITMAP` and `$UPCASE_TABLE` (metadata, not files)
+/// and deleted names (`*`) are aside.
+fn fls(img: &Path, sector: u64) -> BTreeMap<String, u64> {
+    let o = Command::new("fls")
+        .args(["-r", "-p", "-o", &sector.to_string()])
+        .arg(img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "fls {}", img.display());
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (kind, rest) = l.split_once(' ')?;
+            let (num, path) = rest.split_once(":\t")?;
+            let meta = path.starts_with('$');
+            (kind == "r/r" && !num.contains('*') && !meta)
+                .then(|| (format!("/{path}"), num.trim().parse().unwrap()))
+        })
+        .collect()
+}
+
+fn icat_md5(img: &Path, sector: u64, inode: u64) -> String {
+    use md5::Digest;
+    let o = Command::new("icat")
+        .args(["-o", &sector.to_string()])
+        .arg(img)
+        .arg(inode.to_string())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    md5::Md5::digest(&o.stdout)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The records of one volume's files: path in the volume -> record.
+fn volume_files<'a>(
+    recs: &'a HashMap<String, Value>,
+    img: &Path,
+    index: u64,
+) -> BTreeMap<String, &'a Value> {
+    let prefix = format!("{}#p{index}/", img.display());
+    recs.iter()
+        .filter_map(|(p, r)| {
+            let rest = p.strip_prefix(&prefix)?;
+            (r["depth"] == 1).then(|| (format!("/{rest}"), r))
+        })
+        .collect()
+}
+
+/// The volume records of an image: index -> record.
+fn volumes(recs: &HashMap<String, Value>, img: &Path) -> BTreeMap<u64, Value> {
+    let prefix = format!("{}#p", img.display());
+    recs.iter()
+        .filter_map(|(p, r)| {
+            let n = p.strip_prefix(&prefix)?.parse().ok()?;
+            Some((n, r.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn allocated_files_are_those_fls_lists_with_icats_bytes() {
+    let Some(dir) = fixtures() else { return };
+    let all = [
+        "fat12.img",
+        "fat16.img",
+        "fat32.img",
+        "exfat.img",
+        "ext2.img",
+        "ext4.img",
+        "mbr.dd",
+        "gpt.dd",
+    ];
+    for name in all {
+        let img = dir.join(name);
+        let out = dir.join(format!("{name}.jsonl"));
+        let (recs, _) = scan(&out, &[&img], &[]);
+        let recs = by_path(&recs);
+        let vols = volumes(&recs, &img);
+        assert!(!vols.is_empty(), "{name}: no volume records");
+        for (index, v) in vols.iter().filter(|(_, v)| v["status"] == "opened") {
+            let sector = v["volume"]["offset"].as_u64().unwrap() / 512;
+            let want = fls(&img, sector);
+            let got = volume_files(&recs, &img, *index);
+            let listed: BTreeSet<&String> = got.keys().collect();
+            assert_eq!(listed, want.keys().collect(), "{name} #p{index}");
+            for (path, inode) in &want {
+                let r = got[path];
+                assert_eq!(r["fs"]["inode"].as_u64(), Some(*inode), "{name} {path}");
+                assert_eq!(r["md5"], icat_md5(&img, sector, *inode), "{name} {path}");
+                assert!(r["fs"]["modified"].is_number(), "{name} {path}: {r}");
+                assert_eq!(r["fs"]["volume_offset"], v["volume"]["offset"]);
+                let fat = r["fs"]["filesystem"].as_str().unwrap().starts_with("fat");
+                assert_eq!(r["fs"]["time_zone"].is_string(), fat, "{r}");
+            }
+            // The pictures are hashed (FAT12 holds only the documents, exFAT its own).
+            if !["fat12.img", "exfat.img"].contains(&name) {
+                let jpg = &got["/DCIM/IMG_0000.jpg"];
+                assert_eq!(jpg["status"], "ok", "{jpg}");
+                assert!(jpg["pdq"].is_string());
+            }
+        }
+    }
+}
+
+/// The same disk as raw, split raw and EWF in segments gives the same records, and the
+/// later segments are named as such, not swept on their own.
+#[test]
+fn ewf_and_split_images_read_as_the_raw_disk_they_hold() {
+    let Some(dir) = fixtures() else { return };
+    let raw = dir.join("gpt.dd");
+    let (recs, _) = scan(&dir.join("raw.jsonl"), &[&raw], &[]);
+    let want: BTreeMap<String, (Value, Value)> = files(&recs)
+        .iter()
+        .filter_map(|r| {
+            let p = r["path"]
+                .as_str()?
+                .strip_prefix(&raw.display().to_string())?;
+            Some((p.to_string(), (r["md5"].clone(), r["pdq"].clone())))
+        })
+        .collect();
+    assert!(want.len() > 20, "{want:?}");
+    for (sub, first, later) in [
+        ("ewf", "gpt.E01", vec!["gpt.E02"]),
+        ("split", "gpt.dd.001", vec!["gpt.dd.002", "gpt.dd.003"]),
+    ] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in std::iter::once(&first).chain(&later) {
+            let _ = std::fs::hard_link(dir.join(f), d.join(f));
+        }
+        let (recs, _) = scan(&dir.join(format!("{sub}.jsonl")), &[&d], &[]);
+        let img = d.join(first);
+        let got: BTreeMap<String, (Value, Value)> = files(&recs)
+            .iter()
+            .filter_map(|r| {
+                let p = r["path"]
+                    .as_str()?
+                    .strip_prefix(&img.display().to_string())?;
+                Some((p.to_string(), (r["md5"].clone(), r["pdq"].clone())))
+            })
+            .collect();
+        assert_eq!(got, want, "{sub}");
+        let recs = by_path(&recs);
+        let me = &recs[&img.display().to_string()];
+        assert_eq!(me["status"], "opened", "{me}");
+        assert_eq!(
+            me["format"],
+            if sub == "ewf" { "e01" } else { "raw (split)" }
+        );
+        for l in later {
+            let r = &recs[&d.join(l).display().to_string()];
+            assert_eq!(r["status"], "skipped", "{r}");
+            assert!(
+                r["reason"].as_str().unwrap().contains("later segment"),
+                "{r}"
+            );
+        }
+    }
+}
+
+/// Each volume has a record saying what it holds, also when its filesystem is not read;
+/// logical partitions follow the primary ones; containers inside volumes are opened.
+#[test]
+fn every_volume_has_a_record_and_containers_inside_are_opened() {
+    let Some(dir) = fixtures() else { return };
+    let gpt = dir.join("gpt.dd");
+    let (recs, code) = scan(&dir.join("vols.jsonl"), &[&gpt, &dir.join("mbr.dd")], &[]);
+    assert_eq!(code, 1, "a volume that is not swept makes the run partial");
+    let recs = by_path(&recs);
+    let v = volumes(&recs, &gpt);
+    let kinds: Vec<(u64, &str, &str)> = v
+        .iter()
+        .map(|(i, r)| {
+            (
+                *i,
+                r["format"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (1, "fat32", "opened"),
+            (2, "ext4", "opened"),
+            (3, "gpt 0FC63DAF-8483-4772-8E79-3D69D8477DE4", "error")
+        ]
+    );
+    assert!(
+        v[&3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no filesystem recognised")
+    );
+    let mbr = volumes(&recs, &dir.join("mbr.dd"));
+    let kinds: Vec<(&str, &str)> = mbr
+        .values()
+        .map(|r| {
+            (
+                r["format"].as_str().unwrap(),
+                r["volume"]["table"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("fat16", "mbr 0x06"),
+            ("ext4", "mbr 0x83 (logical)"),
+            ("fat32", "mbr 0x0c (logical)")
+        ]
+    );
+    let inner = format!("{}#p1/docs/pics.zip!in/IMG_0000.jpg", gpt.display());
+    let loose = format!("{}#p1/DCIM/IMG_0000.jpg", gpt.display());
+    assert_eq!(recs[&inner]["status"], "ok");
+    assert_eq!(recs[&inner]["pdq"], recs[&loose]["pdq"]);
+    assert_eq!(recs[&inner]["depth"], 2);
+    let image = &recs[&gpt.display().to_string()];
+    assert_eq!(image["status"], "opened");
+    assert_eq!(
+        image["contents"]["entries"].as_u64(),
+        Some(v.len() as u64 + 2 * 9),
+        "{image}"
+    );
+}
+
+#[test]
+fn verify_image_reads_an_ewf_back_against_its_stored_hashes() {
+    let Some(dir) = fixtures() else { return };
+    let d = dir.join("verify");
+    std::fs::create_dir_all(&d).unwrap();
+    for f in ["gpt.E01", "gpt.E02"] {
+        let _ = std::fs::hard_link(dir.join(f), d.join(f));
+    }
+    let out = dir.join("verify.jsonl");
+    scan(&out, &[&d], &["--verify-image"]);
+    let head = &records(&out)[0];
+    let v = &head["images_verified"][0];
+    assert_eq!(v["result"], "verified", "{head}");
+    assert_eq!(v["segments"], 2);
+    use md5::Digest;
+    let md5: String = md5::Md5::digest(std::fs::read(dir.join("gpt.dd")).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v["md5"], md5);
+    assert_eq!(v["stored_md5"], md5);
+}
+
+/// One byte changed inside a stored chunk: the files whose bytes that chunk holds carry the
+/// warning (and only those: a chunk is 32 KiB, the files 50 KiB or more), their MD5 differs
+/// from the clean image's, and `--verify-image` says the image does not match.
+#[test]
+fn a_damaged_chunk_warns_on_the_files_it_touches() {
+    let Some(dir) = fixtures() else { return };
+    let d = dir.join("damaged");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut e01 = std::fs::read(dir.join("mbr.E01")).unwrap();
+    let jpg = std::fs::read(dir.join("files/DCIM/sub/IMG_0004.jpg")).unwrap();
+    let needle = &jpg[20_000..20_064];
+    let at = e01
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the picture's bytes are stored as they are");
+    e01[at + 10] ^= 0xff;
+    std::fs::write(d.join("mbr.E01"), &e01).unwrap();
+    let (clean, _) = scan(&dir.join("clean.jsonl"), &[&dir.join("mbr.E01")], &[]);
+    let clean: HashMap<String, Value> = by_path(&clean)
+        .into_iter()
+        .map(|(p, r)| (p.replace(&dir.display().to_string(), ""), r))
+        .collect();
+    let out = dir.join("damaged.jsonl");
+    let (recs, _) = scan(&out, &[&d.join("mbr.E01")], &["--verify-image"]);
+    let recs: HashMap<String, Value> = by_path(&recs)
+        .into_iter()
+        .map(|(p, r)| (p.replace(&d.display().to_string(), ""), r))
+        .collect();
+    let warned: BTreeSet<&String> = recs
+        .iter()
+        .filter(|(_, r)| {
+            r["warnings"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|w| w.as_str().unwrap().starts_with("image_chunk_damaged"))
+            })
+        })
+        .map(|(p, _)| p)
+        .collect();
+    let changed: BTreeSet<&String> = recs
+        .iter()
+        .filter(|(p, r)| r["md5"] != clean[p.as_str()]["md5"])
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed.iter().next().unwrap().ends_with("IMG_0004.jpg"));
+    assert!(changed.is_subset(&warned), "{changed:?} {warned:?}");
+    assert!(
+        warned.len() <= 2,
+        "a 32 KiB chunk touches at most two 50 KiB files: {warned:?}"
+    );
+    let v = &records(&out)[0]["images_verified"][0];
+    assert_eq!(v["result"], "MISMATCH", "{v}");
+    assert_eq!(v["damaged_chunks"], 1);
+}
+
+/// Loops, entries outside the volume, absurd sizes and a cut segment: each an error record
+/// naming it, and everything else in the image swept.
+#[test]
+fn hostile_images_end_in_error_records_and_the_rest_is_swept() {
+    let Some(dir) = fixtures() else { return };
+    let fat = dir.join("fat-hostile.img");
+    let ext = dir.join("ext-hostile.img");
+    let cut = dir.join("cut");
+    let (recs, code) = scan(&dir.join("hostile.jsonl"), &[&fat, &ext, &cut], &[]);
+    assert_eq!(code, 1);
+    let recs = by_path(&recs);
+    let reason = |img: &Path, p: &str| -> String {
+        let r = &recs[&format!("{}#p0{p}", img.display())];
+        assert_eq!(r["status"], "error", "{r}");
+        r["reason"].as_str().unwrap().to_string()
+    };
+    assert!(reason(&fat, "/DCIM/IMG_0001.jpg").contains("loops"));
+    assert!(reason(&fat, "/DCIM/IMG_0000.jpg").contains("outside the volume"));
+    assert!(reason(&fat, "/DCIM/IMG_0002.jpg").contains("clusters its size needs"));
+    assert!(reason(&fat, "/DCIM/sub").contains("loop"));
+    assert!(reason(&ext, "/DCIM/IMG_0000.jpg").contains("not a real size"));
+    assert!(reason(&ext, "/DCIM/IMG_0001.jpg").contains("outside the volume"));
+    assert!(reason(&ext, "/DCIM/sub/loop").contains("loop"));
+    for img in [&fat, &ext] {
+        for p in ["/docs/notes.txt", "/docs/a long name.png"] {
+            let r = &recs[&format!("{}#p0{p}", img.display())];
+            assert!(r["status"] == "ok" || r["status"] == "skipped", "{r}");
+        }
+    }
+    let e01 = &recs[&cut.join("gpt.E01").display().to_string()];
+    assert_eq!(e01["status"], "error", "{e01}");
+    assert!(
+        e01["reason"].as_str().unwrap().contains("segment 2"),
+        "{e01}"
+    );
+    let swept = recs
+        .keys()
+        .filter(|p| p.starts_with(&format!("{}#p1/", cut.join("gpt.E01").display())))
+        .count();
+    assert!(swept > 0, "the files before the cut are still swept");
+}
+
+/// A FAT volume of 1,200 pictures, killed with SIGKILL during its sweep five times and
+/// resumed: every file is recorded exactly once, the volume and the image last.
+#[test]
+fn sigkill_during_an_image_sweep_then_resume_records_every_file_once() {
+    if !have_tools() {
+        return;
+    }
+    let dir = scratch("disk-kill");
+    let pics = dir.join("pics");
+    std::fs::create_dir_all(&pics).unwrap();
+    let n = 1200;
+    for i in 0..n {
+        common::save_png(
+            i,
+            24 + (i % 20) as u32,
+            24 + (i % 13) as u32,
+            &pics.join(format!("p{i:04}.png")),
+        );
+    }
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let img = input.join("card.img");
+    let ok = |c: &mut Command| c.stdout(Stdio::null()).status().unwrap().success();
+    assert!(ok(Command::new("mkfs.fat")
+        .args(["-F", "16", "-C"])
+        .arg(&img)
+        .arg("32768")));
+    assert!(ok(Command::new("mcopy")
+        .arg("-s")
+        .arg("-i")
+        .arg(&img)
+        .arg(&pics)
+        .arg("::/")));
+    let out = dir.join("out.jsonl");
+    let kills = common::kill_and_resume(&input, &out, 6, 17);
+    let st = bin()
+        .args(["scan", "--backend", "cpu", "--quiet", "--resume", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let recs = records(&out);
+    let got = files(&recs);
+    let paths: BTreeSet<&str> = got.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        got.len(),
+        n as usize + 2,
+        "each file, the volume and the image once ({kills} kills)"
+    );
+    assert_eq!(paths.len(), got.len());
+    assert_eq!(got.last().unwrap()["path"], img.display().to_string());
+    assert!(kills > 0, "the test never interrupted a run");
+}
