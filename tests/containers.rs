@@ -212,7 +212,7 @@ fn pdf_images_are_those_pdfimages_lists() {
     let Some((recs, _, dir)) = swept() else {
         return;
     };
-    for pdf in ["img.pdf", "flate.pdf"] {
+    for pdf in ["img.pdf", "flate.pdf", "form.pdf"] {
         let o = Command::new("pdfimages")
             .arg("-list")
             .arg(dir.join("ev").join(pdf))

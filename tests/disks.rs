@@ -61,21 +61,25 @@ fn fixtures() -> Option<&'static PathBuf> {
             .status()
             .unwrap();
         assert!(st.success(), "make.sh failed");
+        // exFAT, and NTFS's streams, compression and deletions, can only be made through a
+        // mount: these are made once (tests/fixtures/README.md).
+        for name in ["exfat.img", "ntfs.img"] {
+            let gz =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.gz"));
+            let mut img = vec![];
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap()),
+                &mut img,
+            )
+            .unwrap();
+            std::fs::write(dir.join(name), img).unwrap();
+        }
         let st = Command::new("python3")
             .arg(here.join("hostile.py"))
             .current_dir(&dir)
             .status()
             .unwrap();
         assert!(st.success(), "hostile.py failed");
-        // exFAT can only be filled through a mount: made once (tests/fixtures/README.md).
-        let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exfat.img.gz");
-        let mut img = vec![];
-        std::io::Read::read_to_end(
-            &mut flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap()),
-            &mut img,
-        )
-        .unwrap();
-        std::fs::write(dir.join("exfat.img"), img).unwrap();
         Some(dir)
     })
     .as_ref()
@@ -111,11 +115,12 @@ fn by_path(recs: &[Value]) -> HashMap<String, Value> {
         .collect()
 }
 
-/// `fls -r -p`'s allocated regular files of the volume at `sector`: path -> entry number.
+/// `fls -r -p`'s allocated regular files of the volume at `sector`: path -> its address
+/// (the entry number, and for NTFS `-type-id` after it: `icat` takes the whole address).
 /// Directories (`d/d`), The Sleuth Kit's virtual files (`v/v` `$MBR`, `$FAT1`, ...;
 /// `V/V $OrphanFiles`), exFAT's `$ALLOC_BITMAP` and `$UPCASE_TABLE` (metadata, not files)
 /// and deleted names (`*`) are aside.
-fn fls(img: &Path, sector: u64) -> BTreeMap<String, u64> {
+fn fls(img: &Path, sector: u64) -> BTreeMap<String, String> {
     let o = Command::new("fls")
         .args(["-r", "-p", "-o", &sector.to_string()])
         .arg(img)
@@ -134,12 +139,12 @@ fn fls(img: &Path, sector: u64) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn icat_md5(img: &Path, sector: u64, inode: u64) -> String {
+fn icat_md5(img: &Path, sector: u64, address: &str) -> String {
     use md5::Digest;
     let o = Command::new("icat")
         .args(["-o", &sector.to_string()])
         .arg(img)
-        .arg(inode.to_string())
+        .arg(address)
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -159,7 +164,9 @@ fn volume_files<'a>(
     recs.iter()
         .filter_map(|(p, r)| {
             let rest = p.strip_prefix(&prefix)?;
-            (r["depth"] == 1).then(|| (format!("/{rest}"), r))
+            // A file's own record, or one of its NTFS streams (`path:name`).
+            let own = r["depth"] == 1 || (r["depth"] == 2 && rest.contains(':'));
+            own.then(|| (format!("/{rest}"), r))
         })
         .collect()
 }
@@ -201,17 +208,19 @@ fn allocated_files_are_those_fls_lists_with_icats_bytes() {
             let got = volume_files(&recs, &img, *index);
             let listed: BTreeSet<&String> = got.keys().collect();
             assert_eq!(listed, want.keys().collect(), "{name} #p{index}");
-            for (path, inode) in &want {
+            for (path, address) in &want {
                 let r = got[path];
-                assert_eq!(r["fs"]["inode"].as_u64(), Some(*inode), "{name} {path}");
-                assert_eq!(r["md5"], icat_md5(&img, sector, *inode), "{name} {path}");
+                let inode: u64 = address.split('-').next().unwrap().parse().unwrap();
+                assert_eq!(r["fs"]["inode"].as_u64(), Some(inode), "{name} {path}");
+                assert_eq!(r["md5"], icat_md5(&img, sector, address), "{name} {path}");
                 assert!(r["fs"]["modified"].is_number(), "{name} {path}: {r}");
                 assert_eq!(r["fs"]["volume_offset"], v["volume"]["offset"]);
                 let fat = r["fs"]["filesystem"].as_str().unwrap().starts_with("fat");
                 assert_eq!(r["fs"]["time_zone"].is_string(), fat, "{r}");
             }
-            // The pictures are hashed (FAT12 holds only the documents, exFAT its own).
-            if !["fat12.img", "exfat.img"].contains(&name) {
+            // The pictures are hashed (FAT12 holds only the documents, exFAT and NTFS their
+            // own).
+            if !["fat12.img", "exfat.img", "ntfs.img"].contains(&name) {
                 let jpg = &got["/DCIM/IMG_0000.jpg"];
                 assert_eq!(jpg["status"], "ok", "{jpg}");
                 assert!(jpg["pdq"].is_string());
@@ -420,8 +429,8 @@ fn a_damaged_chunk_warns_on_the_files_it_touches() {
     assert_eq!(v["damaged_chunks"], 1);
 }
 
-/// Loops, entries outside the volume, absurd sizes and a cut segment: each an error record
-/// naming it, and everything else in the image swept.
+/// Loops, entries outside the volume, absurd sizes and a cut segment, in FAT, ext4, NTFS and
+/// EWF: each an error record naming it, and everything else in the image swept.
 #[test]
 fn hostile_images_end_in_error_records_and_the_rest_is_swept() {
     let Some(dir) = fixtures() else { return };
@@ -449,6 +458,24 @@ fn hostile_images_end_in_error_records_and_the_rest_is_swept() {
             assert!(r["status"] == "ok" || r["status"] == "skipped", "{r}");
         }
     }
+    let ntfs = dir.join("ntfs-hostile.img");
+    let (nrecs, _) = scan(&dir.join("ntfs-hostile.jsonl"), &[&ntfs], &[]);
+    let nrecs = by_path(&nrecs);
+    let outside = &nrecs[&format!("{}#p0/DCIM/pic0.png", ntfs.display())];
+    assert!(
+        outside["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("outside the volume"),
+        "{outside}"
+    );
+    let looped: Vec<&Value> = nrecs
+        .values()
+        .filter(|r| r["reason"].as_str().is_some_and(|w| w.contains("a loop")))
+        .collect();
+    assert!(!looped.is_empty(), "the folders that loop are named");
+    let small = &nrecs[&format!("{}#p0/small.txt", ntfs.display())];
+    assert_eq!(small["status"], "skipped", "the rest is swept: {small}");
     let e01 = &recs[&cut.join("gpt.E01").display().to_string()];
     assert_eq!(e01["status"], "error", "{e01}");
     assert!(
@@ -515,4 +542,37 @@ fn sigkill_during_an_image_sweep_then_resume_records_every_file_once() {
     assert_eq!(paths.len(), got.len());
     assert_eq!(got.last().unwrap()["path"], img.display().to_string());
     assert!(kills > 0, "the test never interrupted a run");
+}
+
+/// NTFS: an alternate data stream is a record of its own (`file:stream`) and is hashed; a
+/// compressed file is decoded (its MD5 equals `icat`'s, checked above, and its picture
+/// hashes as the same picture stored plainly would); a sparse file reads as zeros where it
+/// has no clusters; MFT record numbers are the entry numbers.
+#[test]
+fn ntfs_streams_compression_and_sparse_files_are_read() {
+    let Some(dir) = fixtures() else { return };
+    let img = dir.join("ntfs.img");
+    let (recs, _) = scan(&dir.join("ntfs.jsonl"), &[&img], &[]);
+    let recs = by_path(&recs);
+    let at = |p: &str| &recs[&format!("{}#p0/{p}", img.display())];
+    let ads = at("DCIM/withads.png:hidden.png");
+    assert_eq!(ads["status"], "ok", "{ads}");
+    assert_eq!(
+        ads["pdq"],
+        at("DCIM/pic1.png")["pdq"],
+        "the stream holds pic1.png"
+    );
+    assert_eq!(ads["depth"], 2);
+    assert_eq!(
+        ads["container"],
+        format!("{}#p0/DCIM/withads.png", img.display())
+    );
+    assert_eq!(at("DCIM/withads.png")["pdq"], at("DCIM/pic0.png")["pdq"]);
+    let bmp = at("packed/big.bmp");
+    assert_eq!(bmp["status"], "ok", "{bmp}");
+    assert!(bmp["pdq"].is_string());
+    assert_eq!(at("packed/text.txt")["size"], 23 * 4000);
+    assert_eq!(at("sparse.bin")["size"], 3 * 1024 * 1024 + 3);
+    assert_eq!(at("small.txt")["fs"]["filesystem"], "ntfs");
+    assert!(at("small.txt")["fs"]["created"].is_number());
 }

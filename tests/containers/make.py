@@ -164,6 +164,15 @@ c.drawImage(png_path, 10, 10, 200, 150)
 c.showPage()
 c.save()
 manifest["flate.pdf"] = ["image-0"]
+# A picture drawn only through a form XObject (as page templates and stamps are).
+c = canvas.Canvas(at("form.pdf"), pageCompression=1)
+c.beginForm("stamp")
+c.drawImage(p("p2.jpg"), 0, 0, 120, 90)
+c.endForm()
+c.doForm("stamp")
+c.showPage()
+c.save()
+manifest["form.pdf"] = ["image-0"]
 c = canvas.Canvas(at("enc.pdf"), encrypt="SECRET")
 c.drawImage(png_path, 10, 10, 200, 150)
 c.showPage()

@@ -5,6 +5,8 @@
   ext-hostile.img   ext4.img with an absurd size (DCIM/IMG_0000.jpg), an extent outside the
                     volume (DCIM/IMG_0001.jpg) and a directory linked under itself
                     (DCIM/sub/loop -> DCIM)
+  ntfs-hostile.img  ntfs.img (tests/fixtures) with a data run outside the volume
+                    (DCIM/pic0.png) and a folder loop (DCIM/sub's parent made itself)
   cut/gpt.E01, cut/gpt.E02   gpt.E01 with its second segment cut in half
 Entries are found by The Sleuth Kit's numbers (fls), as the tests compare with them."""
 import os
@@ -19,7 +21,7 @@ def fls_numbers(img):
     for line in out.splitlines():
         kind, rest = line.split(" ", 1)
         num, path = rest.split(":\t", 1)
-        nums[path] = int(num.rstrip("*").split("-")[0].strip("* "))
+        nums[path] = int(num.strip("* ").split("-")[0])
     return nums
 
 
@@ -85,6 +87,42 @@ def cut_e01():
     open("cut/gpt.E02", "wb").write(data[: len(data) // 2])
 
 
+def ntfs_hostile():
+    shutil.copy("ntfs.img", "ntfs-hostile.img")
+    nums = fls_numbers("ntfs-hostile.img")
+    with open("ntfs-hostile.img", "r+b") as f:
+        boot = f.read(512)
+        bps, = struct.unpack_from("<H", boot, 11)
+        cluster = bps * boot[13]
+        mft, = struct.unpack_from("<Q", boot, 48)
+        size = 1 << -struct.unpack_from("<b", boot, 64)[0]
+
+        def attribute(num, kind):
+            at = mft * cluster + num * size
+            f.seek(at)
+            rec = f.read(size)
+            a, = struct.unpack_from("<H", rec, 20)
+            while True:
+                t, length = struct.unpack_from("<II", rec, a)
+                if t == kind:
+                    return at + a, rec[a:a + length]
+                a += length
+
+        # The first run of pic0.png's data: its cluster offset made huge.
+        at, attr = attribute(nums["DCIM/pic0.png"], 0x80)
+        runs, = struct.unpack_from("<H", attr, 32)
+        head = attr[runs]
+        length_size, offset_size = head & 0xF, head >> 4
+        f.seek(at + runs + 1 + length_size + offset_size - 1)
+        f.write(b"\x7f")
+        # DCIM/sub's $FILE_NAME parent: itself, so the folders above its files loop.
+        at, attr = attribute(nums["DCIM/sub"], 0x30)
+        value, = struct.unpack_from("<H", attr, 20)
+        f.seek(at + value)
+        f.write(struct.pack("<Q", nums["DCIM/sub"] | (1 << 48)))
+
+
 fat16_hostile()
 ext_hostile()
+ntfs_hostile()
 cut_e01()

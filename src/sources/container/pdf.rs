@@ -1,6 +1,6 @@
 //! The pictures of a PDF, with `lopdf` for the objects: each image XObject a page draws,
-//! in page order, first appearance only, named `image-N` from 0 as `pdfimages -list`
-//! numbers them. A DCTDecode stream is the JPEG itself (hashed and digested as one); a
+//! directly or through form XObjects, from its own or inherited resources, in page order,
+//! first appearance only, named `image-N` from 0 as `pdfimages -list` numbers them. A DCTDecode stream is the JPEG itself (hashed and digested as one); a
 //! Flate (or unfiltered) image in DeviceRGB, DeviceGray, ICCBased with 1 or 3 components,
 //! or Indexed over those, 8 bits a component, is inflated here (never past its own size)
 //! and handed on as pixels. JPX, JBIG2, CCITT and other encodings are named in an error
@@ -50,23 +50,74 @@ pub(super) fn walk(x: &mut Expander, loc: &Location, src: &Src, enc: &mut bool) 
     let mut seen = HashSet::new();
     let mut n = 0;
     for (_, page) in doc.get_pages() {
-        let images = doc.get_page_images(page).unwrap_or_default();
-        for img in images {
-            if !seen.insert(img.id) {
+        let mut images = vec![];
+        let (own, inherited) = doc.get_page_resources(page).unwrap_or_default();
+        let dicts = own.into_iter().chain(
+            inherited
+                .iter()
+                .filter_map(|id| doc.get_dictionary(*id).ok()),
+        );
+        let mut forms = HashSet::new();
+        for resources in dicts {
+            xobject_images(&doc, resources, 0, &mut forms, &mut images);
+        }
+        for (id, stream) in images {
+            if !seen.insert(id) {
                 continue;
             }
             let meta = Meta {
                 name: format!("image-{n}").into_bytes(),
-                size: Some(img.content.len() as u64),
-                stored: Some(img.content.len() as u64),
+                size: Some(stream.content.len() as u64),
+                stored: Some(stream.content.len() as u64),
                 mtime: None,
             };
             n += 1;
-            let content = image(&doc, img.origin_dict, img.content, x.limits.max_held);
+            let content = image(&doc, &stream.dict, &stream.content, x.limits.max_held);
             x.note(loc, meta, content)?;
         }
     }
     Ok(())
+}
+
+/// Form XObjects nested deeper are not followed (a loop ends there too).
+const MAX_FORM_DEPTH: usize = 8;
+
+/// The image XObjects of a resource dictionary, in its order, and those of the form
+/// XObjects it holds (forms drawn by forms included), each form once.
+fn xobject_images<'d>(
+    doc: &'d Document,
+    resources: &'d Dictionary,
+    depth: usize,
+    forms: &mut HashSet<lopdf::ObjectId>,
+    out: &mut Vec<(lopdf::ObjectId, &'d lopdf::Stream)>,
+) {
+    let Ok(xobjects) = resources
+        .get(b"XObject")
+        .map(|o| deref(doc, o))
+        .and_then(Object::as_dict)
+    else {
+        return;
+    };
+    for (_, o) in xobjects.iter() {
+        let Ok(id) = o.as_reference() else { continue };
+        let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
+            continue;
+        };
+        match stream.dict.get(b"Subtype").and_then(Object::as_name) {
+            Ok(b"Image") => out.push((id, stream)),
+            Ok(b"Form") if depth < MAX_FORM_DEPTH && forms.insert(id) => {
+                if let Ok(r) = stream
+                    .dict
+                    .get(b"Resources")
+                    .map(|o| deref(doc, o))
+                    .and_then(Object::as_dict)
+                {
+                    xobject_images(doc, r, depth + 1, forms, out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn names(o: Option<&Object>) -> Vec<Vec<u8>> {

@@ -204,5 +204,7 @@ fn file(path: Vec<u8>, e: Dirent) -> FsFile {
         size: e.size,
         inode: e.inode,
         times: e.times,
+        inline: None,
+        stream: None,
     }
 }

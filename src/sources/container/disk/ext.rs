@@ -408,6 +408,8 @@ impl Ext {
                     size: ino.size,
                     inode: child,
                     times: ino.times,
+                    inline: None,
+                    stream: None,
                 })?;
             }
             stack.extend(subdirs.into_iter().rev());

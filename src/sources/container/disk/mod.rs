@@ -1,7 +1,7 @@
 //! Disk images swept as they arrive: EWF (`.E01`, in segments) and raw images (one file, or
 //! split `.001`, `.002`, ...), their volumes (MBR with extended partitions, GPT, or a
 //! filesystem with no table) and the files of each volume's filesystem (FAT12/16/32, exFAT,
-//! ext2/3/4),
+//! ext2/3/4, NTFS with its alternate data streams),
 //! each named `disk.E01#p2/Users/x/a.jpg` (`docs/paths.md`). Files are handed on unread
 //! (`Content::Disk`) and read by the hashing workers at their offsets, so chunks of one
 //! image are inflated on all cores; a file too large to hold goes through the usual
@@ -14,6 +14,7 @@ mod ewf;
 mod exfat;
 mod ext;
 mod fat;
+mod ntfs;
 mod volume;
 
 use std::path::{Path, PathBuf};
@@ -58,9 +59,15 @@ pub struct FsFile {
     pub kind: FsKind,
     pub data: Result<Runs, String>,
     pub size: u64,
-    /// The inode (ext) or directory entry number (FAT), as The Sleuth Kit numbers them.
+    /// The inode (ext), directory entry number (FAT, exFAT) or MFT record number (NTFS), as
+    /// The Sleuth Kit numbers them.
     pub inode: u64,
     pub times: Times,
+    /// Its bytes, already in memory: an NTFS stream resident in its record, or one
+    /// decompressed (`data` is then empty).
+    pub inline: Option<Vec<u8>>,
+    /// An NTFS alternate data stream: its name (`path:name`).
+    pub stream: Option<Vec<u8>>,
 }
 
 /// Takes each file of a filesystem walk.
@@ -164,6 +171,8 @@ fn dir_error(path: &[u8], inode: u64, why: String) -> FsFile {
         size: 0,
         inode,
         times: Times::default(),
+        inline: None,
+        stream: None,
     }
 }
 
@@ -175,6 +184,8 @@ fn file_error(path: Vec<u8>, inode: u64, why: String) -> FsFile {
         size: 0,
         inode,
         times: Times::default(),
+        inline: None,
+        stream: None,
     }
 }
 
@@ -320,6 +331,7 @@ fn sweep_volume(x: &mut Expander, loc: &Location, dev: &Dev, v: volume::Volume) 
         Some(f) if f.starts_with("fat") => fat::Fat::open(part.clone()).map(Fs::Fat),
         Some("ext") => ext::Ext::open(part.clone()).map(Fs::Ext),
         Some("exfat") => exfat::ExFat::open(part.clone()).map(Fs::ExFat),
+        Some("ntfs") => ntfs::Ntfs::open(part.clone()).map(Fs::Ntfs),
         Some(other) => Err(format!("{other} filesystem: not read yet")),
         None => Err("no filesystem recognised: not swept".into()),
     };
@@ -343,6 +355,7 @@ enum Fs {
     Fat(fat::Fat),
     ExFat(exfat::ExFat),
     Ext(ext::Ext),
+    Ntfs(ntfs::Ntfs),
 }
 
 impl Fs {
@@ -351,6 +364,7 @@ impl Fs {
             Fs::Fat(f) => f.name(),
             Fs::ExFat(_) => "exfat",
             Fs::Ext(e) => e.name(),
+            Fs::Ntfs(_) => "ntfs",
         }
     }
 
@@ -359,6 +373,7 @@ impl Fs {
             Fs::Fat(f) => f.walk(each),
             Fs::ExFat(x) => x.walk(each),
             Fs::Ext(e) => e.walk(each),
+            Fs::Ntfs(n) => n.walk(each),
         }
     }
 }
@@ -374,10 +389,13 @@ fn hand_on(
     filesystem: &'static str,
     f: FsFile,
 ) -> Walk {
-    let at = loc.join(Step::Volume {
+    let mut at = loc.join(Step::Volume {
         index,
         path: f.path,
     });
+    if let Some(name) = f.stream {
+        at = at.join(Step::Stream(name));
+    }
     let fs = Some(Box::new(FsFacts {
         filesystem,
         volume_offset: offset,
@@ -386,6 +404,18 @@ fn hand_on(
     }));
     let mtime = f.times.modified;
     let size = Some(f.size);
+    if let Some(bytes) = f.inline {
+        let meta = Meta {
+            name: vec![],
+            size,
+            stored: None,
+            mtime,
+        };
+        return match x.member_at(at, meta, fs, &mut bytes.as_slice()) {
+            Err(Stop::Broken(_)) => Ok(()),
+            other => other,
+        };
+    }
     let content = match (f.kind, f.data) {
         (FsKind::Link, _) => Content::Skipped("symbolic link: not followed".into()),
         (FsKind::Other, _) => {
