@@ -164,6 +164,9 @@ fn volume_files<'a>(
     recs.iter()
         .filter_map(|(p, r)| {
             let rest = p.strip_prefix(&prefix)?;
+            if rest.starts_with("$deleted/") {
+                return None;
+            }
             // A file's own record, or one of its NTFS streams (`path:name`).
             let own = r["depth"] == 1 || (r["depth"] == 2 && rest.contains(':'));
             own.then(|| (format!("/{rest}"), r))
@@ -575,4 +578,82 @@ fn ntfs_streams_compression_and_sparse_files_are_read() {
     assert_eq!(at("sparse.bin")["size"], 3 * 1024 * 1024 + 3);
     assert_eq!(at("small.txt")["fs"]["filesystem"], "ntfs");
     assert!(at("small.txt")["fs"]["created"].is_number());
+}
+
+/// Deleted files on FAT, exFAT and NTFS: each that `fls -d` lists is a record under
+/// `$deleted/N/` with `deleted: true`, its bytes `icat`'s (MD5) and its hashes those of
+/// `icat`'s bytes; one whose clusters a later file took says so.
+#[test]
+fn deleted_files_are_found_with_icats_bytes() {
+    let Some(dir) = fixtures() else { return };
+    let mut checked = 0;
+    for name in ["fdel.img", "exfat.img", "ntfs.img"] {
+        let img = dir.join(name);
+        let (recs, _) = scan(&dir.join(format!("{name}.del.jsonl")), &[&img], &[]);
+        let recs = by_path(&recs);
+        let o = Command::new("fls")
+            .args(["-r", "-p", "-d"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        let listed: Vec<(String, String)> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                // NTFS's deleted entries may have lost their type (`-/r`).
+                let rest = l
+                    .strip_prefix("r/r * ")
+                    .or_else(|| l.strip_prefix("-/r * "))?;
+                let (num, path) = rest.split_once(":\t")?;
+                // NTFS's reserved records 16-23 have no name and no data: The Sleuth Kit
+                // lists them as orphans, they are no file of anyone's.
+                let reserved = path.starts_with("$OrphanFiles/");
+                (!reserved).then(|| (num.to_string(), path.to_string()))
+            })
+            .collect();
+        assert!(!listed.is_empty(), "{name}: fls lists no deleted file");
+        for (address, path) in listed {
+            let entry = address.split('-').next().unwrap();
+            let key = format!("{}#p0/$deleted/{entry}/{path}", img.display());
+            let r = recs
+                .get(&key)
+                .unwrap_or_else(|| panic!("{key} has no record"));
+            assert_eq!(r["deleted"], true, "{r}");
+            let bytes = Command::new("icat")
+                .arg(&img)
+                .arg(&address)
+                .output()
+                .unwrap()
+                .stdout;
+            use md5::Digest;
+            let md5: String = md5::Md5::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(r["md5"], md5, "{key}");
+            let copy = dir.join(format!("icat-{name}-{entry}"));
+            std::fs::write(&copy, &bytes).unwrap();
+            let o = bin()
+                .args(["hash", "--backend", "cpu", "--format", "jsonl"])
+                .arg(&copy)
+                .output()
+                .unwrap();
+            let row: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(r["pdq"], row["pdq"], "{key}");
+            assert!(r["pdq"].is_string(), "{key}: {r}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4, "two on FAT, one on exFAT, one on NTFS");
+    let img = dir.join("fdel2.img");
+    let (recs, _) = scan(&dir.join("fdel2.jsonl"), &[&img], &[]);
+    let recs = by_path(&recs);
+    let taken = recs
+        .values()
+        .find(|r| r["deleted"] == true)
+        .expect("the deleted file has a record");
+    let warned = taken["warnings"].as_array().is_some_and(|w| {
+        w.iter()
+            .any(|w| w.as_str().unwrap().starts_with("deleted_reallocated"))
+    });
+    assert!(warned, "{taken}");
 }

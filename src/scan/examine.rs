@@ -244,8 +244,12 @@ fn with_frame(mut record: FileRecord, frame: Result<Frame, String>, trim: bool) 
 /// the record the container's reader made of it (refused, skipped, opened).
 pub(super) fn examine_entry(entry: Entry, cfg: &ScanConfig) -> Examined {
     let loc = entry.location.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry_inner(entry, cfg)))
-        .unwrap_or_else(|_| caught(&loc, "member"))
+    // What the filesystem doubts of its bytes goes beside what decoding finds.
+    let doubt = entry.fs.as_deref().and_then(|f| f.warning.clone());
+    let mut e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry_inner(entry, cfg)))
+        .unwrap_or_else(|_| caught(&loc, "member"));
+    e.record.warnings.extend(doubt);
+    e
 }
 
 fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
@@ -253,6 +257,7 @@ fn entry_inner(entry: Entry, cfg: &ScanConfig) -> Examined {
     record.size = entry.size;
     record.mtime = entry.mtime;
     record.fs = entry.fs.as_deref().map(Into::into);
+    record.deleted = entry.fs.as_deref().is_some_and(|f| f.deleted);
     let set = |mut record: FileRecord, status, why: String| {
         record.set(status, why);
         Examined::record(record)

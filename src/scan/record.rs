@@ -109,6 +109,9 @@ pub struct FileRecord {
     /// A container's members, by what became of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contents: Option<Contents>,
+    /// A deleted file of a disk image, read where its entry says its bytes were.
+    #[serde(skip_serializing_if = "is_false")]
+    pub deleted: bool,
     /// A file of a disk image: its filesystem, where its volume lies, its inode or entry
     /// number and its times as the filesystem stores them.
     #[serde(skip_serializing_if = "Option::is_none")]

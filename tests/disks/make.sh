@@ -1,6 +1,7 @@
 #!/bin/bash
 # Disk images for tests/disks.rs, made from pictures written by make_files.py:
 #   fat12.img fat16.img fat32.img ext2.img ext4.img   filesystems with no table
+#   fdel.img fdel2.img   fat16.img with files deleted (fdel2: one's clusters taken since)
 #   mbr.dd    FAT16 primary, then an extended partition holding ext4 and FAT32 logicals
 #   gpt.dd    FAT32 and ext4 in a GPT, plus an empty partition (no filesystem)
 #   mbr.E01   mbr.dd as EWF, uncompressed;  gpt.E01..E0n   gpt.dd as EWF, deflated, in segments
@@ -20,6 +21,14 @@ mkfs.fat -F 32 -s 1 -C fat32.img 40000 >/dev/null
 mcopy -s -i fat32.img files/* ::/
 mke2fs -q -F -t ext4 -d files ext4.img 32M
 mke2fs -q -F -t ext2 -b 1024 -d files ext2.img 32M
+
+# Deleted files on FAT16: two intact (one with a long name), and one whose clusters a
+# later file took.
+cp fat16.img fdel.img
+mdel -i fdel.img "::/DCIM/IMG_0001.jpg" "::/docs/a long name.png"
+cp fat16.img fdel2.img
+mdel -i fdel2.img "::/DCIM/sub/IMG_0003.jpg"
+mcopy -i fdel2.img files/DCIM/IMG_0000.jpg ::/new.jpg
 
 # An MBR disk: FAT16 primary at 1 MiB, an extended partition with two logicals.
 truncate -s 140M mbr.dd

@@ -45,6 +45,10 @@ pub struct Dirent {
     pub size: u64,
     pub inode: u64,
     pub times: Times,
+    /// A deleted entry (named under `/$deleted/N/`).
+    pub deleted: bool,
+    /// What is doubtful about its bytes.
+    pub warning: Option<String>,
 }
 
 impl Table {
@@ -135,6 +139,35 @@ impl Table {
         Ok(r)
     }
 
+    /// A deleted file's bytes: `size` bytes in a row from cluster `first`, judged against
+    /// the table: clusters a live file holds now are someone else's (all of them: its data
+    /// is gone; some: a warning).
+    pub fn deleted(&self, first: u64, size: u64) -> (Result<Runs, String>, Option<String>) {
+        let runs = match self.contiguous(first, size) {
+            Ok(r) => r,
+            Err(why) => return (Err(format!("deleted; {why}")), None),
+        };
+        let n = size.div_ceil(self.cluster);
+        let taken = (first..first + n)
+            .filter(|&c| self.next(c).is_some_and(|v| v != 0))
+            .count() as u64;
+        match taken {
+            0 => (Ok(runs), None),
+            t if t == n => (
+                Err(format!(
+                    "deleted; all {n} clusters it had now belong to other files: its data is gone"
+                )),
+                None,
+            ),
+            t => (
+                Ok(runs),
+                Some(format!(
+                    "deleted_reallocated: {t} of the {n} clusters it had now belong to other files; those bytes are not its own"
+                )),
+            ),
+        }
+    }
+
     /// The Sleuth Kit's number for the entry `at` bytes into a directory laid out as `runs`.
     pub fn inode_of(&self, runs: &Runs, mut at: u64) -> u64 {
         for &(start, len) in &runs.runs {
@@ -172,7 +205,10 @@ impl Table {
             };
             let mut subdirs = vec![];
             for e in parse(&bytes, &runs) {
-                let full = [path.as_slice(), b"/", &e.name].concat();
+                let mut full = [path.as_slice(), b"/", &e.name].concat();
+                if e.deleted {
+                    full = [format!("/$deleted/{}", e.inode).as_bytes(), &full].concat();
+                }
                 if !e.dir {
                     each(file(full, e))?;
                     continue;
@@ -206,5 +242,7 @@ fn file(path: Vec<u8>, e: Dirent) -> FsFile {
         times: e.times,
         inline: None,
         stream: None,
+        deleted: e.deleted,
+        warning: e.warning,
     }
 }

@@ -14,6 +14,8 @@ const MAX_FAT_BYTES: u64 = 512 << 20;
 pub struct ExFat {
     t: Table,
     root: u64,
+    /// The allocation bitmap (bit `c - 2` for cluster `c`): what live files hold now.
+    bitmap: Vec<u8>,
 }
 
 impl ExFat {
@@ -49,10 +51,24 @@ impl ExFat {
             fat,
             first_dentry_sector: heap_sector,
         };
-        Ok(ExFat {
+        let mut x = ExFat {
             t,
             root: u32_at(96),
-        })
+            bitmap: vec![],
+        };
+        x.bitmap = x.read_bitmap().unwrap_or_default();
+        Ok(x)
+    }
+
+    /// The allocation bitmap, found by its entry (0x81) in the root directory.
+    fn read_bitmap(&self) -> Option<Vec<u8>> {
+        let root = self.t.chain(self.root, None).ok()?;
+        let bytes = super::read_runs(&*self.t.dev, &root).ok()?;
+        let e = bytes.chunks_exact(32).find(|e| e[0] == 0x81)?;
+        let first = u32::from_le_bytes(e[20..24].try_into().ok()?) as u64;
+        let len = u64::from_le_bytes(e[24..32].try_into().ok()?).min(self.t.clusters.div_ceil(8));
+        let runs = self.t.contiguous(first, len).ok()?.truncated(len);
+        super::read_runs(&*self.t.dev, &runs).ok()
     }
 
     pub fn walk(&self, each: &mut Visit) -> super::super::Walk {
@@ -71,7 +87,8 @@ impl ExFat {
             if e[0] == 0 {
                 break;
             }
-            if e[0] != 0x85 {
+            // 0x85: a file entry; 0x05: one a deleted file left (in-use bit cleared).
+            if e[0] & 0x7f != 0x05 {
                 i += 1;
                 continue;
             }
@@ -87,11 +104,12 @@ impl ExFat {
 
     /// One entry set: the file entry `e` and its secondary entries.
     fn file(&self, e: &[u8], set: &[&[u8]], inode: u64) -> Option<Dirent> {
-        let stream = set.first().filter(|s| s[0] == 0xc0)?;
+        let deleted = e[0] & 0x80 == 0;
+        let stream = set.first().filter(|s| s[0] & 0x7f == 0x40)?;
         let name_len = stream[3] as usize;
         let units: Vec<u16> = set[1..]
             .iter()
-            .take_while(|s| s[0] == 0xc1)
+            .take_while(|s| s[0] & 0x7f == 0x41)
             .flat_map(|s| {
                 s[2..32]
                     .chunks_exact(2)
@@ -112,7 +130,17 @@ impl ExFat {
         };
         // Past the valid length, a file reads as zeros (the spec's rule).
         let data = data.map(|r| zero_past(r, valid.min(size), size));
+        // Deleted folders are not followed (their clusters may hold anything now).
+        if deleted && dir {
+            return None;
+        }
+        let (data, warning) = match deleted {
+            true => self.judge_deleted(data),
+            false => (data, None),
+        };
         Some(Dirent {
+            deleted,
+            warning,
             name: String::from_utf16_lossy(&units).into_bytes(),
             dir,
             first,
@@ -128,6 +156,47 @@ impl ExFat {
                     .then_some("none: exFAT stores local time here; read as UTC"),
             },
         })
+    }
+}
+
+impl ExFat {
+    /// How far a deleted file's bytes are its own: read where its entry says (its chain,
+    /// or its clusters in a row); clusters the allocation bitmap gives to a live file now
+    /// are someone else's (all of them: its data is gone; some: a warning).
+    fn judge_deleted(&self, data: Result<Runs, String>) -> (Result<Runs, String>, Option<String>) {
+        let runs = match data {
+            Ok(r) => r,
+            Err(why) => return (Err(format!("deleted; {why}")), None),
+        };
+        let (mut all, mut taken) = (0u64, 0u64);
+        for &(at, len) in &runs.runs {
+            let Some(at) = at else { continue };
+            let first = (at - self.t.heap) / self.t.cluster + 2;
+            for c in first..first + len.div_ceil(self.t.cluster) {
+                all += 1;
+                let k = c - 2;
+                let bit = self
+                    .bitmap
+                    .get((k / 8) as usize)
+                    .is_some_and(|b| b >> (k % 8) & 1 == 1);
+                taken += u64::from(bit);
+            }
+        }
+        match taken {
+            0 => (Ok(runs), None),
+            t if t == all => (
+                Err(format!(
+                    "deleted; all {all} clusters it had now belong to other files: its data is gone"
+                )),
+                None,
+            ),
+            t => (
+                Ok(runs),
+                Some(format!(
+                    "deleted_reallocated: {t} of the {all} clusters it had now belong to other files; those bytes are not its own"
+                )),
+            ),
+        }
     }
 }
 

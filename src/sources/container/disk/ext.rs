@@ -410,6 +410,8 @@ impl Ext {
                     times: ino.times,
                     inline: None,
                     stream: None,
+                    deleted: false,
+                    warning: None,
                 })?;
             }
             stack.extend(subdirs.into_iter().rev());

@@ -170,10 +170,7 @@ impl Fat {
             if e[0] == 0 {
                 break;
             }
-            if e[0] == 0xe5 {
-                long.clear();
-                continue;
-            }
+            let deleted = e[0] == 0xe5;
             let attr = e[11];
             if attr & 0x3f == 0x0f {
                 long.push((e[0], e[13], lfn_chars(e)));
@@ -181,10 +178,15 @@ impl Fat {
             }
             let short = short_name(e);
             let lfn = std::mem::take(&mut long);
-            if attr & 0x08 != 0 || short == b"." || short == b".." {
+            // Deleted folders are not followed (their clusters may hold anything now).
+            if attr & 0x08 != 0 || short == b"." || short == b".." || (deleted && attr & 0x10 != 0)
+            {
                 continue;
             }
-            let name = long_name(&lfn, checksum(&e[..11])).unwrap_or(short);
+            let name = match deleted {
+                true => deleted_long_name(&lfn).unwrap_or(short),
+                false => long_name(&lfn, checksum(&e[..11])).unwrap_or(short),
+            };
             let u16_at = |k: usize| u16::from_le_bytes([e[k], e[k + 1]]);
             let mask = if self.t.width == Width::Fat32 {
                 0x0fff_ffff
@@ -194,13 +196,18 @@ impl Fat {
             let first = ((u16_at(20) as u64) << 16 | u16_at(26) as u64) & mask;
             let size = u32::from_le_bytes(e[28..32].try_into().unwrap()) as u64;
             let dir = attr & 0x10 != 0;
-            let data = match (dir, first, size) {
-                (true, _, _) => self.t.chain(first, None),
-                (false, _, 0) => Ok(Runs::default()),
-                (false, 0, _) => Err(format!("{size} bytes but no first cluster")),
-                (false, c, _) => self.t.chain(c, Some(size)),
+            let (data, warning) = match (dir, first, size) {
+                (true, _, _) => (self.t.chain(first, None), None),
+                (false, _, 0) => (Ok(Runs::default()), None),
+                (false, 0, _) => (Err(format!("{size} bytes but no first cluster")), None),
+                // Deleting frees the chain: the clusters are taken to follow in a row, as
+                // The Sleuth Kit takes them.
+                (false, c, _) if deleted => self.t.deleted(c, size),
+                (false, c, _) => (self.t.chain(c, Some(size)), None),
             };
             out.push(Dirent {
+                deleted,
+                warning,
                 name,
                 dir,
                 first,
@@ -223,8 +230,11 @@ impl Fat {
 /// An 8.3 name as stored, with the case flags Windows NT keeps in byte 12.
 fn short_name(e: &[u8]) -> Vec<u8> {
     let mut base: Vec<u8> = e[..8].to_vec();
-    if base[0] == 0x05 {
-        base[0] = 0xe5;
+    match base[0] {
+        0x05 => base[0] = 0xe5,
+        // Deleting overwrote the first character: shown as `_`, as `fls` shows it.
+        0xe5 => base[0] = b'_',
+        _ => {}
     }
     let trim = |v: &mut Vec<u8>| {
         while v.last() == Some(&b' ') {
@@ -275,6 +285,22 @@ fn long_name(parts: &[(u8, u8, [u16; 13])], sum: u8) -> Option<Vec<u8>> {
         .enumerate()
         .all(|(i, (ord, s, _))| (ord & 0x1f) as usize == n - i && *s == sum);
     if !whole {
+        return None;
+    }
+    let units: Vec<u16> = parts
+        .iter()
+        .rev()
+        .flat_map(|(_, _, chars)| chars.iter().copied())
+        .take_while(|&c| c != 0 && c != 0xffff)
+        .collect();
+    Some(String::from_utf16_lossy(&units).into_bytes())
+}
+
+/// A deleted file's long name: its entries keep their characters and checksum, but their
+/// order byte is overwritten, so they are taken in the order they lie (last part first).
+fn deleted_long_name(parts: &[(u8, u8, [u16; 13])]) -> Option<Vec<u8>> {
+    let sum = parts.first()?.1;
+    if parts.iter().any(|p| p.1 != sum) {
         return None;
     }
     let units: Vec<u16> = parts

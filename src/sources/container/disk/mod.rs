@@ -68,6 +68,11 @@ pub struct FsFile {
     pub inline: Option<Vec<u8>>,
     /// An NTFS alternate data stream: its name (`path:name`).
     pub stream: Option<Vec<u8>>,
+    /// A deleted file (named under `/$deleted/N/`), read where its entry says its bytes
+    /// were.
+    pub deleted: bool,
+    /// What is doubtful about its bytes (a deleted file's clusters taken by others).
+    pub warning: Option<String>,
 }
 
 /// Takes each file of a filesystem walk.
@@ -82,6 +87,9 @@ pub struct FsFacts {
     pub volume_offset: u64,
     pub inode: u64,
     pub times: Times,
+    pub deleted: bool,
+    /// A warning for its record (a deleted file's bytes partly someone else's).
+    pub warning: Option<String>,
 }
 
 /// A file of a disk image, read by whoever takes it.
@@ -173,6 +181,8 @@ fn dir_error(path: &[u8], inode: u64, why: String) -> FsFile {
         times: Times::default(),
         inline: None,
         stream: None,
+        deleted: false,
+        warning: None,
     }
 }
 
@@ -186,6 +196,8 @@ fn file_error(path: Vec<u8>, inode: u64, why: String) -> FsFile {
         times: Times::default(),
         inline: None,
         stream: None,
+        deleted: false,
+        warning: None,
     }
 }
 
@@ -401,6 +413,8 @@ fn hand_on(
         volume_offset: offset,
         inode: f.inode,
         times: f.times,
+        deleted: f.deleted,
+        warning: f.warning,
     }));
     let mtime = f.times.modified;
     let size = Some(f.size);

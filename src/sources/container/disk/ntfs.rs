@@ -6,6 +6,10 @@
 //! (sparse runs read as zeros, bytes past the initialised size as zeros), or compressed
 //! (LZNT1, decoded here); EFS-encrypted data is named, not read. Entry numbers are MFT
 //! record numbers, as `fls` prints them; times are `$STANDARD_INFORMATION`'s, UTC.
+//!
+//! A deleted file is a record no longer in use that still holds its attributes: it is
+//! named `/$deleted/N/<its old path>` (N its record number) and read where its record says
+//! its bytes were, judged against the cluster bitmap (`judge_deleted`).
 
 use std::collections::HashMap;
 
@@ -31,8 +35,10 @@ pub struct Ntfs {
     mft: Runs,
 }
 
-/// What one record in use holds that a walk needs.
+/// What one record holds that a walk needs.
 struct Record {
+    /// False for a record a deleted file left.
+    in_use: bool,
     dir: bool,
     names: Vec<(u64, Vec<u8>)>,
     streams: Vec<Stream>,
@@ -111,8 +117,9 @@ impl Ntfs {
         Ok(n)
     }
 
-    /// The raw bytes of record `i`, fixups applied; `None` for a record not in use.
-    fn raw(&self, i: u64) -> Result<Option<Vec<u8>>, String> {
+    /// The raw bytes of record `i`, fixups applied, and whether it is in use; `None` for a
+    /// record that was never used.
+    fn raw(&self, i: u64) -> Result<Option<(Vec<u8>, bool)>, String> {
         let mut at = i * self.record_size;
         let mut off = None;
         for &(start, len) in &self.mft.runs {
@@ -129,9 +136,7 @@ impl Ntfs {
             return Ok(None);
         }
         let u16_at = |r: &[u8], k: usize| u16::from_le_bytes([r[k], r[k + 1]]) as usize;
-        if u16_at(&r, 22) & 1 == 0 {
-            return Ok(None);
-        }
+        let in_use = u16_at(&r, 22) & 1 != 0;
         let (usa, count) = (u16_at(&r, 4), u16_at(&r, 6));
         if count == 0 || usa + count * 2 > r.len() || (count - 1) * 512 > r.len() {
             return Err(format!("record {i}: update sequence out of bounds"));
@@ -147,17 +152,19 @@ impl Ntfs {
             r[end] = r[usa + 2 * k];
             r[end + 1] = r[usa + 2 * k + 1];
         }
-        Ok(Some(r))
+        Ok(Some((r, in_use)))
     }
 
-    /// Record `i` in use, its attributes read (those in extension records too).
+    /// Record `i`, in use or left by a deleted file, its attributes read (those in
+    /// extension records too).
     fn record(&self, i: u64) -> Result<Record, String> {
-        let r = self.raw(i)?.ok_or(format!("record {i} not in use"))?;
+        let (r, in_use) = self.raw(i)?.ok_or(format!("record {i} never used"))?;
         let base = u64::from_le_bytes(r[32..40].try_into().unwrap()) & 0xffff_ffff_ffff;
         if base != 0 {
             return Err(format!("record {i} extends record {base}"));
         }
         let mut rec = Record {
+            in_use,
             dir: u16::from_le_bytes([r[22], r[23]]) & 2 != 0,
             names: vec![],
             streams: vec![],
@@ -172,7 +179,7 @@ impl Ntfs {
                 continue;
             }
             done.push(ext);
-            if let Ok(Some(x)) = self.raw(ext) {
+            if let Ok(Some((x, _))) = self.raw(ext) {
                 self.attributes(ext, &x, &mut rec, &mut vec![])?;
             }
         }
@@ -347,20 +354,27 @@ impl Ntfs {
                 Ok(r) => {
                     records.insert(i, r);
                 }
-                Err(why) if why.contains("not in use") || why.contains("extends record") => {}
+                Err(why) if why.contains("never used") || why.contains("extends record") => {}
                 Err(why) => broken.push((i, why)),
             }
         }
+        let bitmap = self.bitmap(&records);
         let mut order: Vec<(Vec<u8>, u64)> = vec![];
         for (&i, r) in &records {
             if r.dir || i < 16 {
                 continue;
             }
             for (parent, name) in &r.names {
-                match path_of(&records, *parent, name) {
-                    Ok(p) => order.push((p, i)),
-                    Err(why) => {
+                match (r.in_use, path_of(&records, *parent, name, r.in_use)) {
+                    (true, Ok(p)) => order.push((p, i)),
+                    (true, Err(why)) => {
                         broken.push((i, format!("{}: {why}", String::from_utf8_lossy(name))))
+                    }
+                    // A deleted file under `/$deleted/N`: its entry number keeps it apart
+                    // from a live file, or another deleted one, of the same name.
+                    (false, p) => {
+                        let was = p.unwrap_or_else(|_| [b"/", name.as_slice()].concat());
+                        order.push(([format!("/$deleted/{i}").as_bytes(), &was].concat(), i));
                     }
                 }
             }
@@ -368,7 +382,7 @@ impl Ntfs {
         order.sort();
         for (path, i) in order {
             // `$Extend` and the other metadata files live in the root under `$` names.
-            if path.starts_with(b"/$") {
+            if path.starts_with(b"/$") && !path.starts_with(b"/$deleted/") {
                 continue;
             }
             let r = &records[&i];
@@ -380,6 +394,9 @@ impl Ntfs {
             for s in streams {
                 let mut f = self.file(path.clone(), i, r, Some(s));
                 f.stream = (!s.name.is_empty()).then(|| s.name.clone());
+                if !r.in_use {
+                    self.judge_deleted(&mut f, &bitmap);
+                }
                 each(f)?;
             }
         }
@@ -393,6 +410,52 @@ impl Ntfs {
         Ok(())
     }
 
+    /// The volume's cluster bitmap (`$Bitmap`, record 6): which clusters files hold now.
+    fn bitmap(&self, records: &HashMap<u64, Record>) -> Vec<u8> {
+        let Some(r) = records.get(&6) else {
+            return vec![];
+        };
+        let Some(s) = r.streams.iter().find(|s| s.name.is_empty()) else {
+            return vec![];
+        };
+        match &s.data {
+            StreamData::Runs { runs, .. } => {
+                super::read_runs(&*self.dev, &runs.clone().truncated(s.size)).unwrap_or_default()
+            }
+            StreamData::Resident(b) => b.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// How far a deleted file's bytes are its own: read where its record says they were;
+    /// clusters that a live file holds now are someone else's. All of them: its data is
+    /// gone (an error record); some: a warning. Data resident in its record is its own
+    /// (no live file uses a record that is not in use).
+    fn judge_deleted(&self, f: &mut FsFile, bitmap: &[u8]) {
+        f.deleted = true;
+        let Ok(runs) = &f.data else { return };
+        let (mut all, mut taken) = (0u64, 0u64);
+        for &(at, len) in &runs.runs {
+            let Some(at) = at else { continue };
+            for c in at / self.cluster..(at + len).div_ceil(self.cluster) {
+                all += 1;
+                let bit = bitmap
+                    .get((c / 8) as usize)
+                    .is_some_and(|b| b >> (c % 8) & 1 == 1);
+                taken += u64::from(bit);
+            }
+        }
+        if all > 0 && taken == all {
+            f.data = Err(format!(
+                "deleted; all {all} clusters it had now belong to other files: its data is gone"
+            ));
+        } else if taken > 0 {
+            f.warning = Some(format!(
+                "deleted_reallocated: {taken} of the {all} clusters it had now belong to other files; those bytes are not its own"
+            ));
+        }
+    }
+
     fn file(&self, path: Vec<u8>, i: u64, r: &Record, s: Option<&Stream>) -> FsFile {
         let mut f = FsFile {
             path,
@@ -403,6 +466,8 @@ impl Ntfs {
             times: r.times,
             inline: None,
             stream: None,
+            deleted: false,
+            warning: None,
         };
         let Some(s) = s else { return f };
         match &s.data {
@@ -551,6 +616,7 @@ fn path_of(
     records: &HashMap<u64, Record>,
     mut parent: u64,
     name: &[u8],
+    live: bool,
 ) -> Result<Vec<u8>, String> {
     let mut parts = vec![name.to_vec()];
     for _ in 0..MAX_DEPTH {
@@ -564,6 +630,7 @@ fn path_of(
         }
         let r = records
             .get(&parent)
+            .filter(|r| r.in_use || !live)
             .ok_or(format!("its folder (record {parent}) is not in use"))?;
         let (up, n) = r
             .names
