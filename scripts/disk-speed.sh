@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Speed of pictures inside disk images against the same pictures in a folder, side by side
-# on this machine: N JPEGs (default 400, 1024x768) in a folder, in an ext4 filesystem and
-# a FAT32 one, each as a raw image and as an EWF image (ewfacquire, deflate "fast", the
+# on this machine: N JPEGs (default 400, 1024x768) in a folder, in an ext4, a FAT32 and an
+# NTFS filesystem, each as a raw image and as an EWF image (ewfacquire, deflate "fast", the
 # usual acquisition setting), each scanned on the CPU with 2 threads (the image's lister
 # thread comes on top, on the same cores), R rounds (default 3) interleaved; prints the
 # median seconds of each and its speed as a share of the folder's.
 # Usage: scripts/disk-speed.sh [N] [R]
-# Needs target/release/hashsweep, Pillow, e2fsprogs, dosfstools, mtools and ewf-tools.
+# Needs target/release/hashsweep, Pillow, e2fsprogs, dosfstools, mtools, ntfs-3g (mkntfs,
+# ntfscp) and ewf-tools.
 set -euo pipefail
 n=${1:-400}
 rounds=${2:-3}
@@ -29,13 +30,19 @@ for i in range(n):
     im.filter(ImageFilter.GaussianBlur(1)).save(f"{work}/folder/pics/{i:05}.jpg", quality=85)
 PY
 mb=$(( $(du -sm "$work/folder" | cut -f1) * 13 / 10 + 40 ))
-mkdir -p "$work"/{ext4,fat32,ext4e01,fat32e01}
+mkdir -p "$work"/{ext4,fat32,ntfs,ext4e01,fat32e01,ntfse01}
 mke2fs -q -F -t ext4 -d "$work/folder" "$work/ext4/disk.img" "${mb}M"
 mkfs.fat -F 32 -C "$work/fat32/disk.img" $(( mb * 1024 )) > /dev/null
 mcopy -s -i "$work/fat32/disk.img" "$work/folder/pics" ::/
+truncate -s "${mb}M" "$work/ntfs/disk.img"
+mkntfs -q -F -f "$work/ntfs/disk.img" 2> /dev/null
+for f in "$work"/folder/pics/*; do
+  ntfscp -q "$work/ntfs/disk.img" "$f" "/$(basename "$f")"
+done
+ewfacquire -q -u -c fast -f encase6 -S 4GiB -t "$work/ntfse01/disk" "$work/ntfs/disk.img" > /dev/null
 ewfacquire -q -u -c fast -f encase6 -S 4GiB -t "$work/ext4e01/disk" "$work/ext4/disk.img" > /dev/null
 ewfacquire -q -u -c fast -f encase6 -S 4GiB -t "$work/fat32e01/disk" "$work/fat32/disk.img" > /dev/null
-kinds="folder ext4 ext4e01 fat32 fat32e01"
+kinds="folder ext4 ext4e01 fat32 fat32e01 ntfs ntfse01"
 cat "$work"/folder/pics/* "$work"/*/disk.* > /dev/null  # all in the page cache
 declare -A times cpu
 for r in $(seq "$rounds"); do

@@ -657,3 +657,95 @@ fn deleted_files_are_found_with_icats_bytes() {
     });
     assert!(warned, "{taken}");
 }
+
+/// `--carve`: every JPEG, PNG and GIF that foremost finds in the same free space (`blkls`'s
+/// output) is found, with the same PDQ, as a record `#pN/$unallocated@OFFSET.ext`; and a
+/// disk with no filesystem is carved whole.
+#[test]
+fn carving_finds_what_foremost_finds_in_free_space() {
+    let Some(dir) = fixtures() else { return };
+    if !common::have_tools_named(&["foremost", "blkls"]) {
+        return;
+    }
+    // No filesystem at all: pictures at odd offsets among noise.
+    let blob = dir.join("blob.raw");
+    let mut noise = hashsweep::hash::random_words(5);
+    let mut bytes: Vec<u8> = (0..3 << 20).map(|_| noise.next().unwrap() as u8).collect();
+    for (i, f) in ["files/DCIM/IMG_0002.jpg", "files/docs/a long name.png"]
+        .iter()
+        .enumerate()
+    {
+        let pic = std::fs::read(dir.join(f)).unwrap();
+        let at = 1_000_003 * (i + 1);
+        bytes[at..at + pic.len()].copy_from_slice(&pic);
+    }
+    std::fs::write(&blob, &bytes).unwrap();
+    let pdq_of = |files: &[PathBuf]| -> BTreeSet<String> {
+        let o = bin()
+            .args(["hash", "--backend", "cpu", "--format", "jsonl"])
+            .args(files)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                serde_json::from_str::<Value>(l).ok()?["pdq"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect()
+    };
+    let mut total = 0;
+    for name in ["fdel.img", "exfat.img", "ntfs.img", "blob.raw"] {
+        let img = dir.join(name);
+        let (recs, _) = scan(
+            &dir.join(format!("{name}.carve.jsonl")),
+            &[&img],
+            &["--carve"],
+        );
+        let carved: BTreeSet<String> = files(&recs)
+            .iter()
+            .filter(|r| r["path"].as_str().unwrap().contains("$unallocated@"))
+            .filter_map(|r| r["pdq"].as_str().map(String::from))
+            .collect();
+        let free = dir.join(format!("{name}.free"));
+        let source = if name == "blob.raw" {
+            img.clone()
+        } else {
+            let o = Command::new("blkls").arg(&img).output().unwrap();
+            std::fs::write(&free, o.stdout).unwrap();
+            free
+        };
+        let out = dir.join(format!("{name}.foremost"));
+        let _ = std::fs::remove_dir_all(&out);
+        let st = Command::new("foremost")
+            .args(["-Q", "-t", "jpg,png,gif", "-i"])
+            .arg(&source)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let theirs: Vec<PathBuf> = ["jpg", "png", "gif"]
+            .iter()
+            .flat_map(|k| {
+                std::fs::read_dir(out.join(k))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .collect();
+        let want = pdq_of(&theirs);
+        assert!(
+            !want.is_empty(),
+            "{name}: foremost found nothing to compare with"
+        );
+        assert!(
+            want.is_subset(&carved),
+            "{name}: foremost {want:?}, ours {carved:?}"
+        );
+        total += want.len();
+    }
+    assert!(total >= 6, "{total}");
+}

@@ -124,6 +124,11 @@ pub struct ScanArgs {
     /// those it stores; the header records each result.
     #[arg(long)]
     pub verify_image: bool,
+    /// Carve JPEG, PNG, GIF and WebP pictures by signature and structure from disk images'
+    /// free space (and from whole disks whose filesystem is not recognised); each is a
+    /// record `disk.E01#p1/$unallocated@OFFSET.jpg`.
+    #[arg(long)]
+    pub carve: bool,
     /// Print per-stage busy time at the end (which stage limits the run).
     #[arg(long)]
     pub stats: bool,
@@ -249,6 +254,7 @@ fn config(
         containers: container::Limits {
             max_depth: args.max_depth,
             max_ratio: args.max_ratio,
+            carve: args.carve,
             ..container::Limits::within(max_memory)
         },
         verify_images: args.verify_image,

@@ -88,8 +88,14 @@ fn examine(f: &walk::Found, head: Option<Head>, cfg: &ScanConfig) -> Examined {
         );
         return skipped(record, &why);
     }
-    // Containers are opened by the producer, which hands their members on.
-    if let Some(kind) = container::detect(&head.bytes[..head.bytes.len().min(container::HEAD)]) {
+    // Containers are opened by the producer, which hands their members on. With `--carve`,
+    // a raw image whose content is not recognised is known by its name, and carved whole.
+    let detected =
+        container::detect(&head.bytes[..head.bytes.len().min(container::HEAD)]).or_else(|| {
+            let raw = cfg.containers.carve && container::disk::is_raw_name(&f.path);
+            raw.then_some(container::Kind::Raw)
+        });
+    if let Some(kind) = detected {
         record.format = Some(kind.name().to_string());
         let mut e = Examined::record(record);
         e.container = Some(kind);

@@ -85,7 +85,7 @@ pub(super) fn header(
             "video_timeout_s": cfg.video.stall_timeout.as_secs_f64(),
             "decoder_timeout_s": cfg.decode.helper_timeout.as_secs_f64(),
             "vpdq_dir": cfg.vpdq_dir,
-            "containers": {"max_depth": cfg.containers.max_depth, "max_ratio": cfg.containers.max_ratio},
+            "containers": {"max_depth": cfg.containers.max_depth, "max_ratio": cfg.containers.max_ratio, "carve": cfg.containers.carve},
             "video_match": {"distance": cfg.max_distance.unwrap_or(matching::default_max_distance(Algo::Pdq)), "min_quality": cfg.min_quality,
                 "query_match_pct": cfg.query_match_pct, "compared_match_pct": cfg.compared_match_pct},
         },

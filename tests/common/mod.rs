@@ -473,3 +473,23 @@ pub fn kill_and_resume(input: &Path, out: &Path, rounds: usize, seed: u64) -> us
     }
     kills
 }
+
+/// Whether every program named runs (`-V`); if not, a notice (a failure in CI).
+pub fn have_tools_named(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            std::process::Command::new(t)
+                .arg("-V")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_err()
+        })
+        .collect();
+    if !missing.is_empty() {
+        skip(&format!("{} not installed", missing.join(", ")));
+    }
+    missing.is_empty()
+}

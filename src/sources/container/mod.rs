@@ -120,6 +120,9 @@ pub struct Limits {
     pub max_held: u64,
     /// Inner containers held in memory at once, along one chain of nesting.
     pub max_nested: u64,
+    /// `--carve`: pictures are carved from disk images' free space (and from disks whose
+    /// filesystem is not recognised).
+    pub carve: bool,
 }
 
 /// A member may grow this far whatever its ratio: honest files compress well too.
@@ -137,6 +140,7 @@ impl Limits {
             max_ratio: DEFAULT_MAX_RATIO,
             max_held: (max_memory / 4).clamp(1 << 20, 1 << 30),
             max_nested: (max_memory / 2).max(1 << 20),
+            carve: false,
         }
     }
 }

@@ -168,6 +168,17 @@ impl Table {
         }
     }
 
+    /// The clusters the table marks free, as byte runs.
+    pub fn unallocated(&self) -> Runs {
+        let mut r = Runs::default();
+        for c in 2..self.clusters + 2 {
+            if self.next(c) == Some(0) {
+                r.push(Some(self.heap + (c - 2) * self.cluster), self.cluster);
+            }
+        }
+        r
+    }
+
     /// The Sleuth Kit's number for the entry `at` bytes into a directory laid out as `runs`.
     pub fn inode_of(&self, runs: &Runs, mut at: u64) -> u64 {
         for &(start, len) in &runs.runs {

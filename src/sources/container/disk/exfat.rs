@@ -71,6 +71,21 @@ impl ExFat {
         super::read_runs(&*self.t.dev, &runs).ok()
     }
 
+    /// The clusters the allocation bitmap marks free, as byte runs.
+    pub fn unallocated(&self) -> Runs {
+        let mut r = Runs::default();
+        for k in 0..self.t.clusters {
+            let used = self
+                .bitmap
+                .get((k / 8) as usize)
+                .is_some_and(|b| b >> (k % 8) & 1 == 1);
+            if !used {
+                r.push(Some(self.t.heap + k * self.t.cluster), self.t.cluster);
+            }
+        }
+        r
+    }
+
     pub fn walk(&self, each: &mut Visit) -> super::super::Walk {
         let root = self.t.chain(self.root, None);
         self.t.walk(root, &|b, r| self.entries(b, r), each)

@@ -38,6 +38,10 @@ pub struct Ext {
     inode_size: u64,
     /// Inode table of each group, as a byte offset.
     tables: Vec<u64>,
+    /// Block bitmap of each group, as a byte offset (`None`: not initialised, all free).
+    bitmaps: Vec<Option<u64>>,
+    blocks_per_group: u64,
+    first_data_block: u64,
     filetype: bool,
     name: &'static str,
 }
@@ -93,15 +97,26 @@ impl Ext {
         let len = len.ok_or("ext with an impossible number of groups")?;
         let gd = bytes_at(&*dev, table_at, len as usize)
             .map_err(|e| format!("group descriptors unreadable: {e}"))?;
+        // A group descriptor's block address: its low word at `lo`, its high one at `hi`
+        // in 64-byte descriptors.
+        let address = |d: &[u8], lo: usize, hi: usize| {
+            let low = u32::from_le_bytes(d[lo..lo + 4].try_into().unwrap()) as u64;
+            let high = match desc >= 64 {
+                true => u32::from_le_bytes(d[hi..hi + 4].try_into().unwrap()) as u64,
+                false => 0,
+            };
+            (high << 32 | low) * block
+        };
         let tables = gd
             .chunks_exact(desc as usize)
+            .map(|d| address(d, 8, 40))
+            .collect();
+        const BLOCK_UNINIT: u16 = 0x2;
+        let bitmaps = gd
+            .chunks_exact(desc as usize)
             .map(|d| {
-                let lo = u32::from_le_bytes(d[8..12].try_into().unwrap()) as u64;
-                let hi = match desc >= 64 {
-                    true => u32::from_le_bytes(d[40..44].try_into().unwrap()) as u64,
-                    false => 0,
-                };
-                (hi << 32 | lo) * block
+                let uninit = u16::from_le_bytes([d[18], d[19]]) & BLOCK_UNINIT != 0;
+                (!uninit).then(|| address(d, 0, 32))
             })
             .collect();
         let name = match (incompat & 0x40 != 0, u32_at(92) & 0x4 != 0) {
@@ -120,6 +135,9 @@ impl Ext {
             inodes_per_group,
             inode_size,
             tables,
+            bitmaps,
+            blocks_per_group,
+            first_data_block: u32_at(20) as u64,
             filetype: incompat & INCOMPAT_FILETYPE != 0,
             name,
         })
@@ -350,6 +368,26 @@ impl Ext {
             }
         }
         Ok(())
+    }
+
+    /// The blocks no file holds, by the block bitmaps, as byte runs.
+    pub fn unallocated(&self) -> Runs {
+        let mut r = Runs::default();
+        for (g, bitmap) in self.bitmaps.iter().enumerate() {
+            let first = self.first_data_block + g as u64 * self.blocks_per_group;
+            let n = self.blocks_per_group.min(self.blocks.saturating_sub(first));
+            let bits = bitmap.and_then(|at| bytes_at(&*self.dev, at, self.block as usize).ok());
+            for k in 0..n {
+                let used = bits.as_ref().is_some_and(|b| {
+                    b.get((k / 8) as usize)
+                        .is_some_and(|x| x >> (k % 8) & 1 == 1)
+                });
+                if !used {
+                    r.push(Some((first + k) * self.block), self.block);
+                }
+            }
+        }
+        r
     }
 
     /// Every file from the root, depth first, each handed to `each`.

@@ -148,6 +148,10 @@ impl Fat {
         }
     }
 
+    pub fn unallocated(&self) -> Runs {
+        self.t.unallocated()
+    }
+
     /// Every file, depth first from the root, each handed to `each`.
     pub fn walk(&self, each: &mut Visit) -> super::super::Walk {
         let root = match self.root {

@@ -8,6 +8,7 @@
 //! streamed reading. Every volume gets a record: one whose filesystem is not read says
 //! which it is. Nothing is ever written to an image: it is opened read-only.
 
+mod carve;
 mod clusters;
 mod device;
 mod ewf;
@@ -229,6 +230,15 @@ fn split_paths(first: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Whether a file is named as a raw disk image is (`.dd`, `.raw`, `.img`, `.001`): with
+/// `--carve`, such a file whose content is not recognised is carved whole.
+pub fn is_raw_name(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    ["dd", "raw", "img", "001"]
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case(ext))
+}
+
 /// Whether a file on disk is a later segment of a split or EWF image that is read with
 /// its first one (so it is not swept on its own): the first segment's path if so.
 pub fn first_segment_of(path: &Path, head: &[u8]) -> Option<PathBuf> {
@@ -267,6 +277,8 @@ pub(super) fn walk(x: &mut Expander, loc: &Location, src: &Src, kind: Kind) -> (
         volume::Table::None
     } else if volume::is_mbr(&head) {
         volume::Table::Mbr
+    } else if x.limits.carve {
+        volume::Table::None
     } else {
         let why = "no partition table or filesystem recognised: not swept".to_string();
         return (format, Err(Stop::Broken(why)));
@@ -352,6 +364,17 @@ fn sweep_volume(x: &mut Expander, loc: &Location, dev: &Dev, v: volume::Volume) 
             facts.format = fs.name().to_string();
             let mut each = |f: FsFile| hand_on(x, loc, &part, v.index, v.start, fs.name(), f);
             fs.walk(&mut each)?;
+            if x.limits.carve {
+                sweep_unallocated(x, loc, &part, v.index, &fs.unallocated())?;
+            }
+        }
+        // With `--carve`, a volume whose filesystem is not recognised is carved whole.
+        Err(why) if x.limits.carve && filesystem(&head).is_none() => {
+            facts.format = format!("{} (no filesystem recognised: carved)", v.table);
+            let mut all = Runs::default();
+            all.push(Some(0), len);
+            let _ = why;
+            sweep_unallocated(x, loc, &part, v.index, &all)?;
         }
         Err(why) => {
             if let Some(f) = filesystem(&head) {
@@ -380,6 +403,15 @@ impl Fs {
         }
     }
 
+    fn unallocated(&self) -> Runs {
+        match self {
+            Fs::Fat(f) => f.unallocated(),
+            Fs::ExFat(x) => x.unallocated(),
+            Fs::Ext(e) => e.unallocated(),
+            Fs::Ntfs(n) => n.unallocated(),
+        }
+    }
+
     fn walk(&self, each: &mut Visit) -> Walk {
         match self {
             Fs::Fat(f) => f.walk(each),
@@ -388,6 +420,43 @@ impl Fs {
             Fs::Ntfs(n) => n.walk(each),
         }
     }
+}
+
+/// `--carve`: the pictures in `runs` (a volume's free space, or all of it), each an entry
+/// `#pN/$unallocated@OFFSET.ext` at its byte offset in the volume.
+fn sweep_unallocated(
+    x: &mut Expander,
+    loc: &Location,
+    part: &Dev,
+    index: u32,
+    runs: &Runs,
+) -> Walk {
+    let stream = carve::Stream::new(part, runs);
+    let free = loc.join(Step::Volume {
+        index,
+        path: b"/$unallocated".to_vec(),
+    });
+    let mut result = Ok(());
+    carve::carve(&stream, &mut |found| {
+        let offset = stream.volume_offset(found.at);
+        let at = free.join(Step::Carved {
+            offset,
+            ext: found.ext.to_string(),
+        });
+        let content = match found.len > x.limits.max_held {
+            true => Content::Refused {
+                encrypted: false,
+                reason: format!(
+                    "carved {} of {} bytes: over the {} bytes a member may hold in memory (--max-memory)",
+                    found.ext, found.len, x.limits.max_held
+                ),
+            },
+            false => Content::Bytes(stream.bytes(found.at, found.len)),
+        };
+        result = x.note_at(at, Some(found.len), None, None, content);
+        result.is_ok()
+    });
+    result
 }
 
 /// One file of a volume to the expander: unread when it may be held (workers read it),

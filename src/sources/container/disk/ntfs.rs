@@ -410,6 +410,25 @@ impl Ntfs {
         Ok(())
     }
 
+    /// The clusters `$Bitmap` marks free, as byte runs.
+    pub fn unallocated(&self) -> Runs {
+        let mut records = HashMap::new();
+        if let Ok(r) = self.record(6) {
+            records.insert(6, r);
+        }
+        let bitmap = self.bitmap(&records);
+        let mut r = Runs::default();
+        for c in 0..self.dev.len() / self.cluster {
+            let used = bitmap
+                .get((c / 8) as usize)
+                .is_some_and(|b| b >> (c % 8) & 1 == 1);
+            if !used {
+                r.push(Some(c * self.cluster), self.cluster);
+            }
+        }
+        r
+    }
+
     /// The volume's cluster bitmap (`$Bitmap`, record 6): which clusters files hold now.
     fn bitmap(&self, records: &HashMap<u64, Record>) -> Vec<u8> {
         let Some(r) = records.get(&6) else {
