@@ -103,8 +103,9 @@ fn read_at(src: &Src, at: u64, len: usize) -> Result<Vec<u8>, String> {
     let mut b = vec![0u8; len];
     let mut done = 0;
     while done < len {
+        let pos = at.checked_add(done as u64).ok_or("offset past any file")?;
         let n = src
-            .read_at(at + done as u64, &mut b[done..])
+            .read_at(pos, &mut b[done..])
             .map_err(|e| e.to_string())?;
         if n == 0 {
             return Err(format!("segment ends at byte {}", at + done as u64));
@@ -140,7 +141,9 @@ impl Ewf {
             }
         }
         let (chunk_size, sectors, bps) = geometry.ok_or("no volume section: not an EWF image")?;
-        let len = sectors * bps;
+        let len = sectors.checked_mul(bps).ok_or(format!(
+            "volume section says {sectors} sectors of {bps} bytes"
+        ))?;
         let want = len.div_ceil(chunk_size);
         if (chunks.len() as u64) < want {
             problems.push(format!(
@@ -280,7 +283,8 @@ fn walk_segment(
         let kind: Vec<u8> = d[..16].iter().copied().take_while(|&b| b != 0).collect();
         let next = u64::from_le_bytes(d[16..24].try_into().unwrap());
         let size = u64::from_le_bytes(d[24..32].try_into().unwrap());
-        let body = at + 76;
+        let body = at.saturating_add(76);
+        let end = at.saturating_add(size);
         match kind.as_slice() {
             b"volume" | b"disk" => {
                 let v = read_at(seg, body, 24)?;
@@ -294,8 +298,8 @@ fn walk_segment(
                 }
                 *geometry = Some((spc * bps, sectors, bps));
             }
-            b"sectors" => sectors_end = Some(at + size),
-            b"table" => table(seg, index, body, at + size, sectors_end, chunks)?,
+            b"sectors" => sectors_end = Some(end),
+            b"table" => table(seg, index, body, end, sectors_end, chunks)?,
             b"hash" => *md5 = Some(hex(&read_at(seg, body, 16)?)),
             b"digest" => {
                 let h = read_at(seg, body, 36)?;
@@ -335,9 +339,11 @@ fn table(
         .chunks_exact(4)
         .map(|e| {
             let v = u32::from_le_bytes(e.try_into().unwrap());
-            (base + (v & 0x7fff_ffff) as u64, v & 0x8000_0000 != 0)
+            let at = base.checked_add((v & 0x7fff_ffff) as u64);
+            at.map(|a| (a, v & 0x8000_0000 != 0))
+                .ok_or(format!("chunk table base {base} past any file"))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     // The last chunk ends where the chunk data ends: the sectors section (EnCase 6), or
     // this table's own section (older images keep the chunks after the table).
     let data_end = sectors_end.unwrap_or(section_end);
@@ -374,6 +380,19 @@ mod tests {
         assert_eq!(segment_ext(b'E', 100, false), "EAA");
         assert_eq!(segment_ext(b'E', 101, true), "eab");
         assert_eq!(segment_ext(b'E', 100 + 26, false), "EBA");
+    }
+
+    #[test]
+    fn sizes_and_offsets_no_image_holds_are_errors_not_overflows() {
+        // Found by the `containers` fuzz target: a volume section of 2^64-ish bytes.
+        let crash = include_bytes!(
+            "../../../../fuzz/regressions/containers/crash-87a49beeea896424efb7a22ed8ffaefb57a56ad2"
+        );
+        let r = Ewf::open(
+            vec![Src::Bytes(std::sync::Arc::new(crash.to_vec()))],
+            vec![],
+        );
+        assert!(r.is_err_and(|e| e.contains("volume section says")));
     }
 
     #[test]
