@@ -151,21 +151,7 @@ impl Table {
         let taken = (first..first + n)
             .filter(|&c| self.next(c).is_some_and(|v| v != 0))
             .count() as u64;
-        match taken {
-            0 => (Ok(runs), None),
-            t if t == n => (
-                Err(format!(
-                    "deleted; all {n} clusters it had now belong to other files: its data is gone"
-                )),
-                None,
-            ),
-            t => (
-                Ok(runs),
-                Some(format!(
-                    "deleted_reallocated: {t} of the {n} clusters it had now belong to other files; those bytes are not its own"
-                )),
-            ),
-        }
+        super::deleted_verdict(runs, n, taken)
     }
 
     /// The clusters the table marks free, as byte runs.

@@ -300,11 +300,11 @@ fn walk_segment(
             }
             b"sectors" => sectors_end = Some(end),
             b"table" => table(seg, index, body, end, sectors_end, chunks)?,
-            b"hash" => *md5 = Some(hex(&read_at(seg, body, 16)?)),
+            b"hash" => *md5 = Some(crate::hash::hex(&read_at(seg, body, 16)?)),
             b"digest" => {
                 let h = read_at(seg, body, 36)?;
-                *md5 = Some(hex(&h[..16]));
-                *sha1 = Some(hex(&h[16..36]));
+                *md5 = Some(crate::hash::hex(&h[..16]));
+                *sha1 = Some(crate::hash::hex(&h[16..36]));
             }
             b"done" | b"next" => return Ok(()),
             _ => {}
@@ -363,10 +363,6 @@ fn table(
         });
     }
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -75,11 +75,7 @@ impl ExFat {
     pub fn unallocated(&self) -> Runs {
         let mut r = Runs::default();
         for k in 0..self.t.clusters {
-            let used = self
-                .bitmap
-                .get((k / 8) as usize)
-                .is_some_and(|b| b >> (k % 8) & 1 == 1);
-            if !used {
+            if !super::bit(&self.bitmap, k) {
                 r.push(Some(self.t.heap + k * self.t.cluster), self.t.cluster);
             }
         }
@@ -186,32 +182,13 @@ impl ExFat {
         let (mut all, mut taken) = (0u64, 0u64);
         for &(at, len) in &runs.runs {
             let Some(at) = at else { continue };
-            let first = (at - self.t.heap) / self.t.cluster + 2;
-            for c in first..first + len.div_ceil(self.t.cluster) {
+            let first = (at - self.t.heap) / self.t.cluster;
+            for k in first..first + len.div_ceil(self.t.cluster) {
                 all += 1;
-                let k = c - 2;
-                let bit = self
-                    .bitmap
-                    .get((k / 8) as usize)
-                    .is_some_and(|b| b >> (k % 8) & 1 == 1);
-                taken += u64::from(bit);
+                taken += u64::from(super::bit(&self.bitmap, k));
             }
         }
-        match taken {
-            0 => (Ok(runs), None),
-            t if t == all => (
-                Err(format!(
-                    "deleted; all {all} clusters it had now belong to other files: its data is gone"
-                )),
-                None,
-            ),
-            t => (
-                Ok(runs),
-                Some(format!(
-                    "deleted_reallocated: {t} of the {all} clusters it had now belong to other files; those bytes are not its own"
-                )),
-            ),
-        }
+        super::deleted_verdict(runs, all, taken)
     }
 }
 

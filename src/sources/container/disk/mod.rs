@@ -152,6 +152,34 @@ fn filesystem(head: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// Whether unit `k` (a cluster, a block) is set in an allocation bitmap: a live file holds
+/// it.
+fn bit(map: &[u8], k: u64) -> bool {
+    map.get((k / 8) as usize)
+        .is_some_and(|b| b >> (k % 8) & 1 == 1)
+}
+
+/// How far a deleted file's bytes are its own, from how many of the `all` units its entry
+/// names live files hold now (`taken`): none, its runs; some, its runs with the warning
+/// `deleted_reallocated`; all, an error saying its data is gone.
+fn deleted_verdict(runs: Runs, all: u64, taken: u64) -> (Result<Runs, String>, Option<String>) {
+    match taken {
+        0 => (Ok(runs), None),
+        t if t == all => (
+            Err(format!(
+                "deleted; all {all} clusters it had now belong to other files: its data is gone"
+            )),
+            None,
+        ),
+        t => (
+            Ok(runs),
+            Some(format!(
+                "deleted_reallocated: {t} of the {all} clusters it had now belong to other files; those bytes are not its own"
+            )),
+        ),
+    }
+}
+
 /// Read a directory's (or other metadata's) runs whole, within `MAX_DIRECTORY`.
 fn read_runs(d: &dyn Device, runs: &Runs) -> Result<Vec<u8>, String> {
     if runs.total() > MAX_DIRECTORY {

@@ -85,8 +85,8 @@ pub fn verify(path: &Path) -> Verification {
         }
         at += n as u64;
     }
-    v.md5 = Some(hex(&m.finalize()));
-    v.sha1 = Some(hex(&s.finalize()));
+    v.md5 = Some(crate::hash::hex(&m.finalize()));
+    v.sha1 = Some(crate::hash::hex(&s.finalize()));
     v.damaged_chunks = e.damage(0, e.len()).len();
     v.result = match (&v.stored_md5, &v.stored_sha1) {
         (None, None) => "no stored hash".into(),
@@ -103,8 +103,4 @@ pub fn verify(path: &Path) -> Verification {
         v.result += &format!(" ({})", problems.join("; "));
     }
     v
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -196,10 +196,7 @@ impl Ntfs {
         let bitmap = self.bitmap(&records);
         let mut r = Runs::default();
         for c in 0..self.dev.len() / self.cluster {
-            let used = bitmap
-                .get((c / 8) as usize)
-                .is_some_and(|b| b >> (c % 8) & 1 == 1);
-            if !used {
+            if !super::bit(&bitmap, c) {
                 r.push(Some(c * self.cluster), self.cluster);
             }
         }
@@ -235,21 +232,12 @@ impl Ntfs {
             let Some(at) = at else { continue };
             for c in at / self.cluster..(at + len).div_ceil(self.cluster) {
                 all += 1;
-                let bit = bitmap
-                    .get((c / 8) as usize)
-                    .is_some_and(|b| b >> (c % 8) & 1 == 1);
-                taken += u64::from(bit);
+                taken += u64::from(super::bit(bitmap, c));
             }
         }
-        if all > 0 && taken == all {
-            f.data = Err(format!(
-                "deleted; all {all} clusters it had now belong to other files: its data is gone"
-            ));
-        } else if taken > 0 {
-            f.warning = Some(format!(
-                "deleted_reallocated: {taken} of the {all} clusters it had now belong to other files; those bytes are not its own"
-            ));
-        }
+        let (data, warning) = super::deleted_verdict(runs.clone(), all, taken);
+        f.data = data;
+        f.warning = warning;
     }
 
     fn file(&self, path: Vec<u8>, i: u64, r: &Record, s: Option<&Stream>) -> FsFile {
