@@ -174,6 +174,9 @@ fn match_falls_back_to_the_cpu_when_the_gpu_fails() {
         if let Some(f) = fault {
             c.env("HASHSWEEP_GPU_FAULT", f);
         }
+        // Priced as a fast device, so that matching goes to it (lavapipe is slower than
+        // the CPU, and the planner would keep it there).
+        c.env("HASHSWEEP_GPU_MATCH_RATE", "1e15");
         let o = c.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         (

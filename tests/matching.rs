@@ -357,7 +357,8 @@ fn a_gpu_failure_while_matching_falls_back_to_the_cpu_with_the_same_matches() {
     assert_eq!(Matcher::Gpu(&g).run(&set, &q, &p).unwrap(), want);
     // A run's planner never fails: a hung device moves this call and every later one to
     // the CPU, and the planner says why.
-    let planner = Planner::with(g);
+    // Priced as a fast device, so that calls go to it (lavapipe is slower than the CPU).
+    let planner = Planner::with(g).pin_gpu_rate(1e15);
     let device = planner.gpu().expect("on the device until it fails");
     device.context().inject(hashsweep::gpu::Fault::Hang, 1);
     assert_eq!(planner.run(&set, &q, &p), want);

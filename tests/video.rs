@@ -119,10 +119,18 @@ fn the_set_search_reproduces_pairs_csv() {
         .map(|v| v.with_extension("vpdq.txt"))
         .collect();
     let gpu = common::gpu_engine();
-    let mut matchers = vec![("cpu", hashsweep::matching::Planner::cpu())];
+    // The sweep, and the same search through the set's multi-index (exact: same scores).
+    let mut matchers = vec![
+        ("cpu", hashsweep::matching::Planner::cpu()),
+        (
+            "mih",
+            hashsweep::matching::Planner::cpu().index(hashsweep::matching::IndexChoice::Mih),
+        ),
+    ];
     if let Some(c) = gpu.as_ref().and_then(|g| g.gpu_context()) {
         let g = hashsweep::gpu::GpuMatcher::new(c).unwrap();
-        matchers.push(("gpu", hashsweep::matching::Planner::with(g)));
+        let device = hashsweep::matching::Planner::with(g).pin_gpu_rate(1e15);
+        matchers.push(("gpu", device));
     }
     let p = VpdqParams::default();
     let rows = read_csv(&dir.join("pairs.csv"));
@@ -190,5 +198,11 @@ fn build_set(path: &Path, files: &[std::path::PathBuf]) -> hashsweep::refset::Re
         entries.extend(input::read_file(f, Some(Algo::Pdq), false).unwrap().entries);
     }
     write::write_set(path, &mut write::EntrySections::new(Algo::Pdq, entries)).unwrap();
-    hashsweep::refset::RefSet::open(path).unwrap()
+    let indexed =
+        hashsweep::refset::indexed::reindex(path, hashsweep::refset::indexed::Want::Always, None)
+            .unwrap();
+    assert!(indexed.plan.is_some(), "{:?}", indexed.why_not);
+    let set = hashsweep::refset::RefSet::open(path).unwrap();
+    assert!(set.has_videos() && set.index().is_some());
+    set
 }

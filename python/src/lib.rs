@@ -329,14 +329,16 @@ impl PyRefSet {
         Ok(self.set.labels(i).into_iter().map(String::from).collect())
     }
 
-    /// match(queries, max_distance=None, top_k=None, backend="auto")
+    /// match(queries, max_distance=None, top_k=None, backend="auto", index="auto")
     /// --
     ///
     /// Every (query, entry) pair within max_distance bits (default: 31 for PDQ, 10 for
     /// pHash), exactly, on the GPU or the CPU. Queries are hex strings or a numpy uint8
     /// array of shape (n, 32) (the hash's bytes in hex order). Returns three numpy
-    /// arrays: query index (uint32), entry id (uint64), distance (uint32).
-    #[pyo3(name = "match", signature = (queries, max_distance=None, top_k=None, backend="auto"))]
+    /// arrays: query index (uint32), entry id (uint64), distance (uint32). index: "auto"
+    /// (the cost model picks the set's multi-index or a sweep), "mih" or "flat"; all
+    /// three give the same pairs.
+    #[pyo3(name = "match", signature = (queries, max_distance=None, top_k=None, backend="auto", index="auto"))]
     fn match_<'py>(
         &self,
         py: Python<'py>,
@@ -344,7 +346,11 @@ impl PyRefSet {
         max_distance: Option<u32>,
         top_k: Option<usize>,
         backend: &str,
+        index: &str,
     ) -> PyResult<Found<'py>> {
+        let choice: matching::IndexChoice = index.parse().map_err(PyValueError::new_err)?;
+        matching::planner::require_indexes(std::iter::once(&self.set), choice)
+            .map_err(PyValueError::new_err)?;
         let algo = self.set.algo();
         if algo.is_digest() {
             return Err(PyValueError::new_err(format!(
@@ -363,7 +369,8 @@ impl PyRefSet {
             top_k,
         };
         let (found, fallback) = py.allow_threads(|| {
-            let planner = Planner::on_device(engine.as_ref().and_then(|e| e.gpu_context()));
+            let planner =
+                Planner::on_device(engine.as_ref().and_then(|e| e.gpu_context())).index(choice);
             let found = planner.run(&self.set, &q, &params);
             (found, planner.fallback().map(String::from))
         });

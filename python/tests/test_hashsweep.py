@@ -76,6 +76,28 @@ def test_matching_returns_arrays_equal_for_hex_and_bytes(tmp_path):
     assert s.labels(index[int(ids1[0])]) == ["entry7"]
 
 
+def test_match_through_the_index_equals_the_sweep(tmp_path):
+    rng = np.random.default_rng(3)
+    refs = rng.integers(0, 256, size=(300_000, 32), dtype=np.uint8)
+    listing = tmp_path / "big.txt"
+    listing.write_text("".join(f"{h}\n" for h in map(bytes.hex, map(bytes, refs))))
+    s = hashsweep.RefSet.build([listing], tmp_path / "big.hsref")
+    queries = refs[rng.integers(0, len(refs), size=200)].copy()
+    queries[:, :2] ^= rng.integers(0, 256, size=(200, 2), dtype=np.uint8)  # 0-16 bits away
+    flat = s.match(queries, backend="cpu", index="flat")
+    mih = s.match(queries, backend="cpu", index="mih")
+    assert len(flat[0]) >= 200
+    for a, b in zip(flat, mih):
+        assert list(a) == list(b)
+    small = tmp_path / "small.txt"
+    small.write_text("".join(f"{bytes(r).hex()}\n" for r in refs[:100]))
+    plain = hashsweep.RefSet.build([small], tmp_path / "small.hsref")
+    with pytest.raises(ValueError, match="has no index"):
+        plain.match(queries[:1], index="mih")
+    with pytest.raises(ValueError, match="expected auto, mih or flat"):
+        s.match(queries[:1], index="fast")
+
+
 def test_large_batches_do_not_hold_the_gil(tmp_path):
     from PIL import Image
 

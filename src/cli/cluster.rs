@@ -25,6 +25,10 @@ pub struct ClusterArgs {
     /// Pairs at most this far apart are linked (default: 31 for PDQ, 10 for pHash).
     #[arg(long)]
     pub max_distance: Option<u32>,
+    /// How the self-join runs: `auto` (the cost model picks a multi-index built over the
+    /// hashes, or a sweep), `mih` or `flat`; the pairs are the same.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub index: super::match_cmd::IndexArg,
     /// Leave out PDQ hashes of a known quality below this.
     #[arg(long, default_value_t = matching::DEFAULT_MIN_QUALITY)]
     pub min_quality: u8,
@@ -95,7 +99,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         },
     )?;
     let engine = args.backend.open()?;
-    let planner = Planner::on_device(engine.gpu_context());
+    let planner = Planner::on_device(engine.gpu_context()).index(args.index.into());
     let params = Params {
         max_distance: args
             .max_distance
@@ -117,14 +121,15 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let summary = summary(&hashes, &found, &params, planner.on_gpu());
+    let mut summary = summary(&hashes, &found, &params, planner.on_gpu());
+    summary["matching"] = json!(planner.stats());
     match args.format {
         FormatArg::Jsonl => write_jsonl(&mut out, &hashes, &found, &summary)?,
         FormatArg::Csv => write_csv(&mut out, &hashes, &found)?,
     }
     out.flush()?;
     eprintln!(
-        "hashsweep cluster: {} hashes ({} distinct), {} pairs within {}, {} groups holding {} hashes; {:.3e} comparisons in {:.1} s ({:.3e}/s)",
+        "hashsweep cluster: {} hashes ({} distinct), {} pairs within {}, {} groups holding {} hashes; {:.3e} comparisons in {:.1} s ({:.3e}/s); join: {}",
         hashes.len(),
         found.distinct,
         found.pairs,
@@ -134,6 +139,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<i32> {
         found.comparisons as f64,
         found.seconds,
         found.comparisons as f64 / found.seconds.max(1e-9),
+        super::match_cmd::describe_routes(&planner),
     );
     Ok(0)
 }

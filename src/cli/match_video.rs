@@ -70,7 +70,7 @@ pub(super) fn match_videos(
         .iter()
         .map(|f| video::distinct(f, p.min_quality))
         .collect();
-    let planner = Planner::on_device(engine.gpu_context());
+    let planner = Planner::on_device(engine.gpu_context()).index(args.index.into());
     let mut found = vec![];
     for (i, set) in sets.iter().enumerate() {
         progress.stage(format!(

@@ -46,6 +46,9 @@ pub enum RefsArgs {
         /// The merged set.
         #[arg(short, long)]
         output: PathBuf,
+        /// Write no multi-index.
+        #[arg(long)]
+        no_index: bool,
     },
     /// A set of uniformly random hashes, written in constant memory (for benchmarks).
     Random {
@@ -58,9 +61,32 @@ pub enum RefsArgs {
         /// Seed of the generator: the same seed writes the same set.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Near-duplicate series of this many entries: each after the first is its
+        /// predecessor with 1-8 random bits flipped (default: all independent).
+        #[arg(long, default_value_t = 0)]
+        series: u64,
         /// The set to write.
         #[arg(short, long)]
         output: PathBuf,
+        /// Write no multi-index (by default one is written where the cost model says it
+        /// pays: docs/refset-format.md, "Index").
+        #[arg(long)]
+        no_index: bool,
+    },
+    /// Add (or rebuild) the multi-index that makes matching cost independent of the list's
+    /// size; the set is checked in full, written again beside itself and renamed into
+    /// place; its identity (checksum without the index) does not change.
+    Index {
+        /// Set files, names of groups of sets, or folders of sets.
+        #[arg(required = true)]
+        sets: Vec<PathBuf>,
+        /// The distance the tables are chosen for (default: 31 for PDQ, 10 for pHash);
+        /// larger distances are still exact, through the index or a sweep.
+        #[arg(long)]
+        served: Option<u32>,
+        /// Remove the index instead.
+        #[arg(long)]
+        drop: bool,
     },
 }
 
@@ -100,6 +126,10 @@ pub struct BuildArgs {
     /// Pictures of a lower PDQ quality are not listed.
     #[arg(long, default_value_t = crate::matching::DEFAULT_MIN_QUALITY)]
     min_quality: u8,
+    /// Write no multi-index (by default one is written where the cost model says it pays:
+    /// docs/refset-format.md, "Index").
+    #[arg(long)]
+    no_index: bool,
     #[command(flatten)]
     backend: super::backend::BackendArgs,
 }
@@ -147,17 +177,29 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
             Ok(worst)
         }
         RefsArgs::Verify { sets } => verify(&sets),
-        RefsArgs::Merge { sets, output } => merge(&sets, &output),
+        RefsArgs::Merge {
+            sets,
+            output,
+            no_index,
+        } => {
+            let code = merge(&sets, &output)?;
+            after_write(&output, no_index)?;
+            Ok(code)
+        }
+        RefsArgs::Index { sets, served, drop } => index(&sets, served, drop),
         RefsArgs::Random {
             count,
             algo,
             seed,
+            series,
             output,
+            no_index,
         } => {
             let mut s = RandomSections {
                 algo: algo.into(),
                 count,
                 seed,
+                series,
             };
             write::write_set(&output, &mut s)
                 .with_context(|| format!("writing {}", output.display()))?;
@@ -166,9 +208,62 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
                 s.algo.name(),
                 output.display()
             );
+            after_write(&output, no_index)?;
             Ok(0)
         }
     }
+}
+
+/// The index a new set gets unless `--no-index`, said on stderr either way.
+fn after_write(output: &Path, no_index: bool) -> anyhow::Result<()> {
+    if no_index {
+        eprintln!("hashsweep: {}: no index (--no-index)", output.display());
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let done = refset::indexed::reindex(output, refset::indexed::Want::IfItPays, None)?;
+    say_index(output, &done, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn say_index(path: &Path, done: &refset::indexed::Indexed, seconds: f64) {
+    match (&done.plan, &done.why_not) {
+        (Some(p), _) => eprintln!(
+            "hashsweep: {}: index of {} tables ({} bits each, chosen for distance {}), {} bytes, {seconds:.1} s",
+            path.display(),
+            p.tables.len(),
+            describe_widths(p),
+            p.served,
+            p.section_len()
+        ),
+        (None, why) => eprintln!(
+            "hashsweep: {}: no index: {}",
+            path.display(),
+            why.as_deref().unwrap_or("none chosen")
+        ),
+    }
+}
+
+fn describe_widths(p: &refset::index::Plan) -> String {
+    let mut w: Vec<u32> = p.tables.iter().map(|t| t.bits).collect();
+    w.dedup();
+    w.iter().map(u32::to_string).collect::<Vec<_>>().join("/")
+}
+
+/// `refs index`: each set checked, then written again with its index (or without).
+fn index(args: &[PathBuf], served: Option<u32>, drop: bool) -> anyhow::Result<i32> {
+    let want = match drop {
+        true => refset::indexed::Want::Drop,
+        false => refset::indexed::Want::Always,
+    };
+    for a in args {
+        for p in refset::group::resolve(a)? {
+            let t = std::time::Instant::now();
+            let done = refset::indexed::reindex(&p, want, served)?;
+            say_index(&p, &done, t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(0)
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<i32> {
@@ -231,6 +326,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
         skip_invalid: args.skip_invalid,
         allow_empty: args.allow_empty,
         one_kind: false,
+        no_index: args.no_index,
     };
     progress.stage(format!("reading {} lists", lists.len()));
     let b = refset::build::build(&lists, made, algo, output, &opts);
@@ -330,7 +426,15 @@ fn info(path: &PathBuf, check: bool, as_json: bool) -> anyhow::Result<i32> {
         "videos": set.video_count(),
         "file_bytes": h.file_len,
         "checksum": set.stored_checksum(),
+        "identity": set.identity(),
         "checksum_status": status,
+        "index": set.index().map_or_else(|| json!(null), |i| json!({
+            "tables": i.tables.len(),
+            "bits": i.tables.iter().map(|t| t.table.bits).collect::<Vec<_>>(),
+            "slot_bits": i.tables.iter().map(|t| t.table.slot_bits).collect::<Vec<_>>(),
+            "served_distance": i.header.served,
+            "bytes": h.index_len,
+        })),
     });
     if as_json {
         super::outln!("{}", serde_json::to_string_pretty(&v)?)?;

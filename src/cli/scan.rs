@@ -91,6 +91,10 @@ pub struct ScanArgs {
     /// vPDQ rule's frame distance too).
     #[arg(long)]
     pub max_distance: Option<u32>,
+    /// How sets are searched: `auto` (the cost model picks the index, a CPU sweep or a GPU
+    /// sweep per round), `mih` (the index; a set without one is refused) or `flat`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub index: super::match_cmd::IndexArg,
     /// Record format: JSONL, or CSV with header and summary in OUT.meta.jsonl.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: crate::scan::record::Format,
@@ -238,6 +242,7 @@ fn config(
         dihedral: args.dihedral,
         min_quality: args.min_quality,
         max_distance: args.max_distance,
+        index: args.index.into(),
         command: std::env::args().collect(),
         case: args.case.info(),
         format: args.format,

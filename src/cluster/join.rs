@@ -10,7 +10,9 @@
 use crate::cpu::hamming::{self, Hit};
 use crate::gpu::GpuMatcher;
 use crate::gpu::matcher::{Request, SetView};
-use crate::matching::Planner;
+use crate::matching::mih_batch::{SelfJoin, search_batch};
+use crate::matching::{Planner, Route};
+use crate::refset::index::{self, IndexView, Plan, Shape};
 
 /// Queries per block: enough work per call to keep all cores (or the GPU) busy, few enough
 /// that one block's pairs stay small.
@@ -61,7 +63,11 @@ impl JoinInput<'_> {
 /// of hash comparisons made. A GPU failure moves that block and the rest to the CPU (the
 /// planner's one policy).
 pub fn self_join(input: &JoinInput, planner: &Planner, mut each: impl FnMut(&[Pair])) -> u64 {
+    if let Some(c) = through_index(input, planner, &mut each) {
+        return c;
+    }
     let n = input.len();
+    let t = std::time::Instant::now();
     let mut comparisons = 0u64;
     let mut start = 0;
     while start < n {
@@ -85,7 +91,62 @@ pub fn self_join(input: &JoinInput, planner: &Planner, mut each: impl FnMut(&[Pa
         each(&pairs(&hits, start, from, forms));
         start = end;
     }
+    let route = match planner.gpu() {
+        Some(_) => Route::GpuSweep,
+        None => Route::CpuSweep,
+    };
+    planner.record(route, n, t.elapsed().as_secs_f64());
     comparisons
+}
+
+/// The join as queries of every hash (and its forms) through a multi-index built over
+/// the hashes, when the planner's model says that beats the sweep: `None` otherwise.
+/// Each block's pairs are found from all hashes, so a pair is kept in its first hash's
+/// block (the sweep's own rule), or with variants from both sides, as the sweep does.
+fn through_index(
+    input: &JoinInput,
+    planner: &Planner,
+    each: &mut impl FnMut(&[Pair]),
+) -> Option<u64> {
+    let n = input.len();
+    let bits = (input.w * 64) as u32;
+    let plan = Plan::best_shaped(bits, n as u64, input.max_distance, Shape::JOIN)?;
+    let forms = if input.variants.is_some() { 8 } else { 1 };
+    // The index is asked once per hash and form; the sweep compares each pair once, or
+    // every form with every hash.
+    let mih_cost =
+        (n * forms) as f64 * index::query_cost(&plan.tables, n as u64, input.max_distance);
+    let sweep_queries = if forms == 1 { n.div_ceil(2) } else { n * forms };
+    if !planner.prefers_index(mih_cost, n as u64, sweep_queries) {
+        return None;
+    }
+    let t = std::time::Instant::now();
+    let built = index::build_all(&plan, input.words, input.w);
+    let view = IndexView::of(&plan, &built);
+    let mut compared = 0u64;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let (queries, forms) = input.queries(start, end);
+        // Without variants query `q` is hash `start + q`, and its pairs with lower hashes
+        // were found from those: skipped before they are compared.
+        let own = (forms == 1).then_some(SelfJoin {
+            first: start as u64,
+        });
+        let found = search_batch(
+            &view,
+            input.words,
+            &queries,
+            input.max_distance,
+            input.w,
+            own,
+        );
+        compared += found.compared;
+        each(&pairs(&found.hits, start, 0, forms));
+        start = end;
+    }
+    planner.record(Route::Mih, n * forms, t.elapsed().as_secs_f64());
+    Some(compared)
 }
 
 fn gpu_hits(
@@ -131,6 +192,7 @@ fn pairs(hits: &[Hit], start: usize, from: usize, forms: usize) -> Vec<Pair> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matching::IndexChoice;
 
     fn brute(words: &[u64], w: usize, d: u32) -> Vec<Pair> {
         let n = words.len() / w;
@@ -169,10 +231,18 @@ mod tests {
             key: u64::MAX,
         };
         let mut found = vec![];
-        let comparisons = self_join(&input, &Planner::cpu(), |p| found.extend_from_slice(p));
+        let sweep = Planner::cpu().index(IndexChoice::Flat);
+        let comparisons = self_join(&input, &sweep, |p| found.extend_from_slice(p));
         found.sort();
         assert_eq!(found, brute(&words, 1, 3));
         assert!(!found.is_empty());
+        // Through an index built over the hashes: the same pairs, each once.
+        let mut through = vec![];
+        let mih = Planner::cpu().index(IndexChoice::Mih);
+        self_join(&input, &mih, |p| through.extend_from_slice(p));
+        through.sort();
+        assert_eq!(through, found);
+        assert!(mih.stats().contains_key("mih"));
         // Each block against the hashes from its own start on: n²/2 for many blocks.
         let (n, b) = (words.len() as u64, BLOCK as u64);
         assert_eq!(comparisons, b * n + (n - b) * (n - b));

@@ -2,13 +2,16 @@
 //! raw pairs (`Hit`s); what to report is decided here, once, for both: the best dihedral
 //! variant per (query, entry) and the K nearest.
 
+pub mod mih;
+pub mod mih_batch;
+pub mod planner;
 pub mod video;
 
-use std::sync::{Arc, OnceLock};
+pub use planner::{IndexChoice, Planner, Route};
 
 use crate::cpu::hamming::{self, Hit};
+use crate::gpu::GpuError;
 use crate::gpu::matcher::{Request, SetView};
-use crate::gpu::{GpuContext, GpuError, GpuMatcher};
 use crate::hash::FrameHashes;
 use crate::refset::{Algo, RefSet};
 
@@ -147,98 +150,6 @@ pub fn finalize(hits: &[Hit], q: &QueryHashes, params: &MatchParams) -> Vec<Matc
         all = kept;
     }
     all
-}
-
-/// Where a run's matching happens: on the GPU matcher while it works, and on the CPU,
-/// which finds exactly the same pairs, from the first GPU failure on (setting the matcher
-/// up, or any request). The one place a matching failure on the device is handled, for
-/// every caller; why it happened is kept for the caller to say, once.
-pub struct Planner {
-    gpu: Option<GpuMatcher>,
-    failed: OnceLock<String>,
-}
-
-impl Planner {
-    /// Matching on the CPU only.
-    pub fn cpu() -> Planner {
-        Planner {
-            gpu: None,
-            failed: OnceLock::new(),
-        }
-    }
-
-    /// Matching on this GPU matcher (CPU once it fails).
-    pub fn with(gpu: GpuMatcher) -> Planner {
-        Planner {
-            gpu: Some(gpu),
-            ..Planner::cpu()
-        }
-    }
-
-    /// Matching on the engine's device when it has one.
-    pub fn on_device(ctx: Option<Arc<GpuContext>>) -> Planner {
-        let Some(ctx) = ctx else {
-            return Planner::cpu();
-        };
-        match GpuMatcher::new(ctx) {
-            Ok(g) => Planner::with(g),
-            Err(e) => {
-                let p = Planner::cpu();
-                p.fail(&e);
-                p
-            }
-        }
-    }
-
-    fn fail(&self, e: &GpuError) {
-        let _ = self
-            .failed
-            .set(format!("{e}; matching on the CPU from here on"));
-    }
-
-    /// The GPU matcher, unless matching has moved to the CPU.
-    pub fn gpu(&self) -> Option<&GpuMatcher> {
-        self.gpu.as_ref().filter(|_| self.failed.get().is_none())
-    }
-
-    /// `on_gpu` on the device while it works, else (and from its first failure on)
-    /// `on_cpu`.
-    pub fn either<T>(
-        &self,
-        on_gpu: impl FnOnce(&GpuMatcher) -> Result<T, GpuError>,
-        on_cpu: impl FnOnce() -> T,
-    ) -> T {
-        match self.gpu().map(on_gpu) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
-                self.fail(&e);
-                on_cpu()
-            }
-            None => on_cpu(),
-        }
-    }
-
-    /// Every entry of `set` within `params` of the queries.
-    pub fn run(&self, set: &RefSet, q: &QueryHashes, params: &MatchParams) -> Vec<Match> {
-        self.either(
-            |g| Matcher::Gpu(g).run(set, q, params),
-            || {
-                Matcher::Cpu
-                    .run(set, q, params)
-                    .expect("the CPU matcher does not fail")
-            },
-        )
-    }
-
-    /// Why matching moved to the CPU, if it did.
-    pub fn fallback(&self) -> Option<&str> {
-        self.failed.get().map(String::as_str)
-    }
-
-    /// Whether matching runs on a device now (for summaries).
-    pub fn on_gpu(&self) -> bool {
-        self.gpu().is_some()
-    }
 }
 
 /// A set as the GPU matcher sees it, keyed so that it stays resident while open.

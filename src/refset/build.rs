@@ -26,6 +26,9 @@ pub struct BuildOptions {
     /// Refuse, before writing anything, lists that hold several kinds (for callers that
     /// take one set back, as the Python package's `RefSet.build`).
     pub one_kind: bool,
+    /// Write no multi-index (`--no-index`); by default one is written where it pays
+    /// (`index::Plan::choose`).
+    pub no_index: bool,
 }
 
 /// One set a build wrote.
@@ -94,6 +97,8 @@ pub enum BuildError {
         "{0} is not a reference set: it would be replaced by this build; move it away or choose another -o"
     )]
     NotASet(PathBuf),
+    #[error(transparent)]
+    Index(#[from] super::RefSetError),
     #[error("writing {path}: {cause}")]
     Write {
         path: PathBuf,
@@ -203,7 +208,7 @@ pub fn build(
     for (a, entries, deleted) in sets {
         built
             .sets
-            .push(write_one(a, entries, deleted, &name_of(a), grouped)?);
+            .push(write_one(a, entries, deleted, &name_of(a), grouped, opts)?);
     }
     for p in stale {
         std::fs::remove_file(&p).map_err(|cause| BuildError::Remove {
@@ -246,6 +251,7 @@ fn write_one(
     deleted: usize,
     path: &Path,
     grouped: bool,
+    opts: &BuildOptions,
 ) -> Result<BuiltSet, BuildError> {
     let n = entries.len();
     let mut s = EntrySections::new(algo, entries).in_group(grouped);
@@ -254,6 +260,9 @@ fn write_one(
         path: path.to_path_buf(),
         cause,
     })?;
+    if !opts.no_index {
+        super::indexed::reindex(path, super::indexed::Want::IfItPays, None)?;
+    }
     Ok(BuiltSet {
         algo,
         path: path.to_path_buf(),

@@ -104,6 +104,9 @@ pub const FLAG_VIDEOS: u32 = 8;
 /// name it was given (`known.md5.hsref` of `known.hsref`): a later build under that name
 /// replaces it. A set without it at such a path was built on its own and is left alone.
 pub const FLAG_GROUP_MEMBER: u32 = 16;
+/// A multi-index section follows the other sections (`index.rs`): older readers ignore it,
+/// since every section they know lies where it did.
+pub const FLAG_INDEX: u32 = 32;
 
 /// The fixed header, little-endian, `HEADER_LEN` bytes.
 #[repr(C)]
@@ -136,7 +139,15 @@ pub struct Header {
     pub video_name_index_offset: u64,
     pub video_names_offset: u64,
     pub video_names_len: u64,
-    pub reserved: [u8; 88],
+    /// With FLAG_INDEX: the index section's start and length, and the length the file had
+    /// before the index was added (where the other sections end).
+    pub index_offset: u64,
+    pub index_len: u64,
+    pub body_len: u64,
+    /// With FLAG_INDEX: the checksum the set had without its index, which stays its
+    /// identity (`RefSet::identity`) however often the index is added or rebuilt.
+    pub content_checksum: [u8; 32],
+    pub reserved: [u8; 32],
 }
 
 impl Header {

@@ -6,6 +6,8 @@ pub mod build;
 pub mod exchange;
 pub mod format;
 pub mod group;
+pub mod index;
+pub mod indexed;
 pub mod input;
 pub mod verified;
 pub mod write;
@@ -18,8 +20,8 @@ use thiserror::Error;
 
 pub use format::Algo;
 use format::{
-    FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header, LABEL_SEPARATOR,
-    MAGIC, VERSION,
+    FLAG_INDEX, FLAG_LABELS, FLAG_QUALITY, FLAG_SORTED, FLAG_VIDEOS, HEADER_LEN, Header,
+    LABEL_SEPARATOR, MAGIC, VERSION,
 };
 
 #[derive(Debug, Error)]
@@ -231,7 +233,33 @@ impl RefSet {
             .unwrap_or("<invalid video name>")
     }
 
-    /// Recompute the checksum over the mapped file and compare it with the stored one.
+    pub(crate) fn map(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The multi-index, when the set has one (checked on open).
+    pub fn index(&self) -> Option<index::IndexView<'_>> {
+        let h = &self.header;
+        if !h.has(FLAG_INDEX) {
+            return None;
+        }
+        let section = self.section(h.index_offset, h.index_len as usize);
+        index::IndexView::parse(section, h.count, h.bits).ok()
+    }
+
+    /// What names this set's content in headers, reports and resume checks: the checksum
+    /// of the set without its index (equal to the stored checksum of a set that never had
+    /// one), so adding or rebuilding an index does not change it.
+    pub fn identity(&self) -> String {
+        let h = &self.header;
+        match h.has(FLAG_INDEX) {
+            true => crate::hash::hex(&h.content_checksum),
+            false => crate::hash::hex(&h.checksum),
+        }
+    }
+
+    /// Recompute the checksum over the mapped file and compare it with the stored one;
+    /// the set's [`identity`](RefSet::identity) when they agree.
     pub fn verify(&self) -> Result<String, RefSetError> {
         let computed = checksum(&self.map);
         let stored = crate::hash::hex(&self.header.checksum);
@@ -242,7 +270,7 @@ impl RefSet {
                 computed: crate::hash::hex(&computed),
             });
         }
-        Ok(stored)
+        Ok(self.identity())
     }
 
     pub fn stored_checksum(&self) -> String {
@@ -367,5 +395,21 @@ fn check_header(path: &Path, map: &[u8]) -> Result<Header, RefSetError> {
             return Err(corrupt("an entry names a video that does not exist"));
         }
     }
+    if h.has(FLAG_INDEX) {
+        check_index(map, &h).map_err(|what| corrupt(&what))?;
+    }
     Ok(h)
+}
+
+/// The index lies after the other sections, inside the file, and fits the set.
+fn check_index(map: &[u8], h: &Header) -> Result<(), String> {
+    let end = h.index_offset.checked_add(h.index_len);
+    let inside = end.is_some_and(|e| e <= map.len() as u64)
+        && h.body_len <= h.index_offset
+        && h.index_offset.is_multiple_of(format::SECTION_ALIGN);
+    if !inside {
+        return Err("index section out of bounds".into());
+    }
+    let section = &map[h.index_offset as usize..(h.index_offset + h.index_len) as usize];
+    index::IndexView::parse(section, h.count, h.bits).map(|_| ())
 }

@@ -74,14 +74,14 @@ pub fn verify_in(set: &RefSet, cache: Option<PathBuf>) -> Result<Verified, RefSe
     if let Some(e) = &entry {
         if std::fs::read_to_string(e).is_ok_and(|s| s.trim() == stored) {
             return Ok(Verified {
-                checksum: stored,
+                checksum: set.identity(),
                 in_full: false,
             });
         }
     }
     let checksum = set.verify()?;
     if let Some(e) = &entry {
-        remember(e, &checksum);
+        remember(e, &stored);
     }
     Ok(Verified {
         checksum,

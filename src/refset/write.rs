@@ -223,7 +223,11 @@ fn layout<S: Sections + ?Sized>(s: &S) -> Header {
         video_name_index_offset: 0,
         video_names_offset: 0,
         video_names_len: 0,
-        reserved: [0; 88],
+        index_offset: 0,
+        index_len: 0,
+        body_len: 0,
+        content_checksum: [0; 32],
+        reserved: [0; 32],
     };
     let mut at = format::align_up(HEADER_LEN as u64);
     h.hashes_offset = at;
@@ -468,6 +472,9 @@ pub struct RandomSections {
     pub algo: Algo,
     pub count: u64,
     pub seed: u64,
+    /// With `s > 1`: near-duplicate series of `s` entries, each after the first its
+    /// predecessor with 1-8 random bits flipped (lists hold edited copies of pictures).
+    pub series: u64,
 }
 
 impl Sections for RandomSections {
@@ -485,17 +492,27 @@ impl Sections for RandomSections {
     }
     fn hashes(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let per = self.algo.words();
+        let bits = self.algo.bits() as u64;
         let mut words = crate::hash::random_words(self.seed);
-        let mut buf = Vec::with_capacity(8192 * per);
-        let mut left = self.count;
-        while left > 0 {
-            let n = left.min(8192);
-            buf.clear();
-            buf.extend(words.by_ref().take(n as usize * per));
-            put(bytemuck::cast_slice(&buf))?;
-            left -= n;
+        let mut buf: Vec<u64> = Vec::with_capacity(8192 * per);
+        for i in 0..self.count {
+            if self.series > 1 && i % self.series != 0 {
+                let prev = buf.len() - per;
+                buf.extend_from_within(prev..);
+                let at = buf.len() - per;
+                for _ in 0..1 + words.next().unwrap_or(0) % 8 {
+                    let b = words.next().unwrap_or(0) % bits;
+                    buf[at + (b / 64) as usize] ^= 1 << (b % 64);
+                }
+            } else {
+                buf.extend(words.by_ref().take(per));
+            }
+            if buf.len() >= 8192 * per {
+                put(bytemuck::cast_slice(&buf[..buf.len() - per]))?;
+                buf.drain(..buf.len() - per);
+            }
         }
-        Ok(())
+        put(bytemuck::cast_slice(&buf))
     }
     fn ids(&mut self, put: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         // Entry index: these sets have no meaning beyond benchmarks.

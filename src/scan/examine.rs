@@ -490,6 +490,7 @@ mod tests {
             max_memory: 1 << 30,
             containers: crate::sources::container::Limits::within(1 << 30),
             verify_images: false,
+            index: Default::default(),
         }
     }
 

@@ -117,6 +117,8 @@ pub struct ScanConfig {
     /// `--verify-image`: read each EWF image back before the sweep and compare it with
     /// the hashes it stores (the header records the result).
     pub verify_images: bool,
+    /// `--index`: how sets are searched (the route each call took goes in the summary).
+    pub index: crate::matching::IndexChoice,
 }
 
 /// Counts for the summary record and the exit code.
@@ -157,6 +159,9 @@ pub struct Summary {
     /// With a GPU: what crossed the bus and how the device's time went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuSummary>,
+    /// Where matching ran, by route (`mih`, `cpu-sweep`, `gpu-sweep`): calls, query
+    /// hashes and seconds, as the planner chose.
+    pub matching: BTreeMap<&'static str, crate::matching::planner::RouteStats>,
 }
 
 /// The `gpu` object of the summary record: this run's device counters and how many frames
@@ -324,6 +329,8 @@ pub fn prepare(cfg: ScanConfig) -> anyhow::Result<Prepared> {
     refuse_overwrite(&cfg)?;
     let (sets, verified): (Vec<RefSet>, Vec<Verified>) =
         sets::open_checked(&cfg.refs)?.into_iter().unzip();
+    crate::matching::planner::require_indexes(sets.iter(), cfg.index)
+        .map_err(anyhow::Error::msg)?;
     let mut cfg = cfg;
     let added = sets::widen(&mut cfg, &sets);
     Ok(Prepared {
@@ -403,7 +410,7 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
 
     let planner = match sets.is_empty() {
         true => Planner::cpu(),
-        false => Planner::on_device(engine.gpu_context()),
+        false => Planner::on_device(engine.gpu_context()).index(cfg.index),
     };
     let counters_before = engine.gpu_context().map(|c| c.counters());
     let shares_before = engine.shares();
@@ -469,6 +476,7 @@ pub fn run(p: &Prepared, engine: &Engine) -> anyhow::Result<Summary> {
     summary
         .gpu_warnings
         .extend(planner.fallback().map(String::from));
+    summary.matching = planner.stats();
     summary.seconds = started.elapsed().as_secs_f64();
     let images = summary.by_status.get("ok").copied().unwrap_or(0);
     summary.images_per_s = images as f64 / summary.seconds.max(1e-9);

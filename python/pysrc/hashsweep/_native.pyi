@@ -85,6 +85,8 @@ class RefSet:
         max_distance: Optional[int] = None,
         top_k: Optional[int] = None,
         backend: Backend = "auto",
+        index: Literal["auto", "mih", "flat"] = "auto",
     ) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
         """Every (query, entry) pair within max_distance bits, exactly: arrays of query
-        index, entry id and distance."""
+        index, entry id and distance. ``index`` picks the set's multi-index ("mih"), a
+        sweep ("flat") or the cheaper by the cost model ("auto"); the pairs are the same."""

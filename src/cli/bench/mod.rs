@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 
 mod hash_bench;
+mod index_bench;
 mod match_bench;
 mod robustness_bench;
 mod video_bench;
@@ -71,6 +72,9 @@ pub enum BenchArgs {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The multi-index against the sweep on one indexed set: batch time (medians),
+    /// identical pairs, single-query latency and memory.
+    Index(index_bench::IndexBench),
     /// Matching throughput: comparisons per second per backend on random hashes.
     Match {
         /// Reference entries (random, generated in memory).
@@ -137,6 +141,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             intervals,
             json,
         } => video_bench::bench_video(folder, backend, &intervals, json),
+        BenchArgs::Index(b) => index_bench::bench_index(b),
         BenchArgs::Match {
             refs_count,
             queries,
