@@ -214,6 +214,20 @@ pub fn run(args: RefsArgs) -> anyhow::Result<i32> {
     }
 }
 
+/// What a built set's index is, for its line on stderr.
+fn index_state(path: &Path, no_index: bool) -> String {
+    match RefSet::open(path)
+        .ok()
+        .and_then(|s| s.index().map(|i| i.tables.len()))
+    {
+        Some(m) => format!("multi-index of {m} tables"),
+        None if no_index => "no index (--no-index)".into(),
+        None => {
+            "no index (a sweep of this set costs about as little; `refs index` adds one)".into()
+        }
+    }
+}
+
 /// The index a new set gets unless `--no-index`, said on stderr either way.
 fn after_write(output: &Path, no_index: bool) -> anyhow::Result<()> {
     if no_index {
@@ -341,12 +355,13 @@ fn build(args: &BuildArgs) -> anyhow::Result<i32> {
     }
     for s in &b.sets {
         eprintln!(
-            "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged)",
+            "hashsweep: {} set {}: {} distinct hashes from {} records ({} duplicates merged); {}",
             s.algo.name(),
             s.path.display(),
             s.kept,
             s.read,
             s.read - s.kept,
+            index_state(&s.path, args.no_index),
         );
         if s.deleted > 0 {
             eprintln!(
