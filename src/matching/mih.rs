@@ -61,6 +61,60 @@ pub fn search(
     }
 }
 
+/// The hits `finalize` needs for `params`. With `top_k` and a distance past the one the
+/// index was chosen for, the radius grows: every query is searched at the served
+/// distance first, and only the pictures with fewer than K distinct entries there are
+/// searched again at the full distance. A picture with K entries within the served
+/// distance has its K nearest among them, so the answer is the full search's.
+pub fn search_top(
+    index: &IndexView,
+    set: &[u64],
+    q: &super::QueryHashes,
+    params: &super::MatchParams,
+) -> Vec<Hit> {
+    let (w, d) = (
+        q.algo.words(),
+        params.max_distance.min(q.algo.bits() as u32),
+    );
+    let first = index.header.served;
+    let Some(k) = params.top_k.filter(|_| d > first) else {
+        return search(index, set, &q.words, &vec![d; q.len()], w).hits;
+    };
+    let near = search(index, set, &q.words, &vec![first; q.len()], w).hits;
+    let mut entries: Vec<(u32, u64)> = near
+        .iter()
+        .map(|h| (q.owner[h.query as usize].0, h.entry))
+        .collect();
+    entries.sort_unstable();
+    entries.dedup();
+    let mut enough = std::collections::HashSet::new();
+    for group in entries.chunk_by(|a, b| a.0 == b.0) {
+        if group.len() >= k {
+            enough.insert(group[0].0);
+        }
+    }
+    let again: Vec<u32> = (0..q.len() as u32)
+        .filter(|&i| !enough.contains(&q.owner[i as usize].0))
+        .collect();
+    let mut hits: Vec<Hit> = near
+        .into_iter()
+        .filter(|h| enough.contains(&q.owner[h.query as usize].0))
+        .collect();
+    if !again.is_empty() {
+        let words: Vec<u64> = again
+            .iter()
+            .flat_map(|&i| &q.words[i as usize * w..(i as usize + 1) * w])
+            .copied()
+            .collect();
+        let far = search(index, set, &words, &vec![d; again.len()], w).hits;
+        hits.extend(far.into_iter().map(|h| Hit {
+            query: again[h.query as usize],
+            ..h
+        }));
+    }
+    hits
+}
+
 /// [`search`] one query at a time: each probe and candidate a random read.
 pub fn search_each(
     index: &IndexView,

@@ -259,10 +259,8 @@ impl Planner {
         let t = Instant::now();
         let (found, ran) = match (route, set.index()) {
             (Route::Mih, Some(index)) => {
-                let cutoffs = vec![params.max_distance.min(q.algo.bits() as u32); q.len()];
-                let w = q.algo.words();
-                let found = mih::search(&index, set.words(), &q.words, &cutoffs, w);
-                (finalize(&found.hits, q, params), Route::Mih)
+                let hits = mih::search_top(&index, set.words(), q, params);
+                (finalize(&hits, q, params), Route::Mih)
             }
             (Route::GpuSweep, _) => self.either(
                 |g| {
