@@ -15,7 +15,9 @@
 use rayon::prelude::*;
 
 use crate::cpu::hamming::{self, Hit};
-use crate::refset::index::{IndexView, TableView, expected_work, key, radii};
+use crate::refset::index::{
+    IndexView, TableView, expected_work, key, query_cost, radii, sweep_cost,
+};
 
 /// A query is swept when its slots hold more than 4 times the entries a uniform list
 /// would put there plus `1 / SCAN_SHARE` of the list, or when its candidates pass 4 times
@@ -106,7 +108,13 @@ pub fn search_top(
             .flat_map(|&i| &q.words[i as usize * w..(i as usize + 1) * w])
             .copied()
             .collect();
-        let far = search(index, set, &words, &vec![d; again.len()], w).hits;
+        // Past the served distance the index can cost more than a sweep: the cheaper.
+        let n = (set.len() / w) as u64;
+        let cut = vec![d; again.len()];
+        let far = match query_cost(&index.table_shapes(), n, d) < sweep_cost(n) {
+            true => search(index, set, &words, &cut, w).hits,
+            false => hamming::scan(set, &words, &cut, w),
+        };
         hits.extend(far.into_iter().map(|h| Hit {
             query: again[h.query as usize],
             ..h
