@@ -255,9 +255,13 @@ impl Planner {
         if q.is_empty() || set.is_empty() {
             return vec![];
         }
-        let route = self.route(set, q.len(), params.max_distance);
+        // The index is read from the map once, for the choice and for the search.
+        let index = set.index();
+        let tables = index.as_ref().map(|i| i.table_shapes());
+        let (n, d) = (set.len() as u64, params.max_distance);
+        let route = self.choose(n, q.len(), d, tables.as_deref());
         let t = Instant::now();
-        let (found, ran) = match (route, set.index()) {
+        let (found, ran) = match (route, index) {
             (Route::Mih, Some(index)) => {
                 let hits = mih::search_top(&index, set.words(), q, params);
                 (finalize(&hits, q, params), Route::Mih)

@@ -288,32 +288,25 @@ fn long_name(parts: &[(u8, u8, [u16; 13])], sum: u8) -> Option<Vec<u8>> {
         .iter()
         .enumerate()
         .all(|(i, (ord, s, _))| (ord & 0x1f) as usize == n - i && *s == sum);
-    if !whole {
-        return None;
-    }
+    whole.then(|| joined(parts))
+}
+
+/// The characters of a long name's entries, last part first, up to its terminator.
+fn joined(parts: &[(u8, u8, [u16; 13])]) -> Vec<u8> {
     let units: Vec<u16> = parts
         .iter()
         .rev()
         .flat_map(|(_, _, chars)| chars.iter().copied())
         .take_while(|&c| c != 0 && c != 0xffff)
         .collect();
-    Some(String::from_utf16_lossy(&units).into_bytes())
+    String::from_utf16_lossy(&units).into_bytes()
 }
 
 /// A deleted file's long name: its entries keep their characters and checksum, but their
 /// order byte is overwritten, so they are taken in the order they lie (last part first).
 fn deleted_long_name(parts: &[(u8, u8, [u16; 13])]) -> Option<Vec<u8>> {
     let sum = parts.first()?.1;
-    if parts.iter().any(|p| p.1 != sum) {
-        return None;
-    }
-    let units: Vec<u16> = parts
-        .iter()
-        .rev()
-        .flat_map(|(_, _, chars)| chars.iter().copied())
-        .take_while(|&c| c != 0 && c != 0xffff)
-        .collect();
-    Some(String::from_utf16_lossy(&units).into_bytes())
+    parts.iter().all(|p| p.1 == sum).then(|| joined(parts))
 }
 
 /// A FAT date and time (local, no zone) as seconds, read as if UTC; `None` for zero.

@@ -491,6 +491,29 @@ fn sweep_unallocated(
 
 /// One file of a volume to the expander: unread when it may be held (workers read it),
 /// streamed here when larger, or a record saying why it is not read.
+/// A file read through as an archive member: a container inside is opened, and a file
+/// that cannot be read to its end is its own error record (the image's other files are
+/// read at their own offsets all the same).
+fn read_member(
+    x: &mut Expander,
+    at: Location,
+    size: Option<u64>,
+    mtime: Option<f64>,
+    fs: Option<Box<FsFacts>>,
+    r: &mut dyn std::io::Read,
+) -> Walk {
+    let meta = Meta {
+        name: vec![],
+        size,
+        stored: None,
+        mtime,
+    };
+    match x.member_at(at, meta, fs, r) {
+        Err(Stop::Broken(_)) => Ok(()),
+        other => other,
+    }
+}
+
 fn hand_on(
     x: &mut Expander,
     loc: &Location,
@@ -518,16 +541,7 @@ fn hand_on(
     let mtime = f.times.modified;
     let size = Some(f.size);
     if let Some(bytes) = f.inline {
-        let meta = Meta {
-            name: vec![],
-            size,
-            stored: None,
-            mtime,
-        };
-        return match x.member_at(at, meta, fs, &mut bytes.as_slice()) {
-            Err(Stop::Broken(_)) => Ok(()),
-            other => other,
-        };
+        return read_member(x, at, size, mtime, fs, &mut bytes.as_slice());
     }
     let content = match (f.kind, f.data) {
         (FsKind::Link, _) => Content::Skipped("symbolic link: not followed".into()),
@@ -555,18 +569,7 @@ fn hand_on(
                 return x.note_at(at, size, mtime, fs, refused);
             }
             if f.size > x.limits.max_held || super::detect(&head).is_some() {
-                let meta = Meta {
-                    name: vec![],
-                    size,
-                    stored: None,
-                    mtime,
-                };
-                // A file that cannot be read to its end is its own error record; the
-                // image's other files are read at their own offsets all the same.
-                return match x.member_at(at, meta, fs, &mut data.reader()) {
-                    Err(Stop::Broken(_)) => Ok(()),
-                    other => other,
-                };
+                return read_member(x, at, size, mtime, fs, &mut data.reader());
             }
             Content::Disk(DiskFile { data, head })
         }
